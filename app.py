@@ -1,0 +1,60 @@
+"""Home page: what the lab is, which models exist, their checkpoints and the data in use."""
+
+import streamlit as st
+
+import ui
+from core.evaluate import headline
+from core.registry import get_spec, list_models
+
+st.set_page_config(page_title="Autoencoder Lab", page_icon="🔢", layout="wide")
+
+with st.sidebar:
+    st.markdown("### Pages")
+    for path, (title, blurb) in ui.PAGES.items():
+        st.page_link(path, label=title, help=blurb)
+
+st.title("Autoencoder Lab")
+st.markdown(
+    "An autoencoder squeezes a handwritten digit into a short code and rebuilds it from that code. "
+    "Here you can compare how dense, sparse, deep, convolutional, weight-tied, denoising and "
+    "variational autoencoders do it, drag through their latent spaces, clean up noisy digits, "
+    "and retrain any of them yourself. Every model below was trained on MNIST and is ready to use."
+)
+
+columns = st.columns(3)
+for i, (path, (title, blurb)) in enumerate(ui.PAGES.items()):
+    with columns[i % 3].container(border=True):
+        st.page_link(path, label=f"**{title}**")
+        st.caption(blurb)
+
+st.subheader("Data")
+test = ui.test_digits("mnist")
+full = "full" in test.source
+st.markdown(f"Test digits: **{test.source}**.")
+if not full:
+    st.caption("The full MNIST download was not reachable, so the lab uses the offline copies; "
+               "each model's card says which training data it saw.")
+
+st.subheader("Models")
+columns = st.columns(3)
+for i, name in enumerate(list_models()):
+    spec = get_spec(name)
+    status = ui.checkpoint_status(name)
+    with columns[i % 3].container(border=True):
+        st.markdown(f"**{name}** · {spec.kind.upper()}")
+        st.caption(spec.summary)
+        if status.state != "ok":
+            st.warning(status.message)
+            continue
+        meta = status.meta
+        st.markdown(f"{headline(name, meta['metrics'])}  \n"
+                    f"{meta['parameters']:,} parameters · {meta['epochs']} epochs")
+        st.caption(f"Trained on {meta['data_source']}")
+
+users = [n for n in ui.available_models(("ae", "vae", "classifier")) if n not in list_models()]
+if users:
+    st.subheader("Your models")
+    for name in users:
+        status = ui.checkpoint_status(name)
+        st.markdown(f"**{name}** — {status.meta['model']}, {headline(status.meta['model'], status.meta['metrics'])}, "
+                    f"{status.meta['epochs']} epochs")

@@ -1,0 +1,276 @@
+"""Save, load and verify checkpoints: one safetensors file per name, weights plus metadata.
+
+The metadata (JSON in the safetensors header) holds what rebuilds and explains the model: the
+registry model, its config, the training recipe, the data source, epochs, loss history, test
+metrics, library versions and a SHA-256 of the weights. Weights are never unpickled. Files are
+written to a temporary name and renamed into place, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from core.data import PROJECT_DIR
+from core.registry import Recipe, config_from_dict, create_model, get_spec, list_models, recipe_from_dict
+
+FORMAT_VERSION = 1
+SUFFIX = ".safetensors"
+META_KEY = "autoencoder_lab"
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # no dots or slashes: a name stays in the folder
+_EPOCH_KEYS = ("loss", "recon", "kl", "l1", "accuracy")
+
+
+class StaleCheckpointError(ValueError):
+    """The file was written for other model settings than the registry has now."""
+
+
+class CorruptCheckpointError(ValueError):
+    """The file cannot be read, or its weights do not match their recorded hash."""
+
+
+def checkpoint_dir() -> Path:
+    """The checkpoint folder: `AE_CHECKPOINT_DIR`, default checkpoints/ in the project."""
+    return Path(os.environ.get("AE_CHECKPOINT_DIR", PROJECT_DIR / "checkpoints"))
+
+
+def validate_name(name: str) -> str:
+    """Return the name if it is a safe checkpoint name, else raise ValueError saying what is allowed."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ValueError(
+            f"{name!r} cannot be a checkpoint name: use 1 to 40 lowercase letters, digits, '-' "
+            "or '_', starting with a letter or digit."
+        )
+    return name
+
+
+def path_for(name: str) -> Path:
+    return checkpoint_dir() / f"{validate_name(name)}{SUFFIX}"
+
+
+def weights_hash(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over tensor names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.numpy().tobytes() if tensor.dtype != torch.bfloat16 else tensor.float().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    import safetensors
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "safetensors": safetensors.__version__}
+
+
+def _compact_history(history: list[dict]) -> list[dict]:
+    """Per-epoch losses rounded for the metadata: enough to plot, small enough for a header."""
+    rows = []
+    for row in history:
+        compact = {"epoch": row["epoch"], "seconds": round(row["seconds"], 2)}
+        for part in ("train", "val"):
+            compact[part] = {k: round(float(v), 5) for k, v in (row.get(part) or {}).items() if k in _EPOCH_KEYS}
+        rows.append(compact)
+    return rows
+
+
+def save(name: str, model: nn.Module, recipe: Recipe, result=None, metrics: dict | None = None,
+         model_name: str | None = None, overwrite: bool = False, data_source: str | None = None) -> Path:
+    """Write a checkpoint atomically and return its path.
+
+    Args:
+        name: the checkpoint's name (a registry name for the shipped ones, else the user's).
+        result: the TrainResult, for epochs, history and training time.
+        model_name: the registry model it is an instance of; defaults to `name`.
+        overwrite: replace an existing file of that name; otherwise an existing one is an error.
+
+    Raises:
+        ValueError: a bad name, or registry-named settings that differ from the registry's.
+        FileExistsError: the name is taken and overwrite is False (also when another session
+            saved the same name a moment earlier).
+    """
+    path = path_for(name)
+    model_name = model_name or name
+    spec = get_spec(model_name)
+    if name in list_models() and name != model_name:
+        raise ValueError(f"{name!r} is the name of another registry model; choose another name.")
+    if name == model_name and model.config != spec.config:
+        raise ValueError(f"Settings that differ from the registry's {name!r} need a name of their own.")
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {
+        "format": FORMAT_VERSION,
+        "name": name,
+        "model": model_name,
+        "config": dataclasses.asdict(model.config),
+        "recipe": dataclasses.asdict(recipe),
+        "data_source": data_source or getattr(result, "source", None) or "",
+        "epochs": result.epochs_done if result is not None else 0,
+        "cancelled": bool(getattr(result, "cancelled", False)),
+        "train_seconds": round(getattr(result, "seconds", 0.0), 1),
+        "history": _compact_history(result.history) if result is not None else [],
+        "metrics": metrics or {},
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "versions": _versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "sha256": weights_hash(state),
+    }
+    blob = save_safetensors(state, metadata={META_KEY: json.dumps(meta)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; checkpoints are for every reader
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # atomic "create if absent": of two savers, exactly one wins
+            except FileExistsError:
+                raise FileExistsError(
+                    f"A checkpoint named {name!r} already exists; choose another name or allow overwriting."
+                ) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _read(name: str) -> tuple[dict[str, torch.Tensor], dict]:
+    path = path_for(name)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"There is no checkpoint {name!r} in {checkpoint_dir()}; train it with "
+            f"`python -m core.train --model {name}` or on the Train page."
+        )
+    try:
+        blob = path.read_bytes()
+        state = load_safetensors(blob)
+        header_len = int.from_bytes(blob[:8], "little")
+        header = json.loads(blob[8:8 + header_len])
+        meta = json.loads(header["__metadata__"][META_KEY])
+    except (SafetensorError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise CorruptCheckpointError(
+            f"The checkpoint {name!r} is damaged or not a checkpoint of this lab ({type(exc).__name__}); "
+            "retrain it or restore the file."
+        ) from exc
+    if weights_hash(state) != meta.get("sha256"):
+        raise CorruptCheckpointError(f"The checkpoint {name!r} is damaged: its weights do not match their hash; retrain it.")
+    return state, meta
+
+
+def _check_fresh(name: str, meta: dict):
+    """The config to build the model with; raises StaleCheckpointError when it no longer fits."""
+    model_name = meta.get("model", name)
+    try:
+        spec = get_spec(model_name)
+        config = config_from_dict(model_name, meta["config"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StaleCheckpointError(f"The checkpoint {name!r} no longer fits its model: {exc} Retrain it.") from exc
+    if name == model_name and config != spec.config:
+        raise StaleCheckpointError(
+            f"The checkpoint {name!r} was trained with other settings than the model has now "
+            f"({config} vs {spec.config}); retrain it."
+        )
+    return config
+
+
+def read_meta(name: str) -> dict:
+    """The metadata of a checkpoint, after checking the file (missing, corrupt, stale: raises)."""
+    _, meta = _read(name)
+    _check_fresh(name, meta)
+    return meta
+
+
+def load(name: str) -> tuple[nn.Module, dict]:
+    """Load a checkpoint into a model in eval mode; returns (model, metadata).
+
+    Raises:
+        FileNotFoundError: no such checkpoint.
+        CorruptCheckpointError: unreadable, or the hash does not match.
+        StaleCheckpointError: its settings no longer match the registry model.
+    """
+    state, meta = _read(name)
+    config = _check_fresh(name, meta)
+    model = create_model(meta["model"], config)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise StaleCheckpointError(f"The checkpoint {name!r} does not fit its model's layers; retrain it.") from exc
+    return model.eval(), meta
+
+
+@dataclass(frozen=True)
+class CheckpointStatus:
+    name: str
+    state: str        # "ok", "missing", "stale" or "corrupt"
+    message: str      # a sentence for people
+    meta: dict | None
+
+
+def status(name: str) -> CheckpointStatus:
+    """Check a checkpoint without raising: its state, a sentence, and its metadata when readable."""
+    try:
+        meta = read_meta(name)
+    except FileNotFoundError as exc:
+        return CheckpointStatus(name, "missing", str(exc), None)
+    except StaleCheckpointError as exc:
+        return CheckpointStatus(name, "stale", str(exc), None)
+    except CorruptCheckpointError as exc:
+        return CheckpointStatus(name, "corrupt", str(exc), None)
+    return CheckpointStatus(name, "ok", f"Trained {meta['epochs']} epochs on {meta['data_source']}.", meta)
+
+
+def list_checkpoints() -> list[str]:
+    """Names of the checkpoint files present: registry models first, then users' in name order."""
+    folder = checkpoint_dir()
+    present = {p.name[: -len(SUFFIX)] for p in folder.glob(f"*{SUFFIX}")} if folder.is_dir() else set()
+    present = {n for n in present if NAME_PATTERN.fullmatch(n)}
+    shipped = [n for n in list_models() if n in present]
+    return shipped + sorted(present - set(shipped))
+
+
+def delete(name: str) -> None:
+    path_for(name).unlink(missing_ok=True)
+
+
+def load_or_train(name: str, callbacks: list[Callable] = (), should_stop: Callable[[], bool] = lambda: False):
+    """Load a registry model's checkpoint, training and saving it first when there is none.
+
+    A stale or corrupt file is reported (raised), never silently replaced.
+    """
+    try:
+        return load(name)
+    except FileNotFoundError:
+        pass
+    from core import evaluate
+    from core.train import train_model
+
+    recipe = get_spec(name).recipe
+    model, result = train_model(name, recipe, callbacks=list(callbacks), should_stop=should_stop)
+    metrics = evaluate.evaluate_model(name, model, recipe.dataset)
+    try:
+        save(name, model, recipe, result, metrics)
+    except FileExistsError:
+        pass  # another session trained it meanwhile; both are valid, theirs is on disk
+    return load(name)

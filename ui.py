@@ -1,0 +1,119 @@
+"""Streamlit glue shared by every page: the only module that caches, and the shared widgets.
+
+Pages import this module, never `core` internals that need caching. Cached models are shared
+between sessions: never mutate one (no .train(), no optimizer steps).
+"""
+
+from __future__ import annotations
+
+import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhere)
+
+import numpy as np
+import streamlit as st
+import torch
+
+from core import checkpoints, data, images
+from core.registry import get_spec, list_models
+
+# One intra-op thread per request: with several sessions on 2 cores, threads that wait on
+# each other made single decodes 10x slower; parallelism comes from sessions instead.
+torch.set_num_threads(1)
+
+PAGES = {
+    "pages/1_Reconstruction.py": ("Reconstruction", "How each autoencoder rebuilds digits, and what its code looks like."),
+    "pages/2_Denoising.py": ("Denoising", "Add noise, upload or draw a digit, and clean it up."),
+    "pages/3_Latent_Space.py": ("Latent space", "A t-SNE / PCA map of encoded digits."),
+    "pages/4_Generate.py": ("Generate", "Drag latent sliders and watch a digit morph."),
+    "pages/5_Anomaly.py": ("Anomaly", "A VAE that knows one digit flags all the others."),
+    "pages/6_Train.py": ("Train", "Retrain any model with your own settings."),
+}
+DISPLAY_SCALE = 3  # 28 px digits are drawn 84 px wide, pixel-sharp
+
+
+def _file_stamp(name: str) -> tuple[int, int]:
+    """(mtime_ns, size) of a checkpoint file, so caches refresh when the file changes."""
+    try:
+        stat = checkpoints.path_for(name).stat()
+    except FileNotFoundError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=64)
+def _load_model(name: str, stamp: tuple[int, int]):
+    return checkpoints.load(name)
+
+
+def load_model(name: str):
+    """(model in eval mode, metadata) for a checkpoint name; cached until the file changes.
+
+    Raises the checkpoint errors (FileNotFoundError, StaleCheckpointError, CorruptCheckpointError),
+    whose messages are sentences for people; `show_model_error` shows them.
+    """
+    return _load_model(name, _file_stamp(name))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _status(name: str, stamp: tuple[int, int]) -> checkpoints.CheckpointStatus:
+    return checkpoints.status(name)
+
+
+def checkpoint_status(name: str) -> checkpoints.CheckpointStatus:
+    return _status(name, _file_stamp(name))
+
+
+@st.cache_resource(show_spinner="Loading digits…")
+def test_digits(dataset: str = "mnist") -> data.Digits:
+    """The test split (shared, read-only): uint8 images, labels and the source sentence."""
+    return data.load(dataset, "test")
+
+
+def available_models(kinds: tuple[str, ...] = ("ae", "vae")) -> list[str]:
+    """Checkpoint names whose model is of one of `kinds`: shipped ones first, then users'."""
+    names = []
+    for name in checkpoints.list_checkpoints():
+        status = checkpoint_status(name)
+        model_name = status.meta["model"] if status.meta else name
+        if model_name in list_models() and get_spec(model_name).kind in kinds:
+            names.append(name)
+    return names
+
+
+def describe(name: str) -> str:
+    """A checkpoint's label for pickers: its name and, for a user's, the model it is."""
+    status = checkpoint_status(name)
+    if status.meta and status.meta["model"] != name:
+        return f"{name} ({status.meta['model']}, yours)"
+    return name
+
+
+def model_picker(label: str, key: str, kinds: tuple[str, ...] = ("ae", "vae"), default: str | None = None,
+                 multi: bool = False, defaults: list[str] | None = None):
+    """A selectbox (or multiselect) of the models with usable checkpoints, in the sidebar's style."""
+    options = available_models(kinds)
+    if not options:
+        st.warning("No trained models are available yet: train one on the Train page "
+                   "or run `python -m core.train --all`.")
+        st.stop()
+    if multi:
+        chosen = [n for n in (defaults or options[:1]) if n in options]
+        return st.multiselect(label, options, default=chosen, key=key, format_func=describe)
+    index = options.index(default) if default in options else 0
+    return st.selectbox(label, options, index=index, key=key, format_func=describe)
+
+
+def show_model_error(name: str, exc: Exception) -> None:
+    """Explain a checkpoint that cannot be used, and where to fix it."""
+    st.error(str(exc))
+    st.page_link("pages/6_Train.py", label=f"Retrain {name} on the Train page", icon="🔁")
+
+
+def digit_row(digits: np.ndarray, label: str | None = None, scale: int = DISPLAY_SCALE) -> None:
+    """One labelled row of digits (N, 28, 28) in [0, 1], drawn as a single sharp image."""
+    if label:
+        st.markdown(f"**{label}**")
+    st.image(images.to_png(images.tile(digits, pad=2), scale=scale))
+
+
+def source_caption(source: str) -> None:
+    st.caption(f"Data: {source}")
