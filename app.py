@@ -8,11 +8,6 @@ from core.registry import get_spec, list_models
 
 st.set_page_config(page_title="Autoencoder Lab", page_icon="🔢", layout="wide")
 
-with st.sidebar:
-    st.markdown("### Pages")
-    for path, (title, blurb) in ui.PAGES.items():
-        st.page_link(path, label=title, help=blurb)
-
 st.title("Autoencoder Lab")
 st.markdown(
     "An autoencoder squeezes a handwritten digit into a short code and rebuilds it from that code. "
@@ -22,7 +17,7 @@ st.markdown(
 )
 
 columns = st.columns(3)
-for i, (path, (title, blurb)) in enumerate(ui.PAGES.items()):
+for i, (path, (title, blurb)) in enumerate(ui.existing_pages().items()):
     with columns[i % 3].container(border=True):
         st.page_link(path, label=f"**{title}**")
         st.caption(blurb)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhere)
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 import torch
@@ -27,6 +29,14 @@ PAGES = {
     "pages/5_Anomaly.py": ("Anomaly", "A VAE that knows one digit flags all the others."),
     "pages/6_Train.py": ("Train", "Retrain any model with your own settings."),
 }
+
+
+def existing_pages() -> dict[str, tuple[str, str]]:
+    """The pages of PAGES whose files exist, in order."""
+    root = Path(__file__).resolve().parent
+    return {path: info for path, info in PAGES.items() if (root / path).is_file()}
+
+
 DISPLAY_SCALE = 3  # 28 px digits are drawn 84 px wide, pixel-sharp
 
 

@@ -52,7 +52,7 @@ def prepare_data(recipe: Recipe) -> TrainData:
     return TrainData(
         train.floats(), torch.from_numpy(train.labels), val.floats(), torch.from_numpy(val.labels),
         full_test.subset(fixed).floats(), torch.from_numpy(full_test.labels[fixed]),
-        f"train: {train.source}; test: {test.source}",
+        train.source,
     )
 
 
