@@ -1,0 +1,42 @@
+"""Evaluation: metric definitions and the CLI's JSON."""
+
+import json
+
+import numpy as np
+import torch
+
+from core import evaluate, metrics
+from core.registry import list_models
+
+
+def test_metric_definitions():
+    x = np.zeros((2, 28, 28), dtype=np.float32)
+    y = x.copy()
+    y[0, 0, :4] = 1.0
+    assert np.allclose(metrics.mse_per_pixel(y, x), [4 / 784, 0])
+    assert np.allclose(metrics.euclidean_error(y, x), [2.0, 0.0])
+    assert np.isclose(metrics.psnr(y, x)[0], 10 * np.log10(784 / 4))
+    assert np.isinf(metrics.psnr(y, x)[1])
+    assert np.isclose(metrics.ssim(x, x)[0], 1.0) and metrics.ssim(y, x)[0] < 1.0
+    assert metrics.active_units(np.c_[np.random.default_rng(0).normal(size=100), np.zeros(100)]) == 1
+    assert metrics.roc_auc([0.1, 0.2, 0.9, 0.8], [0, 0, 1, 1]) == 1.0
+
+
+def test_negative_elbo_parts_add_up():
+    from core.registry import create_model
+
+    vae = create_model("vae").eval()
+    x = torch.rand(5, 1, 28, 28)
+    parts = evaluate.negative_elbo(vae, x)
+    assert np.allclose(parts["nelbo"], parts["recon"] + parts["kl"])
+    assert parts["mu"].shape == (5, 16) and (parts["kl"] >= 0).all()
+
+
+def test_json_has_every_shipped_model(capsys):
+    assert evaluate.main(["--json", "--model", "dense", "--model", "vae_one", "--model", "classifier"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert set(results) == {"dense", "vae_one", "classifier"}
+    assert 0 < results["dense"]["bce"] < 1 and results["dense"]["test_digits"] == 10000
+    assert 0.5 < results["vae_one"]["roc_auc"] <= 1 and results["vae_one"]["digit"] == 7
+    assert 0 < results["classifier"]["accuracy"] <= 1
+    assert set(list_models()) >= set(results)

@@ -1,0 +1,124 @@
+"""The generic trainer: callbacks, cancel, repeatability, snapshots, the CLI's dry run."""
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from core import train
+from core.registry import get_spec, list_models
+
+
+def _recipe(name, **changes):
+    return dataclasses.replace(get_spec(name).recipe, **{"epochs": 2, **changes})
+
+
+def test_callbacks_see_batches_and_epochs_with_eta():
+    events = []
+    _, result = train.train_model("dense", _recipe("dense"), callbacks=[events.append], max_batches=3)
+    kinds = [e.kind for e in events]
+    assert kinds == ["batch"] * 3 + ["epoch"] + ["batch"] * 3 + ["epoch"]
+    last = events[-1]
+    assert last.epoch == 2 and last.val is not None and "loss" in last.val
+    assert last.snapshot.shape == (10, 28, 28)
+    assert events[0].eta > 0 and last.eta == 0
+    assert result.epochs_done == 2 and len(result.snapshots) == 2
+    assert result.fixed_digits.shape == (10, 28, 28)
+
+
+def test_fixed_digits_are_one_per_class():
+    data = train.prepare_data(get_spec("dense").recipe)
+    assert data.fixed_y.tolist() == list(range(10))
+
+
+def test_cancel_stops_within_the_epoch_and_keeps_the_weights():
+    model, result = None, None
+    calls = {"n": 0}
+
+    def stop_after_two_batches():
+        calls["n"] += 1
+        return calls["n"] >= 2
+
+    torch.manual_seed(0)
+    from core.registry import create_model
+
+    model = create_model("dense")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = train.fit(model, _recipe("dense", epochs=5), should_stop=stop_after_two_batches)
+    assert result.cancelled and result.epochs_done == 1
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_same_seed_same_weights():
+    a, _ = train.train_model("tied", _recipe("tied", epochs=1), max_batches=3)
+    b, _ = train.train_model("tied", _recipe("tied", epochs=1), max_batches=3)
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+
+
+def test_denoising_recipe_trains_on_noisy_inputs_against_clean_targets():
+    seen = {}
+
+    from core.registry import create_model
+
+    model = create_model("denoising")
+    original_loss = model.loss
+
+    def spy_loss(out, target, labels=None, kl_weight=1.0):
+        seen["target"] = target
+        return original_loss(out, target, labels, kl_weight)
+
+    original_forward = model.forward
+
+    def spy_forward(x, y=None):
+        seen["input"] = x
+        return original_forward(x, y)
+
+    model.loss, model.forward = spy_loss, spy_forward
+    train.fit(model, _recipe("denoising", epochs=1, augment=0.0), max_batches=1)
+    assert not torch.equal(seen["input"], seen["target"])
+    targets = seen["target"]
+    assert set(torch.unique((targets * 255).round()).tolist()) <= set(range(256))  # clean 8-bit pixels
+
+
+def test_one_digit_recipe_trains_on_that_digit_only():
+    data = train.prepare_data(get_spec("vae_one").recipe)
+    assert set(data.train_y.tolist()) == {7} and set(data.val_y.tolist()) == {7}
+
+
+def test_augmentation_keeps_shape_and_range():
+    x = torch.rand(8, 1, 28, 28)
+    out = train.augment(x, 2.0, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert not torch.equal(out, x)
+
+
+def test_kl_warmup_ramps_from_zero():
+    weights = []
+
+    from core.registry import create_model
+
+    model = create_model("vae")
+    original = model.loss
+
+    def spy(out, target, labels=None, kl_weight=1.0):
+        weights.append(kl_weight)
+        return original(out, target, labels, kl_weight)
+
+    model.loss = spy
+    train.fit(model, _recipe("vae", epochs=1, kl_warmup_epochs=2), max_batches=4)
+    training_weights = weights[:4]
+    assert training_weights[0] == 0 and all(a < b for a, b in zip(training_weights, training_weights[1:]))
+    assert training_weights[-1] <= 0.5
+
+
+def test_adadelta_and_mse_are_selectable():
+    model, result = train.train_model("dense_mse", _recipe("dense_mse", optimizer="adadelta", lr=1.0), max_batches=2)
+    assert np.isfinite(result.history[-1]["train"]["loss"])
+
+
+def test_cli_dry_run_trains_every_model_and_saves_nothing(checkpoint_dir, capsys):
+    assert train.main(["--all", "--dry-run", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    for name in list_models():
+        assert f"{name} dry run ok" in out
+    assert list(checkpoint_dir.iterdir()) == []
