@@ -1,0 +1,70 @@
+"""The Train page in a real browser: train dense for two epochs, watch it, save it, find it elsewhere."""
+
+import shutil
+
+import pytest
+
+from tests.e2e.conftest import PROJECT, no_exception, open_page, screenshot, start_server, stop_server, wait_for_app
+
+
+@pytest.fixture(scope="module")
+def train_server(tmp_path_factory):
+    """A server of its own whose checkpoint folder is a temporary copy, so saving never touches checkpoints/."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    for path in (PROJECT / "checkpoints").glob("*.safetensors"):
+        shutil.copy(path, folder)
+    process, url = start_server(env_overrides={"AE_CHECKPOINT_DIR": str(folder)})
+    yield url, folder
+    stop_server(process)
+
+
+def test_train_dense_shows_progress_and_chart_then_saves(page, train_server):
+    url, folder = train_server
+    open_page(page, url, "Train")
+    no_exception(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    epochs = sidebar.get_by_label("Epochs")
+    epochs.fill("2")
+    epochs.press("Enter")
+    wait_for_app(page)
+    # batch 128 -> 32: four times the batches, so an epoch lasts long enough to watch
+    thumb = sidebar.get_by_role("slider", name="Batch size")
+    thumb.focus()
+    thumb.press("ArrowLeft")
+    thumb.press("ArrowLeft")
+    wait_for_app(page)
+    screenshot(page, "train-settings")
+
+    sidebar.get_by_role("button", name="Train").click()
+    progress = page.locator('[data-testid="stProgress"]')
+    progress.wait_for(timeout=60_000)
+    main = page.locator('[data-testid="stMain"]')
+    assert "dense" in main.inner_text() and "2 epochs" in main.inner_text() and "batch 32" in main.inner_text()
+    screenshot(page, "train-running")
+    page.reload()  # a reloaded tab finds its run again through the URL
+    wait_for_app(page)
+    assert "batch 32" in main.inner_text()
+    main.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=120_000)  # the loss chart, live or final
+
+    page.get_by_text("Trained 2 epochs").wait_for(timeout=120_000)
+    wait_for_app(page)
+    no_exception(page)
+    assert main.locator('[data-testid="stPlotlyChart"]').count() == 2  # loss chart and animation
+    assert "On the test split: BCE" in main.inner_text()
+    screenshot(page, "train-done")
+    animation = main.locator('[data-testid="stPlotlyChart"]').nth(1)
+    last_epoch = animation.locator("image").get_attribute("href")
+    animation.get_by_text("▶").click()  # replays from epoch 1: another picture
+    page.wait_for_function("([chart, before]) => chart.querySelector('image').getAttribute('href') !== before",
+                           arg=[animation.element_handle(), last_epoch], timeout=10_000)
+
+    name = main.get_by_label("Checkpoint name", exact=True).and_(main.get_by_role("textbox"))
+    name.fill("e2e-dense")
+    main.get_by_role("button", name="Save").click()
+    page.get_by_text("Saved as e2e-dense").wait_for(timeout=30_000)
+    no_exception(page)
+    screenshot(page, "train-saved")
+    assert (folder / "e2e-dense.safetensors").is_file()
+
+    open_page(page, url)  # the home page lists a user's models
+    assert "e2e-dense" in page.locator('[data-testid="stMain"]').inner_text()
