@@ -1,0 +1,84 @@
+"""Seconds per training epoch on the Train page's path, and what a running job costs other sessions.
+
+    python -m bench.bench_train                 # dense and conv, 3 epochs each
+    python -m bench.bench_train --epochs 5 --models dense conv vae
+
+Each model trains as the page trains it: a `core.jobs` job in a background thread with one
+torch thread (ui.py's setting), its registry recipe otherwise unchanged. An epoch here is one
+pass over the training digits plus the validation loss and the ten snapshots the page shows.
+The last line times a single VAE decode in the main thread, idle and while a conv job trains,
+which is what a slider on another page feels.
+"""
+
+from __future__ import annotations
+
+import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
+
+import argparse
+import dataclasses
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from core import jobs
+from core.registry import create_model, get_spec
+from core.train import prepare_data
+
+
+def epoch_seconds(name: str, epochs: int) -> tuple[list[float], jobs.TrainJob]:
+    """Per-epoch wall-clock seconds of one job training `name` for `epochs` epochs."""
+    recipe = dataclasses.replace(get_spec(name).recipe, epochs=epochs)
+    job = jobs.start(name, recipe)
+    job.wait()
+    if job.state != jobs.DONE:
+        raise SystemExit(f"{name}: {job.error}")
+    ends = [row["seconds"] for row in job.history]
+    return list(np.diff([0.0, *ends])), job
+
+
+def decode_ms(repeats: int = 300) -> float:
+    """Median milliseconds of one 16-D VAE decode of a single code, in this thread."""
+    model = create_model("vae").eval()
+    z = torch.zeros(1, model.config.latent)
+    times = []
+    with torch.inference_mode():
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model.decode(z)
+            times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per model (the first one is kept)")
+    parser.add_argument("--models", nargs="+", default=["dense", "conv"], help="registry models to time")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+
+    start = time.perf_counter()
+    data = prepare_data(get_spec("dense").recipe)  # loaded once per process, as on the server
+    print(f"data: {data.source}, {len(data.train_x):,} training digits; first load {time.perf_counter() - start:.1f} s")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread, training slots: {jobs.TRAINING_SLOTS}")
+    for name in args.models:
+        seconds, job = epoch_seconds(name, args.epochs)
+        recipe = job.recipe
+        print(f"{name:>8}: {statistics.median(seconds):5.2f} s per epoch (median of {len(seconds)}: "
+              f"{', '.join(f'{s:.2f}' for s in seconds)}), batch {recipe.batch_size}, "
+              f"augment {recipe.augment:g} px")
+
+    idle = decode_ms()
+    busy_job = jobs.start("conv", dataclasses.replace(get_spec("conv").recipe, epochs=1000))
+    while busy_job.state != jobs.TRAINING or busy_job.latest is None:
+        time.sleep(0.05)
+    busy = decode_ms()
+    busy_job.cancel()
+    busy_job.wait()
+    print(f"one VAE decode in another thread: {idle:.2f} ms idle, {busy:.2f} ms while conv trains")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
