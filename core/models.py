@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -268,6 +270,20 @@ class DigitClassifier(nn.Module):
         loss = F.cross_entropy(out["logits"], labels)
         accuracy = (out["logits"].argmax(1) == labels).float().mean()
         return {"loss": loss, "accuracy": accuracy}
+
+
+def code_maps(codes: np.ndarray, code_shape: tuple[int, ...]) -> np.ndarray:
+    """Codes (N, size) as small 2-D maps (N, maps, rows, cols) to draw as heatmaps.
+
+    A conv code (C, H, W) gives its C feature maps; a flat code of n values one map of the most
+    nearly square rows x cols with rows * cols = n (32 -> 4x8, 36 -> 6x6, 2 -> 1x2).
+    """
+    codes = np.asarray(codes)
+    if len(code_shape) == 3:
+        return codes.reshape(len(codes), *code_shape)
+    size = code_shape[0]
+    rows = max(r for r in range(1, int(math.isqrt(size)) + 1) if size % r == 0)
+    return codes.reshape(len(codes), 1, rows, size // rows)
 
 
 def layer_summary(model: nn.Module) -> list[dict]:

@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             print(f"{name:>10} dry run ok: loss {result.history[-1]['train']['loss']:.4f}")
             continue
-        metrics = evaluate.evaluate_model(name, model, recipe.dataset)
+        metrics = evaluate.evaluate_model(name, model, recipe.dataset, recipe.digit)
         path = checkpoints.save(name, model, recipe, result, metrics, overwrite=True)
         print(f"{name:>10} saved {path} in {result.seconds:.0f}s: {evaluate.headline(name, metrics)}")
     print(f"total {time.perf_counter() - overall:.0f}s")

@@ -1,0 +1,36 @@
+"""The Reconstruction page in a real browser: grid, comparison, worst digits, codes."""
+
+from tests.e2e.conftest import no_exception, open_page, screenshot, wait_for_app
+
+
+def test_reconstruction_page_renders_every_tab(page, app_url):
+    open_page(page, app_url, "Reconstruction")
+    no_exception(page)
+    main = page.locator('[data-testid="stMain"]')
+    assert "Originals" in main.inner_text()
+    images = main.locator('[data-testid="stImage"] img')
+    assert images.count() >= 5
+    assert images.first.evaluate("img => img.naturalWidth") > 28  # drawn upscaled, not blurred
+    screenshot(page, "reconstruction-grid")
+
+    for tab, expected in [("Compare models", "Error per digit class"), ("Worst digits", "rebuilds worst"),
+                          ("Codes", "turns each 784-pixel digit"), ("Layers", "parameters"),
+                          ("BCE vs MSE", "binary cross-entropy")]:
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(300)
+        assert expected in main.inner_text(), tab
+        no_exception(page)
+        if tab in ("Compare models", "Codes"):
+            assert main.locator(".js-plotly-plot").count() >= 1
+        screenshot(page, f"reconstruction-{tab.lower().replace(' ', '-')}")
+
+
+def test_new_random_digits_change_the_picture(page, app_url):
+    open_page(page, app_url, "Reconstruction")
+    first = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').first.get_attribute("src")
+    page.get_by_role("button", name="New random digits").click()
+    wait_for_app(page)
+    page.wait_for_function(
+        "src => document.querySelector('[data-testid=\"stMain\"] [data-testid=\"stImage\"] img').src !== src",
+        arg=first, timeout=15_000)
+    no_exception(page)

@@ -1,0 +1,95 @@
+"""AppTest: the home page and the Reconstruction page render and respond to their controls."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.registry import list_models
+
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def _app():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    return at
+
+
+def _images(at):
+    return [img.value[0] for img in at.get("image")]  # media URLs, named by a hash of the content
+
+
+def test_home_lists_every_model_with_its_metric():
+    at = _app()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    for name in list_models():
+        assert f"**{name}**" in text
+    assert "per pixel" in text and "nats" in text and "accuracy" in text
+
+
+@pytest.fixture
+def reconstruction():
+    at = _app()
+    at.switch_page("pages/1_Reconstruction.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_reconstruction_shows_originals_and_one_row_per_model(reconstruction):
+    at = reconstruction
+    labels = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert any("Originals" in v for v in labels)
+    for name in ("dense", "deep", "conv", "vae"):
+        assert any(v.startswith(f"**{name} · BCE") for v in labels), name
+
+
+def test_changing_models_changes_the_rows(reconstruction):
+    at = reconstruction
+    at.multiselect(key="rec_models").set_value(["tied"]).run()
+    assert not at.exception
+    labels = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert any(v.startswith("**tied · BCE") for v in labels)
+    assert not any(v.startswith("**conv · BCE") for v in labels)
+
+
+def test_changing_digits_changes_the_images(reconstruction):
+    at = reconstruction
+    before = _images(at)
+    assert len(before) >= 5  # originals + four models
+    at.button(key="rec_shuffle").click().run()
+    assert not at.exception
+    assert _images(at)[0] != before[0]
+    at.radio(key="rec_mode").set_value("By class").run()
+    at.selectbox(key="rec_class").set_value(3).run()
+    assert not at.exception
+    assert any("Originals" in m.value for m in at.markdown)
+
+
+def test_bad_indices_get_a_sentence_not_a_traceback(reconstruction):
+    at = reconstruction
+    at.radio(key="rec_mode").set_value("By test index").run()
+    at.text_input(key="rec_indices").input("1, two, 3").run()
+    assert not at.exception
+    assert "whole numbers" in at.error[0].value
+    at.text_input(key="rec_indices").input("5, 10000").run()
+    assert "0 to 9,999" in at.error[0].value
+
+
+def test_comparison_table_has_every_autoencoder(reconstruction):
+    at = reconstruction
+    table = at.dataframe[0].value
+    assert {"dense", "conv", "sparse", "vae"} <= set(table.index)
+    assert np.all(table["BCE per pixel"].dropna() > 0)
+
+
+def test_code_maps_and_layer_summary_render(reconstruction):
+    at = reconstruction
+    at.selectbox(key="rec_code_model").set_value("conv").run()
+    assert not at.exception
+    assert any("8 feature maps of 4x4" in m.value for m in at.markdown)
+    assert any("parameters" in e.label for e in at.expander)
