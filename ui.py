@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhere)
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 
 from core import checkpoints, data, images
 from core.registry import get_spec, list_models
+from core import export, latent
 
 # One intra-op thread per request: with several sessions on 2 cores, threads that wait on
 # each other made single decodes 10x slower; parallelism comes from sessions instead.
@@ -127,3 +129,29 @@ def digit_row(digits: np.ndarray, label: str | None = None, scale: int = DISPLAY
 
 def source_caption(source: str) -> None:
     st.caption(f"Data: {source}")
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _browser_decoder(name: str, stamp: tuple[int, int]) -> tuple[str, bytes]:
+    spec = export.export_decoder(load_model(name)[0])
+    return spec["id"], json.dumps(spec).encode()
+
+
+def browser_decoder(name: str) -> tuple[str, bytes]:
+    """(id, JSON bytes) of a checkpoint's decoder exported for the browser (core.export).
+
+    Bytes, encoded once: Streamlit would re-serialise a 3 MB dict on every run.
+    """
+    return _browser_decoder(name, _file_stamp(name))
+
+
+@st.cache_data(show_spinner="Encoding the test digits…", max_entries=32)
+def _encoded_test_digits(name: str, stamp: tuple[int, int], dataset: str) -> np.ndarray:
+    model, _ = load_model(name)
+    digits = test_digits(dataset)
+    return latent.encode(model, digits.images, digits.labels if model.is_conditional else None)
+
+
+def encoded_test_digits(name: str, dataset: str = "mnist") -> np.ndarray:
+    """The codes (a VAE's posterior means) of the test digits under a checkpoint, (N, latent)."""
+    return _encoded_test_digits(name, _file_stamp(name), dataset)

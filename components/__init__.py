@@ -1,0 +1,1 @@
+"""Custom Streamlit components: plain JavaScript and CSS served with the page, no build step."""

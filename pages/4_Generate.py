@@ -1,0 +1,254 @@
+"""Generate: decode digits from VAE latent spaces: a latent grid, live sliders, conditional
+digits, interpolation and random samples."""
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+from components import latent_pad
+from core import generate, latent
+from core.images import tile, to_png
+
+st.set_page_config(page_title="Generate · Autoencoder Lab", page_icon="🔢", layout="wide")
+
+DIGIT_COLORS = px.colors.qualitative.Plotly  # one colour per digit: the scatter and the pad's marks
+PRIOR_LIMIT = 3.0  # sliders for 16-D and 8-D codes reach 3 standard deviations of the prior
+SAMPLERS = ("vae", "vae2")  # unconditional VAEs for interpolation and sampling
+SPACING_NAMES = {"linear": "even steps", "quantile": "normal quantiles"}
+TABS = ["Latent grid", "Live sliders", "Pick a digit", "Interpolate", "Sample"]
+
+with st.sidebar:
+    st.header("2-D latent space")
+    grid_size = st.slider("Digits per side", 5, 30, 15, key="gen_grid_size")
+    span = st.slider("Span: z from −span to +span", 1.0, 4.0, 3.0, 0.25, key="gen_span")
+    spacing = st.radio("Spacing", latent.GRID_SPACINGS, format_func=SPACING_NAMES.get, key="gen_spacing",
+                       help="Normal quantiles put more digits near the centre, where most codes fall "
+                            "(the Keras VAE example's grid).")
+    st.caption("The latent grid and the 2-D pad cover this square of vae2's latent space.")
+
+st.title("Generate")
+st.markdown(
+    "A variational autoencoder's decoder turns any point of its latent space into a digit. "
+    "Walk a grid over a 2-D latent space, drag sliders and watch the digit morph (the decoder "
+    "runs in your browser), ask the conditional VAE for a digit, interpolate between two digits, "
+    "and sample new ones."
+)
+digits = ui.test_digits("mnist")
+
+
+def loaded(name: str):
+    """The model of a checkpoint, or None after saying why it cannot be used."""
+    try:
+        return ui.load_model(name)[0]
+    except (FileNotFoundError, ValueError) as exc:
+        ui.show_model_error(name, exc)
+        return None
+
+
+def grid_figure(images: np.ndarray, values: np.ndarray) -> go.Figure:
+    """The n x n decoded grid as one image, its axes labelled with the codes of the cells."""
+    n = len(values)
+    fig = px.imshow(tile(images, pad=0), binary_string=True)
+    every = max(1, n // 8)
+    centres = [28 * i + 13.5 for i in range(0, n, every)]
+    fig.update_xaxes(tickvals=centres, ticktext=[f"{v:.1f}" for v in values[::every]], title="z0")
+    fig.update_yaxes(tickvals=centres, ticktext=[f"{v:.1f}" for v in values[::-1][::every]], title="z1")
+    fig.update_layout(height=480, margin=dict(l=10, r=10, t=10, b=10))
+    return fig
+
+
+def scatter_figure(codes: np.ndarray, labels: np.ndarray, reach: float) -> go.Figure:
+    """Test digits' latent means coloured by digit, over the grid's square of latent space."""
+    fig = go.Figure()
+    for d in range(10):
+        points = codes[labels == d]
+        fig.add_trace(go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", name=str(d),
+                                   marker=dict(size=3, color=DIGIT_COLORS[d], opacity=0.6)))
+    fig.update_xaxes(range=[-reach, reach], title="z0", constrain="domain")
+    fig.update_yaxes(range=[-reach, reach], title="z1", scaleanchor="x", constrain="domain")
+    fig.update_layout(height=480, margin=dict(l=10, r=10, t=10, b=10),
+                      legend=dict(title_text="digit", orientation="h", x=0, y=1.0, yanchor="bottom"))
+    return fig
+
+
+def animation_figure(paths: dict[str, np.ndarray]) -> go.Figure:
+    """An animation that walks every path at once, one panel per interpolation method."""
+    frames = np.stack(list(paths.values()), axis=1)  # (steps, methods, 28, 28)
+    fig = px.imshow(frames, animation_frame=0, facet_col=1, binary_string=True,
+                    labels={"animation_frame": "step"})
+    for annotation, method in zip(fig.layout.annotations, paths):
+        annotation.text = method
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    fig.layout.updatemenus[0].buttons[0].args[1]["frame"]["duration"] = 120
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+def randomise(key: str, size: int, limit: float) -> None:
+    """Widget callback: a fresh code from the prior for pad `key`."""
+    seed = st.session_state.get(f"{key}_seed", 0) + 1
+    st.session_state[f"{key}_seed"] = seed
+    latent_pad.set_latent(key, generate.prior_samples(size, 1, seed=seed)[0], limit)
+
+
+def pad_buttons(key: str, size: int, limit: float, centroids: np.ndarray | None = None) -> None:
+    """Buttons that set pad `key` from Python: a digit's centroid, a random code, zero."""
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        if centroids is not None:
+            digit = st.selectbox("Digit", range(10), index=3, key=f"{key}_digit", width=110)
+            st.button(f"Jump to the centroid of the {digit}s", key=f"{key}_centroid",
+                      on_click=latent_pad.set_latent, args=(key, centroids[digit], limit))
+        st.button("Randomise", key=f"{key}_random", on_click=randomise, args=(key, size, limit))
+        st.button("Reset to 0", key=f"{key}_reset", on_click=latent_pad.set_latent, args=(key, np.zeros(size), limit))
+
+
+def plain_controls(key: str, model, z: np.ndarray, limit: float, label: int | None = None) -> None:
+    """The plain-slider fallback: the server decodes the code when a slider is released."""
+    with st.expander("Plain sliders: update on release (use these if the live controls do not load)"):
+        image_cell, slider_cell = st.columns([1, 5])
+        image_cell.image(to_png(latent.decode(model, z, label), scale=4), caption="decoded on the server",
+                         output_format="PNG")  # "auto" would re-encode a grey PNG as JPEG
+        with slider_cell:
+            latent_pad.plain_sliders(key, limit)
+
+
+def new_samples() -> None:
+    """Widget callback: the next seed for the prior samples."""
+    st.session_state["gen_sample_seed"] = st.session_state.get("gen_sample_seed", 0) + 1
+
+
+@st.fragment
+def live_controls(name: str, key: str, mode: str, limit: float) -> None:
+    """Live sliders (mode "sliders") or a 2-D pad ("pad") for an unconditional VAE, with its buttons."""
+    model = ui.load_model(name)[0]
+    centroids = generate.class_centroids(ui.encoded_test_digits(name), digits.labels)
+    size = model.code_shape[0]
+    z = latent_pad.current_latent(key, size, limit)
+    marks = None
+    if mode == "pad":
+        marks = [(float(x), float(y), str(d), DIGIT_COLORS[d]) for d, (x, y) in enumerate(centroids)]
+    latent_pad.live_pad(key, ui.browser_decoder(name)[0], mode, limit, marks=marks)
+    pad_buttons(key, size, limit, centroids)
+    plain_controls(key, model, z, limit)
+
+
+@st.fragment
+def conditional_controls(classifier) -> None:
+    """The conditional VAE: a digit picker, live style sliders, and what the classifier reads."""
+    model = ui.load_model("cvae")[0]
+    key, size = "gen_cvae", model.code_shape[0]
+    digit = st.segmented_control("Digit", range(10), default=7, required=True, key="gen_cvae_digit")
+    z = latent_pad.current_latent(key, size, PRIOR_LIMIT)
+    latent_pad.live_pad(key, ui.browser_decoder("cvae")[0], "sliders", PRIOR_LIMIT, label=digit)
+    pad_buttons(key, size, PRIOR_LIMIT)
+    if classifier is not None:
+        probabilities = generate.classify(classifier, latent.decode(model, z, digit))[0]
+        read = int(probabilities.argmax())
+        st.progress(float(probabilities[digit]),
+                    text=f"The classifier is **{probabilities[digit]:.0%}** sure this is a {digit}"
+                         + ("" if read == digit else f"; it reads a {read} ({probabilities[read]:.0%})")
+                         + " (updated when you let go of a slider).")
+    same_style = latent.decode(model, np.repeat(z[None], 10, axis=0), np.arange(10))
+    ui.digit_row(same_style, "The same style code, every digit")
+    plain_controls(key, model, z, PRIOR_LIMIT, label=digit)
+
+
+grid_tab, live_tab, conditional_tab, interpolate_tab, sample_tab = st.tabs(TABS, key="gen_tab", bind="query-params")
+
+if grid_tab.open:
+    with grid_tab:
+        vae2 = loaded("vae2")
+        if vae2 is not None:
+            with st.spinner("Decoding the grid…"):
+                images, values = latent.latent_grid(vae2, grid_size, span, spacing)
+            half_cell = span / max(grid_size - 1, 1)
+            grid_cell, scatter_cell = st.columns(2)
+            grid_cell.markdown("**vae2 decodes an even grid of codes**" if spacing == "linear"
+                               else "**vae2 decodes a grid of codes at normal quantiles**")
+            scatter_cell.markdown(f"**Where the {len(digits):,} test digits' codes fall**")
+            grid_cell.plotly_chart(grid_figure(images, values), key="gen_grid")
+            scatter_cell.plotly_chart(scatter_figure(ui.encoded_test_digits("vae2"), digits.labels, span + half_cell),
+                                      key="gen_scatter")
+            st.caption("Each cell decodes the code at its axis values; high z1 is at the top, as in the "
+                       "scatter, so a digit's cloud sits where the grid draws that digit. "
+                       + ("With normal-quantile spacing the cells are closer together near 0 than the "
+                          "scatter's even axis." if spacing == "quantile" else ""))
+            ui.source_caption(digits.source)
+
+if live_tab.open:
+    with live_tab:
+        st.markdown("Drag a slider or the point on the pad: your browser decodes the digit on every "
+                    "movement, with the decoder's weights sent once from the checkpoint.")
+        st.subheader("vae: a 16-D latent space")
+        if loaded("vae") is not None:
+            latent_pad.send_decoder(*ui.browser_decoder("vae"))
+            live_controls("vae", "gen_vae", "sliders", PRIOR_LIMIT)
+        st.subheader("vae2: a pad over the 2-D latent space")
+        if loaded("vae2") is not None:
+            latent_pad.send_decoder(*ui.browser_decoder("vae2"))
+            st.caption("Numbers mark where each digit's test codes are centred.")
+            live_controls("vae2", "gen_vae2", "pad", span)
+
+if conditional_tab.open:
+    with conditional_tab:
+        st.markdown("The conditional VAE is told which digit to draw; its 8 latent values only hold "
+                    "the style: slant, width, stroke.")
+        if loaded("cvae") is not None:
+            latent_pad.send_decoder(*ui.browser_decoder("cvae"))
+            conditional_controls(loaded("classifier"))
+
+if interpolate_tab.open:
+    with interpolate_tab:
+        model_cell, ends_cell = st.columns(2)
+        name = model_cell.selectbox("Model", SAMPLERS, key="gen_interp_model")
+        ends = ends_cell.radio("Between", ["two test digits", "two digit classes"], horizontal=True,
+                               key="gen_interp_ends")
+        model = loaded(name)
+        if model is not None:
+            codes = ui.encoded_test_digits(name)
+            first_cell, second_cell, steps_cell = st.columns(3)
+            if ends == "two test digits":
+                last = len(digits) - 1
+                a = first_cell.number_input("From test digit no.", 0, last, int(np.argmax(digits.labels == 1)),
+                                            key="gen_interp_a")
+                b = second_cell.number_input("To test digit no.", 0, last, int(np.argmax(digits.labels == 7)),
+                                             key="gen_interp_b")
+                start, end = codes[a], codes[b]
+                ui.digit_row(digits.images[[a, b]] / 255.0, "The two test digits")
+            else:
+                centroids = generate.class_centroids(codes, digits.labels)
+                a = first_cell.selectbox("From the centroid of", range(10), index=1, key="gen_interp_class_a")
+                b = second_cell.selectbox("To the centroid of", range(10), index=7, key="gen_interp_class_b")
+                start, end = centroids[a], centroids[b]
+            steps = steps_cell.slider("Steps", 5, 20, 10, key="gen_interp_steps")
+            paths = {method: latent.decode(model, latent.interpolate(start, end, steps, method))
+                     for method in ("linear", "spherical")}
+            ui.digit_row(paths["linear"], "Linear: a straight line between the two codes")
+            ui.digit_row(paths["spherical"], "Spherical: along the great circle (slerp), keeping the "
+                                             "codes' length typical of the prior")
+            st.markdown("**Both paths as an animation** (press ▶)")
+            st.plotly_chart(animation_figure(paths), key="gen_interp_animation")
+
+if sample_tab.open:
+    with sample_tab:
+        model_cell, temperature_cell, side_cell = st.columns(3)
+        name = model_cell.selectbox("Model", SAMPLERS, key="gen_sample_model")
+        temperature = temperature_cell.slider(
+            "Temperature", 0.1, 2.0, 1.0, 0.1, key="gen_temperature",
+            help="Scales the prior's spread: below 1 gives typical digits, above 1 stranger ones.")
+        side = side_cell.slider("Digits per side", 4, 12, 8, key="gen_sample_side")
+        st.button("New samples", key="gen_sample_new", on_click=new_samples)
+        model = loaded(name)
+        if model is not None:
+            z = generate.prior_samples(model.code_shape[0], side * side, temperature,
+                                       seed=st.session_state.get("gen_sample_seed", 0))
+            samples = latent.decode(model, z)
+            st.image(to_png(tile(samples.reshape(side, side, 28, 28), pad=2), scale=2), output_format="PNG")
+            classifier = loaded("classifier")
+            if classifier is not None:
+                sure = generate.classify(classifier, samples).max(axis=1) >= 0.9
+                st.caption(f"The classifier is at least 90% sure which digit {sure.sum()} of the "
+                           f"{len(samples)} samples show.")

@@ -1,0 +1,110 @@
+"""The Generate page under AppTest: every tab renders, Python-side buttons and plain sliders set
+the live pads' codes, the conditional VAE is scored, and a missing checkpoint is explained."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import checkpoints, data, generate, latent
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/4_Generate.py"
+TABS = ["Latent grid", "Live sliders", "Pick a digit", "Interpolate", "Sample"]
+
+
+def open_generate(tab: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page(PAGE)
+    at.session_state["gen_tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def slider_values(at: AppTest, key: str, size: int) -> list[float]:
+    return [at.slider(key=f"{key}_slider{i}").value for i in range(size)]
+
+
+@pytest.mark.parametrize("tab", TABS)
+def test_every_tab_renders_without_errors(tab):
+    at = open_generate(tab)
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_grid_tab_draws_the_grid_beside_the_scatter():
+    at = open_generate("Latent grid")
+    assert len(at.get("plotly_chart")) == 2
+    at.sidebar.slider(key="gen_grid_size").set_value(7).run()
+    at.sidebar.radio(key="gen_spacing").set_value("quantile").run()
+    assert not at.exception
+    assert any("normal quantiles" in m.value for m in at.markdown)
+
+
+def test_buttons_set_the_code_and_the_plain_sliders_follow():
+    at = open_generate("Live sliders")
+    assert at.session_state["gen_vae_z"] == [0.0] * 16
+    revision = at.session_state["gen_vae_revision"]
+
+    at.button(key="gen_vae_random").click().run()
+    z = at.session_state["gen_vae_z"]
+    assert any(v != 0 for v in z) and max(abs(v) for v in z) <= 3.0
+    assert at.session_state["gen_vae_revision"] == revision + 1  # the browser pad takes the new code
+    assert slider_values(at, "gen_vae", 16) == z
+
+    at.button(key="gen_vae_reset").click().run()
+    assert at.session_state["gen_vae_z"] == [0.0] * 16 == slider_values(at, "gen_vae", 16)
+
+
+def test_jump_to_a_digits_centroid():
+    at = open_generate("Live sliders")
+    at.selectbox(key="gen_vae2_digit").set_value(0).run()
+    at.button(key="gen_vae2_centroid").click().run()
+    model, _ = checkpoints.load("vae2")
+    test = data.load("mnist", "test")
+    centroid = generate.class_centroids(latent.encode(model, test.images), test.labels)[0]
+    span = at.session_state["gen_span"]
+    np.testing.assert_allclose(at.session_state["gen_vae2_z"], np.clip(centroid, -span, span), atol=0.006)
+
+
+def test_a_plain_slider_moves_the_code_and_a_smaller_span_keeps_it_inside():
+    at = open_generate("Live sliders")
+    at.slider(key="gen_vae2_slider0").set_value(2.5).run()
+    assert at.session_state["gen_vae2_z"][0] == 2.5
+    at.sidebar.slider(key="gen_span").set_value(1.5).run()
+    assert not at.exception
+    assert at.session_state["gen_vae2_z"][0] == 1.5 == at.slider(key="gen_vae2_slider0").value
+
+
+def test_conditional_vae_is_scored_by_the_classifier():
+    at = open_generate("Pick a digit")
+    assert "sure this is a 7" in at.get("progress")[0].proto.text
+    at.button_group(key="gen_cvae_digit").set_value(3).run()
+    assert "sure this is a 3" in at.get("progress")[0].proto.text
+    assert any("every digit" in m.value for m in at.markdown)
+
+
+def test_interpolation_between_digit_classes():
+    at = open_generate("Interpolate")
+    at.radio(key="gen_interp_ends").set_value("two digit classes").run()
+    at.selectbox(key="gen_interp_class_a").set_value(4).run()
+    at.selectbox(key="gen_interp_model").set_value("vae2").run()
+    assert not at.exception
+    headings = " ".join(m.value for m in at.markdown)
+    assert "Linear" in headings and "Spherical" in headings
+
+
+def test_new_samples_draws_a_new_seed():
+    at = open_generate("Sample")
+    before = at.get("image")[0].proto.imgs[0].url
+    at.button(key="gen_sample_new").click().run()
+    assert at.session_state["gen_sample_seed"] == 1
+    assert at.get("image")[0].proto.imgs[0].url != before
+    assert any("samples show" in caption.value for caption in at.caption)
+
+
+def test_a_missing_checkpoint_is_explained_not_raised(checkpoint_dir):
+    at = open_generate("Live sliders")
+    assert at.error and "vae" in at.error[0].value
