@@ -5,8 +5,9 @@
 
 Starts the app on a free port (as the browser tests do), opens the "Live sliders" tab and prints:
 - decode + draw: milliseconds per frame of the in-browser decoder, called in a loop in the page;
-- drag, paced at 60 Hz: pointer moves dispatched on the pad once per animation frame for two
-  seconds (as a mouse moving on a 60 Hz screen), and the digit updates that happened per second;
+- drag, paced by animation frames: an input event (a pointer move on the pad, a new value on a
+  slider) once per animation frame for two seconds, as a mouse on a 60 Hz screen gives, and the
+  digit updates per second (the frame rate itself drops when the machine is busy);
 - drag, driven: real mouse moves sent by Playwright one after another as fast as it can
   (each waits for a round trip to the browser, so this bounds the rate from below);
 - slider release: seconds from an st.slider change (the fallback control) to the server's new
@@ -24,23 +25,31 @@ from playwright.sync_api import sync_playwright
 from tests.e2e.conftest import CHROMIUM, VIEWPORT, start_server, stop_server, wait_for_app
 
 PACED_MOVES = """
-([pad, seconds]) => new Promise((resolve) => {
-  const box = pad.getBoundingClientRect();
-  const canvas = pad.getRootNode().querySelector("canvas.lp-digit");
+([target, seconds]) => new Promise((resolve) => {
+  // One input per animation frame, as a mouse on a 60 Hz screen gives: pointer moves on the
+  // pad, or new values on a range input (what dragging its thumb fires).
+  const box = target.getBoundingClientRect();
+  const canvas = target.getRootNode().querySelector("canvas.lp-digit");
+  const slider = target.tagName === "INPUT";
   const first = Number(canvas.dataset.frames);
   const began = performance.now();
   let moves = 0;
-  pad.dispatchEvent(new PointerEvent("pointerdown", {clientX: box.left + 5, clientY: box.top + 5, pointerId: 1}));
+  if (!slider) target.dispatchEvent(new PointerEvent("pointerdown", {clientX: box.left + 5, clientY: box.top + 5, pointerId: 1}));
   function step(now) {
     const t = (now - began) / 1000;
     if (t >= seconds) {
-      pad.dispatchEvent(new PointerEvent("pointerup", {pointerId: 1}));
+      if (!slider) target.dispatchEvent(new PointerEvent("pointerup", {pointerId: 1}));
       resolve({updates: (Number(canvas.dataset.frames) - first) / t, moves: moves / t});
       return;
     }
-    const x = box.left + box.width * (0.5 + 0.45 * Math.sin(2 * t));
-    const y = box.top + box.height * (0.5 + 0.45 * Math.cos(3 * t));
-    pad.dispatchEvent(new PointerEvent("pointermove", {clientX: x, clientY: y, pointerId: 1}));
+    if (slider) {
+      target.value = String(2.5 * Math.sin(2 * t));
+      target.dispatchEvent(new Event("input", {bubbles: true}));
+    } else {
+      const x = box.left + box.width * (0.5 + 0.45 * Math.sin(2 * t));
+      const y = box.top + box.height * (0.5 + 0.45 * Math.cos(3 * t));
+      target.dispatchEvent(new PointerEvent("pointermove", {clientX: x, clientY: y, pointerId: 1}));
+    }
     moves += 1;
     requestAnimationFrame(step);
   }
@@ -112,10 +121,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{label}: decode + draw {ms:.2f} ms per frame (at most {1000 / ms:.0f} frames/s)")
                 target = page.locator(f'[data-pad="{pad}"] ' + ("canvas.lp-pad" if pad == "gen_vae2" else 'input[data-index="0"]'))
                 target.scroll_into_view_if_needed()
-                if pad == "gen_vae2":
-                    paced = page.evaluate(PACED_MOVES, [target.element_handle(), 2.0])
-                    print(f"{label}: drag paced at 60 Hz: {paced['updates']:.0f} digit updates/s "
-                          f"for {paced['moves']:.0f} pointer moves/s")
+                paced = page.evaluate(PACED_MOVES, [target.element_handle(), 2.0])
+                print(f"{label}: drag paced by animation frames: {paced['updates']:.0f} digit updates/s "
+                      f"for {paced['moves']:.0f} inputs/s")
                 rate = driven_drag(page, canvas, target, args.moves)
                 print(f"{label}: drag driven by Playwright mouse moves: {rate:.0f} digit updates/s")
                 wait_for_app(page)

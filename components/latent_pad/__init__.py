@@ -68,6 +68,8 @@ def live_pad(key: str, decoder_id: str, mode: str, limit: float, label: int | No
              marks: list[tuple[float, float, str, str]] | None = None) -> None:
     """Draw pad `key`: "sliders" (one per latent value) or "pad" (a 2-D square) beside its digit.
 
+    Call `current_latent(key, ...)` earlier in the run: it sets up the code the pad starts from.
+
     Args:
         decoder_id: the id of a decoder given to `send_decoder` on this page.
         label: the digit a conditional decoder draws.

@@ -152,10 +152,16 @@ def test_python_buttons_move_the_browser_pad(page, app_url):
     screenshot(page, "generate-live")
 
 
-@pytest.mark.parametrize("tab", ["Latent grid", "Pick a digit", "Interpolate", "Sample"])
-def test_other_tabs_render(page, app_url, tab):
+@pytest.mark.parametrize("tab, charts, images", [("Latent grid", 2, 0), ("Pick a digit", 0, 2),
+                                                 ("Interpolate", 1, 3), ("Sample", 0, 1)])
+def test_other_tabs_render(page, app_url, tab, charts, images):
     open_tab(page, app_url, tab)
-    assert page.locator('[data-testid="stAlert"]').count() == 0
-    if tab == "Latent grid":
-        expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(2, timeout=30_000)
+    main = page.locator('[data-testid="stMain"]')
+    expect(main.locator('[data-testid="stPlotlyChart"]')).to_have_count(charts, timeout=30_000)
+    expect(main.locator('[data-testid="stImage"]')).to_have_count(images, timeout=30_000)
+    if tab == "Pick a digit":
+        digit_canvas(page, "gen_cvae")
+        expect(main.locator('[data-testid="stProgress"]')).to_contain_text("sure this is a 7")
+    assert main.locator('[data-testid="stAlert"]').count() == 0
+    page.wait_for_timeout(500)  # let lazily loaded widgets finish drawing for the screenshot
     screenshot(page, f"generate-{tab.lower().replace(' ', '-')}")
