@@ -1,11 +1,13 @@
-"""Images in and out: digit grids, upscaling for display, PNG encoding."""
+"""Images in and out: digit grids, upscaling for display, PNG encoding, and uploads made MNIST-like."""
 
 from __future__ import annotations
 
+import base64
 import io
+from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter, ImageOps
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -44,3 +46,222 @@ def to_png(image: np.ndarray, scale: int = 1) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def png_data_url(image: np.ndarray, scale: int = 1) -> str:
+    """A grey image in [0, 1] as a data: URL, which st.image shows without a separate HTTP request."""
+    return "data:image/png;base64," + base64.b64encode(to_png(image, scale)).decode("ascii")
+
+
+# --- uploads: any image file -> a 28x28 digit the way MNIST was made ---------------------------
+
+UPLOAD_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")  # Pillow's only decoders we let near an upload
+MAX_UPLOAD_PIXELS = 50_000_000  # a 48-megapixel phone photo fits; a decompression bomb does not
+WORK_SIDE = 1024        # larger images are shrunk to this first: plenty for a 20-px digit, and fast
+MNIST_SIDE = 28
+DIGIT_BOX = 20          # MNIST scaled each digit's longer side to 20 px, then centred it in 28x28
+MIN_INK_CONTRAST = 0.15  # paper and darkest ink closer than this (of full scale): a blank page
+INK_FLOOR = 0.2         # below this fraction of the ink's contrast a pixel is paper texture or shadow
+MASS_TRIM = 0.005       # rows / columns holding less ink than this fraction at an edge are specks
+STROKE_FRACTION = 0.1   # MNIST strokes are about 2 px wide in a 20-px digit
+PREVIEW_SIDE = 112
+
+
+@dataclass(frozen=True)
+class UploadedDigit:
+    """An upload turned into an MNIST digit, with what was done to it and what a person should know."""
+
+    image: np.ndarray               # (28, 28) float32 in [0, 1], light ink on black like MNIST
+    preview: np.ndarray             # the upload in grey, at most 112 px a side, before inversion
+    steps: tuple[str, ...] = ()     # what the preprocessing did, in order, for a caption
+    notes: tuple[str, ...] = ()     # warnings: only the first frame used, no ink found
+    blank: bool = False             # no ink at all: `image` is all zeros
+
+
+def read_upload(data: bytes) -> np.ndarray:
+    """An uploaded image file as a 28x28 float32 digit in [0, 1], MNIST-style (see `prepare_upload`).
+
+    Raises:
+        ValueError: the file is empty, not an image, damaged, too large or fully transparent; the
+            message is one sentence for the person who uploaded it.
+    """
+    return prepare_upload(data).image
+
+
+def prepare_upload(data: bytes) -> UploadedDigit:
+    """Turn image file bytes into an MNIST digit, as LeCun et al. made MNIST from NIST scans.
+
+    Decode (first frame of an animation, camera rotation applied), composite transparency on a
+    background, grey, invert dark ink on light paper, crop to the ink, thicken pen strokes thinner
+    than MNIST's, scale the longer side to 20 px keeping the aspect ratio, and centre the centre of
+    mass in 28x28. An image that is already 28x28 is only inverted when needed, so any noise in it
+    reaches the model as it is. Raises ValueError as `read_upload` does.
+    """
+    image, steps, notes = _decode(data)
+    grey, alpha, clear_grey = _grey_and_alpha(image)
+    if alpha is not None:
+        grey = _flatten_transparency(grey, alpha, clear_grey)
+        steps.append("transparent parts filled with the background")
+    preview = _resize(grey, min(1.0, PREVIEW_SIDE / max(grey.shape)))
+    paper = _paper_level(grey)
+    if paper > 0.5:  # dark ink on light paper; MNIST digits are light on black
+        grey, paper = 1.0 - grey, 1.0 - paper
+        steps.append("dark ink on light paper, so inverted")
+    if grey.max() - paper < MIN_INK_CONTRAST:
+        notes.append("No ink found: the image looks like a blank page, so the digit is empty.")
+        return UploadedDigit(np.zeros((MNIST_SIDE, MNIST_SIDE), np.float32), preview, tuple(steps), tuple(notes), True)
+    if grey.shape == (MNIST_SIDE, MNIST_SIDE):
+        steps.append("already 28x28: used as it is, noise and all")
+        return UploadedDigit(grey.astype(np.float32), preview, tuple(steps), tuple(notes))
+    ink = np.clip((grey - paper) / (grey.max() - paper), 0.0, 1.0)
+    ink[ink < INK_FLOOR] = 0.0
+    digit, fit_steps = mnist_digit(ink)
+    return UploadedDigit(digit, preview, tuple(steps + fit_steps), tuple(notes))
+
+
+def mnist_digit(ink: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Light ink on black (H, W) in [0, 1] -> (28x28 MNIST digit, the steps taken as phrases).
+
+    Crops to the ink (ignoring specks), thickens strokes much thinner than MNIST's, scales the
+    longer side to 20 px and puts the centre of mass at the centre of 28x28.
+    """
+    rows, cols = _ink_span(ink.sum(1)), _ink_span(ink.sum(0))
+    crop = ink[rows, cols]
+    steps = [f"cropped to the ink, {crop.shape[1]}x{crop.shape[0]} px"]
+    long_side = max(crop.shape)
+    if long_side > 4 * DIGIT_BOX:
+        # Shrink to 4x the final size first, so thickening takes a few small steps, not big filters.
+        width = _stroke_width(crop >= 0.5) * 4 * DIGIT_BOX / long_side
+        crop = _resize(crop, 4 * DIGIT_BOX / long_side)
+        crop = crop / crop.max()
+        target = STROKE_FRACTION * 4 * DIGIT_BOX
+        if width < 0.6 * target:
+            crop = _dilate(crop, steps=round((target - width) / 2))
+            steps.append("thin pen strokes thickened to MNIST's width")
+    digit = _resize(crop, DIGIT_BOX / max(crop.shape))
+    digit = np.clip(digit / digit.max(), 0.0, 1.0)
+    steps.append(f"scaled to {digit.shape[1]}x{digit.shape[0]} px, centred by centre of mass in 28x28")
+    return _centre_by_mass(digit), steps
+
+
+def _decode(data: bytes) -> tuple[Image.Image, list[str], list[str]]:
+    """Open, check and load an image file: (first frame as a loaded PIL image, steps, notes)."""
+    if not data:
+        raise ValueError("The file is empty (0 bytes).")
+    try:
+        image = Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS)
+    except Image.DecompressionBombError as exc:  # Pillow refuses beyond ~179 megapixels on its own
+        raise ValueError(f"The image is far larger than the {MAX_UPLOAD_PIXELS // 1_000_000} megapixels "
+                         "accepted; scale it down and upload it again.") from exc
+    except (OSError, SyntaxError, ValueError) as exc:  # UnidentifiedImageError is an OSError
+        raise ValueError("This file is not a PNG, JPEG, BMP, GIF or WebP image.") from exc
+    width, height = image.size
+    if width * height > MAX_UPLOAD_PIXELS:  # checked on the header, before any pixel is decoded
+        raise ValueError(f"The image is {width:,} x {height:,} pixels, more than the "
+                         f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels accepted; scale it down and upload it again.")
+    steps = [f"{image.format} {width}x{height}"]
+    notes = []
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        notes.append(f"This is an animation of {frames} frames; only the first frame is used.")
+    if image.format in ("JPEG", "MPO"):  # MPO: how the JPEG decoder opens many phone cameras' photos
+        image.draft(None, (WORK_SIDE, WORK_SIDE))  # decode big photos at 1/2, 1/4 or 1/8 scale
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)  # phone photos are stored sideways with a rotation tag
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ValueError("The image data is damaged or incomplete (the file may have been cut off); "
+                         "upload the complete file.") from exc
+    return image, steps, notes
+
+
+def _grey_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, float | None]:
+    """Grey levels and opacity in [0, 1], both (H, W) float32 at most WORK_SIDE a side, and the median
+    grey of the fully transparent pixels (the colour the file gives its "paper"); no alpha -> None, None.
+    """
+    if image.mode.startswith("I") or image.mode == "F":  # 16-bit PNGs: Pillow's convert("L") would clip
+        pixels = np.asarray(image, dtype=np.float32)
+        grey = Image.fromarray(pixels / (65535.0 if pixels.max() > 255 else 255.0), mode="F")
+        grey.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
+        return np.clip(np.asarray(grey, dtype=np.float32), 0.0, 1.0), None, None
+    if not ("A" in image.mode or "a" in image.mode or "transparency" in image.info):
+        image = image.convert("RGB").convert("L") if image.mode == "CMYK" else image.convert("L")
+        image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
+        return np.asarray(image, dtype=np.float32) / 255.0, None, None
+    image = image.convert("RGBA").convert("LA")
+    if image.getchannel("A").getextrema()[1] == 0:
+        raise ValueError("The image is fully transparent: there is no digit to see.")
+    sample = np.asarray(image.resize((min(image.width, 256), min(image.height, 256)), Image.Resampling.NEAREST))
+    clear = sample[..., 1] == 0
+    clear_grey = float(np.median(sample[..., 0][clear])) / 255.0 if clear.any() else None
+    image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)  # premultiplies alpha for "LA"
+    pixels = np.asarray(image, dtype=np.float32) / 255.0
+    return pixels[..., 0], pixels[..., 1], clear_grey
+
+
+def _flatten_transparency(grey: np.ndarray, alpha: np.ndarray, clear_grey: float | None) -> np.ndarray:
+    """Composite on a background: the file's own colour for its transparent pixels when that contrasts
+    with the drawing (a transparent paper colour), else black or white, whichever contrasts more.
+    """
+    opaque = alpha >= 0.5
+    drawing = float(np.median(grey[opaque] if opaque.any() else grey[alpha > 0]))
+    if clear_grey is not None and abs(clear_grey - drawing) >= 0.25:
+        background = clear_grey
+    else:  # e.g. black strokes whose transparent pixels are stored black too: fill with white
+        background = 1.0 if drawing < 0.5 else 0.0
+    return grey * alpha + background * (1.0 - alpha)
+
+
+def _paper_level(grey: np.ndarray) -> float:
+    """The paper's grey level: the median of a frame 2% wide around the image."""
+    frame = max(1, round(0.02 * min(grey.shape)))
+    border = np.concatenate([grey[:frame].ravel(), grey[-frame:].ravel(),
+                             grey[:, :frame].ravel(), grey[:, -frame:].ravel()])
+    return float(np.median(border))
+
+
+def _ink_span(profile: np.ndarray) -> slice:
+    """The rows (or columns) holding the ink, without edge rows that hold less than MASS_TRIM of it."""
+    cumulative = np.cumsum(profile) / profile.sum()
+    first = int(np.searchsorted(cumulative, MASS_TRIM, side="right"))
+    last = int(np.searchsorted(cumulative, 1.0 - MASS_TRIM, side="left"))
+    return slice(first, min(last, len(profile) - 1) + 1)
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width in pixels of a binary drawing: twice its area over its outline length."""
+    padded = np.pad(mask, 1)
+    outline = (padded[1:] != padded[:-1]).sum() + (padded[:, 1:] != padded[:, :-1]).sum()
+    return 2.0 * float(mask.sum()) / max(int(outline), 1)
+
+
+def _resize(image: np.ndarray, factor: float) -> np.ndarray:
+    """Resize a float image by `factor` (area averaging when shrinking), at least 1 px a side."""
+    height, width = image.shape
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    if size == (width, height):
+        return image.astype(np.float32)
+    resample = Image.Resampling.BOX if factor < 1 else Image.Resampling.BILINEAR
+    return np.asarray(Image.fromarray(image.astype(np.float32), mode="F").resize(size, resample), dtype=np.float32)
+
+
+def _dilate(image: np.ndarray, steps: int) -> np.ndarray:
+    """Grey dilation: each step widens bright strokes by one pixel on each side."""
+    result = Image.fromarray(image.astype(np.float32), mode="F")
+    for _ in range(steps):
+        result = result.filter(ImageFilter.MaxFilter(3))
+    return np.asarray(result, dtype=np.float32)
+
+
+def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
+    """Place a digit (h, w <= 20) in 28x28 so that its centre of mass is at the centre."""
+    height, width = digit.shape
+    total = digit.sum()
+    centre_y = float(digit.sum(1) @ np.arange(height)) / total
+    centre_x = float(digit.sum(0) @ np.arange(width)) / total
+    middle = MNIST_SIDE / 2  # MNIST's centres of mass lie within half a pixel of (14, 14)
+    pad = MNIST_SIDE  # room on every side, so a lopsided digit is clipped only by the final crop
+    canvas = np.zeros((MNIST_SIDE + 2 * pad, MNIST_SIDE + 2 * pad), np.float32)
+    top, left = pad + round(middle - centre_y), pad + round(middle - centre_x)
+    canvas[top:top + height, left:left + width] = digit
+    return canvas[pad:pad + MNIST_SIDE, pad:pad + MNIST_SIDE]
