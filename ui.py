@@ -18,6 +18,7 @@ import torch
 from core import checkpoints, data, images
 from core.registry import get_spec, list_models
 from core import export, latent
+from core import denoise
 
 # One intra-op thread per request: with several sessions on 2 cores, threads that wait on
 # each other made single decodes 10x slower; parallelism comes from sessions instead.
@@ -155,3 +156,41 @@ def _encoded_test_digits(name: str, stamp: tuple[int, int], dataset: str) -> np.
 def encoded_test_digits(name: str, dataset: str = "mnist") -> np.ndarray:
     """The codes (a VAE's posterior means) of the test digits under a checkpoint, (N, latent)."""
     return _encoded_test_digits(name, _file_stamp(name), dataset)
+
+
+# --- Denoising page --------------------------------------------------------------------------
+
+@st.cache_resource
+def _sweep_lines() -> dict:
+    """Sweep lines measured so far, shared by every session; `sweep_line` fills it."""
+    return {}
+
+
+def sweep_line(name: str | None, kind: str, on_progress=None) -> denoise.SweepLine:
+    """Mean PSNR and classifier accuracy at each strength of a noise kind over the first
+    `denoise.SWEEP_DIGITS` test digits, for a checkpoint's output or (name None) the noisy input.
+
+    Measured once per process while the checkpoints stay the same. Not an st.cache_data function
+    because `on_progress(fraction)` drives the caller's progress bar, which a cache would replay.
+    """
+    names = ("classifier",) if name is None else (name, "classifier")
+    key = (name, kind, denoise.SWEEP_DIGITS, tuple(_file_stamp(n) for n in names))
+    lines = _sweep_lines()
+    if key not in lines:
+        test = test_digits("mnist")
+        clean, labels = test.images[:denoise.SWEEP_DIGITS] / 255.0, test.labels[:denoise.SWEEP_DIGITS]
+        model = None if name is None else load_model(name)[0]
+        lines[key] = denoise.sweep_line(model, load_model("classifier")[0], clean, labels, kind,
+                                        on_progress=on_progress)
+    return lines[key]
+
+
+@st.cache_data(show_spinner="Scoring the clean digits…", max_entries=16)
+def _clean_accuracy(digits: int, stamp: tuple[int, int]) -> float:
+    test = test_digits("mnist")
+    return denoise.accuracy(load_model("classifier")[0], test.images[:digits] / 255.0, test.labels[:digits])
+
+
+def clean_accuracy() -> float:
+    """The classifier's accuracy on the first `denoise.SWEEP_DIGITS` clean test digits."""
+    return _clean_accuracy(denoise.SWEEP_DIGITS, _file_stamp("classifier"))

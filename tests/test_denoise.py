@@ -1,0 +1,101 @@
+"""core.denoise: denoising one or many digits, per-digit scores, and sweeps over noise strength."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from core import checkpoints, data, denoise, metrics
+from core.registry import create_model
+
+
+class Identity(nn.Module):
+    """A "denoiser" that returns its input: its scores must equal the noisy input's."""
+
+    def forward(self, x, y=None):
+        return {"recon": x}
+
+
+class AlwaysReads(nn.Module):
+    """A classifier that reads every image as the same digit."""
+
+    def __init__(self, digit: int):
+        super().__init__()
+        self.digit = digit
+
+    def forward(self, x, y=None):
+        return {"logits": nn.functional.one_hot(torch.full((len(x),), self.digit), 10).float() * 5}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    test = data.load("mnist", "test")
+    return test.images[:200] / 255.0, test.labels[:200]
+
+
+def test_denoise_keeps_the_shape_of_one_digit_or_many(digits):
+    model = create_model("conv").eval()
+    clean, _ = digits
+    one, many = denoise.denoise(model, clean[0]), denoise.denoise(model, clean[:5])
+    assert one.shape == (28, 28) and many.shape == (5, 28, 28)
+    assert one.dtype == np.float32 and 0 <= many.min() and many.max() <= 1
+    np.testing.assert_allclose(one, many[0], atol=1e-6)
+
+
+def test_psnr_is_capped_for_untouched_digits(digits):
+    clean, _ = digits
+    assert np.all(denoise.psnr_db(clean[:3], clean[:3]) == denoise.PSNR_CAP_DB)
+    noisy = data.add_noise(clean[:3], "gaussian", 0.3)
+    np.testing.assert_allclose(denoise.psnr_db(noisy, clean[:3]), metrics.psnr(noisy, clean[:3]))
+
+
+def test_noise_and_denoise_scores_each_digit(digits):
+    clean, _ = digits
+    result = denoise.noise_and_denoise(Identity(), clean[:8], "salt_pepper", 0.2, seed=1)
+    assert result.noisy.shape == result.denoised.shape == (8, 28, 28)
+    assert not np.allclose(result.noisy, result.clean)
+    np.testing.assert_allclose(result.denoised, result.noisy)
+    np.testing.assert_allclose(result.psnr_denoised, result.psnr_noisy)
+    np.testing.assert_allclose(result.ssim_noisy, metrics.ssim(result.noisy, clean[:8]), rtol=1e-5)
+    again = denoise.noise_and_denoise(Identity(), clean[:8], "salt_pepper", 0.2, seed=1)
+    np.testing.assert_array_equal(again.noisy, result.noisy)  # seeded
+
+
+def test_classify_and_accuracy(digits):
+    clean, labels = digits
+    digit, probability = denoise.classify(AlwaysReads(3), clean[:10])
+    assert (digit == 3).all() and np.all((probability > 0.5) & (probability <= 1))
+    assert denoise.accuracy(AlwaysReads(3), clean, labels) == pytest.approx((labels == 3).mean())
+
+
+@pytest.mark.parametrize("kind", list(denoise.NOISE_RANGES))
+def test_strength_grid_matches_the_slider(kind):
+    noise = denoise.NOISE_RANGES[kind]
+    grid = noise.grid()
+    assert grid[0] == pytest.approx(noise.step) and grid[-1] == pytest.approx(noise.high)
+    assert np.allclose(np.diff(grid), noise.step)
+    assert np.isclose(grid, noise.default).any()
+
+
+def test_sweep_line_of_the_noisy_input_falls_with_strength(digits):
+    clean, labels = digits
+    seen = []
+    line = denoise.sweep_line(None, AlwaysReads(1), clean, labels, "gaussian", on_progress=seen.append)
+    assert line.psnr.shape == line.accuracy.shape == line.strengths.shape == (10,)
+    assert np.all(np.diff(line.psnr) < 0)
+    assert np.allclose(line.accuracy, (labels == 1).mean())
+    assert seen == pytest.approx(list(np.arange(1, 11) / 10))
+    identity = denoise.sweep_line(Identity(), AlwaysReads(1), clean, labels, "gaussian")
+    np.testing.assert_allclose(identity.psnr, line.psnr)  # the same seeded noise for every model
+
+
+def test_shipped_denoiser_beats_the_noisy_input_and_the_plain_autoencoder(digits):
+    clean, labels = digits
+    models = {name: checkpoints.load(name)[0] for name in ("denoising", "conv", "classifier")}
+    strengths = np.array([0.5])  # the noise the denoising model trained on
+    noisy = denoise.sweep_line(None, models["classifier"], clean, labels, "gaussian", strengths)
+    denoised = denoise.sweep_line(models["denoising"], models["classifier"], clean, labels, "gaussian", strengths)
+    plain = denoise.sweep_line(models["conv"], models["classifier"], clean, labels, "gaussian", strengths)
+    assert denoised.psnr[0] > noisy.psnr[0] + 3
+    assert denoised.psnr[0] > plain.psnr[0]
+    assert denoised.accuracy[0] > noisy.accuracy[0]
