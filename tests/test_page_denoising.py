@@ -1,0 +1,178 @@
+"""AppTest: the Denoising page's noise lab responds to its controls; uploads good, bad and mixed."""
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core import checkpoints, data, denoise
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def small_sweep(monkeypatch):
+    """Measure over 100 digits instead of 1,000: the page's code path is the same, ten times faster."""
+    monkeypatch.setattr(denoise, "SWEEP_DIGITS", 100)
+
+
+def open_page(tab: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.switch_page("pages/2_Denoising.py")
+    if tab:
+        at.session_state["den_tab"] = tab
+    at.run()
+    assert not at.exception
+    return at
+
+
+def of_type(node, kind: str) -> list:
+    return [e for e in node if e.type == kind]
+
+
+def image_urls(node) -> list[str]:
+    return [e.proto.imgs[0].url for e in of_type(node, "image")]
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def png_of_digit(index: int, size=(200, 160)) -> bytes:
+    """A test digit drawn dark on light and enlarged, as someone would scan it."""
+    digit = data.load("mnist", "test").images[index]
+    page = Image.fromarray(255 - digit).resize(size)
+    buffer = io.BytesIO()
+    page.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def animated_gif() -> bytes:
+    frames = [Image.open(io.BytesIO(png_of_digit(i))) for i in (0, 1)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    return buffer.getvalue()
+
+
+def result_box(at, number: int):
+    boxes = [block for block in at.main if getattr(block, "key", None) == f"den_result_{number}"]
+    return boxes[0] if boxes else None
+
+
+# --- noise lab ------------------------------------------------------------------------------
+
+def test_noise_lab_shows_digits_scores_and_measurements():
+    at = open_page()
+    assert len(image_urls(at.main)) == 8  # one column (clean, noisy, denoised) per digit
+    assert sum(c.value.count("→") == 2 and "dB" in c.value for c in at.caption) == 8  # PSNR and SSIM per digit
+    shown = metrics(at)
+    assert "Mean PSNR of these 8 denoised digits" in shown
+    assert "Accuracy on noisy digits" in shown and "Accuracy on digits denoised by denoising" in shown
+    assert len(at.get("plotly_chart")) == 2
+    assert any(s.value == "Measured over 100 test digits" for s in at.subheader)
+
+
+def test_changing_the_noise_changes_the_output():
+    at = open_page()
+    before_images, before = image_urls(at.main), metrics(at)
+    at.slider(key="den_strength_gaussian").set_value(0.9).run()
+    assert not at.exception
+    after_images, after = image_urls(at.main), metrics(at)
+    assert after_images != before_images
+    assert after["Accuracy on noisy digits"] != before["Accuracy on noisy digits"]
+    assert "strength 0.9" in " ".join(m.value for m in at.markdown)
+
+    at.selectbox(key="den_kind").set_value("salt_pepper").run()
+    assert not at.exception
+    assert image_urls(at.main) != after_images
+    assert "salt and pepper noise" in " ".join(m.value for m in at.markdown)
+
+
+def test_new_digits_button_and_one_class():
+    at = open_page()
+    first = image_urls(at.main)
+    at.button(key="den_shuffle").click().run()
+    assert image_urls(at.main) != first
+    at.get("button_group")[0].set_value("One class").run()
+    at.selectbox(key="den_class").set_value(3).run()
+    assert not at.exception and len(image_urls(at.main)) == 8
+
+
+# --- uploads --------------------------------------------------------------------------------
+
+def test_a_good_upload_shows_the_digit_denoised_with_a_download():
+    at = open_page("Upload")
+    at.get("file_uploader")[0].set_value(("seven.png", png_of_digit(0), "image/png")).run()
+    assert not at.exception and not at.error
+    box = result_box(at, 0)
+    assert box is not None
+    captions = [e.proto.imgs[0].caption for e in of_type(box, "image")]
+    assert all(url.startswith("data:image/png;base64,") for url in image_urls(box))  # sharp pixels, no JPEG
+    assert captions[0] == "your image"
+    assert captions[1].startswith("as MNIST sees it, reads as")
+    assert captions[2].startswith("denoised by denoising, reads as")
+    assert of_type(box, "download_button")[0].key == "den_download_0"
+    assert any("PNG 200x160" in c.value and "centre of mass" in c.value for c in of_type(box, "caption"))
+
+
+def test_adding_noise_to_an_upload_shows_the_noisy_input():
+    at = open_page("Upload")
+    at.get("file_uploader")[0].set_value(("seven.png", png_of_digit(0), "image/png")).run()
+    at.toggle(key="den_upload_noise").set_value(True).run()
+    captions = [e.proto.imgs[0].caption for e in of_type(result_box(at, 0), "image")]
+    assert len(captions) == 4 and captions[2].startswith("with noise")
+
+
+def test_a_bad_upload_gets_one_sentence_and_no_traceback():
+    at = open_page("Upload")
+    at.get("file_uploader")[0].set_value(("notes.png", b"not an image at all", "image/png")).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["**notes.png**: This file is not a PNG, JPEG, BMP, GIF or WebP image."]
+    assert result_box(at, 0) is None
+
+
+def test_a_mixed_batch_explains_the_bad_files_and_denoises_the_rest():
+    at = open_page("Upload")
+    at.get("file_uploader")[0].set_value([
+        ("seven.png", png_of_digit(0), "image/png"),
+        ("empty.png", b"", "image/png"),
+        ("cut.png", png_of_digit(1)[:300], "image/png"),
+        ("wave.gif", animated_gif(), "image/gif"),
+    ]).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors == ["**empty.png**: The file is empty (0 bytes).",
+                      "**cut.png**: The image data is damaged or incomplete (the file may have been cut off); "
+                      "upload the complete file."]
+    assert result_box(at, 0) is not None and result_box(at, 3) is not None
+    assert result_box(at, 1) is None and result_box(at, 2) is None
+    assert [w.value for w in of_type(result_box(at, 3), "warning")] == [
+        "This is an animation of 2 frames; only the first frame is used."]
+
+
+# --- drawing and missing models ------------------------------------------------------------
+
+def test_the_draw_tab_waits_for_a_drawing():
+    at = open_page("Draw")
+    assert not at.exception
+    assert any("as soon as you lift the mouse" in i.value for i in at.info)
+
+
+def test_the_page_works_without_a_classifier(checkpoint_dir):
+    for name in ("denoising", "conv"):
+        shutil.copy2(checkpoints.PROJECT_DIR / "checkpoints" / f"{name}.safetensors", checkpoint_dir)
+    at = open_page()
+    assert len(image_urls(at.main)) == 8
+    notes = " ".join(c.value for c in at.caption)
+    assert "No accuracy without the classifier" in notes and "classifier" in notes
+    at.session_state["den_tab"] = "Upload"
+    at.run()
+    at.get("file_uploader")[0].set_value(("seven.png", png_of_digit(0), "image/png")).run()
+    assert not at.exception
+    captions = [e.proto.imgs[0].caption for e in of_type(result_box(at, 0), "image")]
+    assert captions[1] == "as MNIST sees it"
