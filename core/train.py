@@ -204,7 +204,8 @@ def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
                 result.cancelled = True
                 break
         train_terms = {k: v / (b + 1) for k, v in sums.items()}
-        val_terms = _evaluate_terms(model, data.val_x, data.val_y, recipe, device)
+        val_count = len(data.val_x) if max_batches is None else max_batches * recipe.batch_size  # dry runs stay short
+        val_terms = _evaluate_terms(model, data.val_x[:val_count], data.val_y[:val_count], recipe, device)
         snapshot = _snapshot(model, data, device)
         elapsed = time.perf_counter() - start
         result.history.append({"epoch": epoch, "train": train_terms, "val": val_terms, "seconds": elapsed})
@@ -233,17 +234,37 @@ def train_model(name: str, recipe: Recipe | None = None, config=None, **fit_kwar
 
 # --- command line ----------------------------------------------------------------------------
 
-def _progress_line(name: str) -> Callable[[TrainEvent], None]:
+def _progress_line(name: str, live: bool) -> Callable[[TrainEvent], None]:
+    """A progress bar redrawn in place (`live`, one job on a terminal), else a line every ~10%."""
     def show(event: TrainEvent) -> None:
+        if event.kind == "batch" and not live:
+            return
+        if event.kind == "epoch" and not live and event.epoch % max(1, event.epochs // 10) and event.epoch != event.epochs:
+            return
         done = ((event.epoch - 1) * event.batches + event.batch) / (event.epochs * event.batches)
-        bar = "#" * int(30 * done)
-        loss = event.train.get("loss", float("nan"))
         val = f" val {event.val['loss']:.4f}" if event.val else ""
-        end = "\n" if event.kind == "epoch" and (event.epoch == event.epochs or sys.stdout.isatty() is False) else ""
-        if event.kind == "epoch" or sys.stdout.isatty():
-            print(f"\r{name:>10} [{bar:<30}] epoch {event.epoch}/{event.epochs} loss {loss:.4f}{val} "
-                  f"{event.elapsed:5.0f}s eta {event.eta:4.0f}s", end=end, flush=True)
+        line = (f"{name:>10} [{'#' * int(30 * done):<30}] epoch {event.epoch}/{event.epochs} "
+                f"loss {event.train.get('loss', float('nan')):.4f}{val} {event.elapsed:5.0f}s eta {event.eta:4.0f}s")
+        if live:
+            print("\r" + line, end="\n" if event.kind == "epoch" and event.epoch == event.epochs else "", flush=True)
+        else:
+            print(line, flush=True)
     return show
+
+
+def _train_and_save(name: str, changes: dict, dry_run: bool, threads: int, live: bool) -> str:
+    """Train one registry model by its recipe (with `changes`) and save it; returns a summary line."""
+    from core import checkpoints, evaluate  # here, not at the top: they import this module
+
+    torch.set_num_threads(threads)
+    recipe = dataclasses.replace(get_spec(name).recipe, **changes)
+    model, result = train_model(name, recipe, callbacks=[_progress_line(name, live)],
+                                max_batches=2 if dry_run else None)
+    if dry_run:
+        return f"{name:>10} dry run ok: loss {result.history[-1]['train']['loss']:.4f}"
+    metrics = evaluate.evaluate_model(name, model, recipe.dataset, recipe.digit)
+    path = checkpoints.save(name, model, recipe, result, metrics, overwrite=True)
+    return f"{name:>10} saved {path} in {result.seconds:.0f}s: {evaluate.headline(name, metrics)}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,28 +275,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
     parser.add_argument("--dataset", choices=data_lib.DATASETS, help="override the recipe's dataset")
     parser.add_argument("--dry-run", action="store_true", help="one epoch of two batches; nothing saved")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="models trained at once, in separate processes of one thread each "
+                             "(small models train faster that way than with threads)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads with --jobs 1")
     args = parser.parse_args(argv)
 
-    from core import checkpoints, evaluate  # here, not at the top: they import this module
-
-    torch.set_num_threads(args.threads)
     names = list_models() if args.all else [args.model]
+    changes = {k: v for k, v in {"epochs": args.epochs, "dataset": args.dataset}.items() if v is not None}
+    if args.dry_run:
+        changes["epochs"] = 1
     overall = time.perf_counter()
-    for name in names:
-        recipe = get_spec(name).recipe
-        changes = {k: v for k, v in {"epochs": args.epochs, "dataset": args.dataset}.items() if v is not None}
-        if args.dry_run:
-            changes["epochs"] = 1
-        recipe = dataclasses.replace(recipe, **changes)
-        model, result = train_model(name, recipe, callbacks=[_progress_line(name)],
-                                    max_batches=2 if args.dry_run else None)
-        if args.dry_run:
-            print(f"{name:>10} dry run ok: loss {result.history[-1]['train']['loss']:.4f}")
-            continue
-        metrics = evaluate.evaluate_model(name, model, recipe.dataset, recipe.digit)
-        path = checkpoints.save(name, model, recipe, result, metrics, overwrite=True)
-        print(f"{name:>10} saved {path} in {result.seconds:.0f}s: {evaluate.headline(name, metrics)}")
+    if args.jobs <= 1:
+        live = sys.stdout.isatty()
+        for name in names:
+            print(_train_and_save(name, changes, args.dry_run, args.threads, live), flush=True)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # spawn: a fresh interpreter per worker, no forked torch thread pools
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_train_and_save, name, changes, args.dry_run, 1, False) for name in names]
+            for future in as_completed(futures):
+                print(future.result(), flush=True)
     print(f"total {time.perf_counter() - overall:.0f}s")
     return 0
 
