@@ -94,10 +94,16 @@ def good_cases(digit: np.ndarray) -> dict[str, bytes]:
     }
 
 
+@pytest.fixture(scope="module")
+def good_corpus(mnist):
+    """Every good case made from each of four digits: {case: [file bytes per digit]}."""
+    made = [good_cases(digit) for digit in mnist[:4]]
+    return {case: [files[case] for files in made] for case in made[0]}
+
+
 @pytest.mark.parametrize("case", list(good_cases(np.zeros((28, 28), np.uint8))))
-def test_good_images_become_the_digit_they_show(mnist, case):
-    for digit in mnist[:4]:
-        data_bytes = good_cases(digit)[case]
+def test_good_images_become_the_digit_they_show(mnist, good_corpus, case):
+    for digit, data_bytes in zip(mnist, good_corpus[case]):
         upload = images.prepare_upload(data_bytes)
         assert not upload.blank and not upload.notes
         assert_mnist_like(upload.image)
