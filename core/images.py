@@ -92,9 +92,9 @@ def prepare_upload(data: bytes) -> UploadedDigit:
     """Turn image file bytes into an MNIST digit, as LeCun et al. made MNIST from NIST scans.
 
     Decode (first frame of an animation, camera rotation applied), composite transparency on a
-    background, grey, invert dark ink on light paper, crop to the ink, thicken pen strokes thinner
-    than MNIST's, scale the longer side to 20 px keeping the aspect ratio, and centre the centre of
-    mass in 28x28. An image that is already 28x28 is only inverted when needed, so any noise in it
+    background, grey, invert dark ink on light paper, subtract the paper's shading, crop to the ink,
+    thicken pen strokes thinner than MNIST's, scale the longer side to 20 px keeping the aspect
+    ratio, and centre the centre of mass in 28x28. An image that is already 28x28 is only inverted when needed, so any noise in it
     reaches the model as it is. Raises ValueError as `read_upload` does.
     """
     image, steps, notes = _decode(data)
@@ -103,17 +103,21 @@ def prepare_upload(data: bytes) -> UploadedDigit:
         grey = _flatten_transparency(grey, alpha, clear_grey)
         steps.append("transparent parts filled with the background")
     preview = _resize(grey, min(1.0, PREVIEW_SIDE / max(grey.shape)))
-    paper = _paper_level(grey)
-    if paper > 0.5:  # dark ink on light paper; MNIST digits are light on black
-        grey, paper = 1.0 - grey, 1.0 - paper
+    if np.median(_frame(grey)) > 0.5:  # dark ink on light paper; MNIST digits are light on black
+        grey = 1.0 - grey
         steps.append("dark ink on light paper, so inverted")
-    if grey.max() - paper < MIN_INK_CONTRAST:
+    paper = _paper_surface(grey)
+    if paper.max() - paper.min() > 0.05:
+        steps.append("uneven lighting evened out")
+    above_paper = grey - paper
+    contrast = float(above_paper.max())
+    if contrast < MIN_INK_CONTRAST:
         notes.append("No ink found: the image looks like a blank page, so the digit is empty.")
         return UploadedDigit(np.zeros((MNIST_SIDE, MNIST_SIDE), np.float32), preview, tuple(steps), tuple(notes), True)
     if grey.shape == (MNIST_SIDE, MNIST_SIDE):
         steps.append("already 28x28: used as it is, noise and all")
         return UploadedDigit(grey.astype(np.float32), preview, tuple(steps), tuple(notes))
-    ink = np.clip((grey - paper) / (grey.max() - paper), 0.0, 1.0)
+    ink = np.clip(above_paper / contrast, 0.0, 1.0)
     ink[ink < INK_FLOOR] = 0.0
     digit, fit_steps = mnist_digit(ink)
     return UploadedDigit(digit, preview, tuple(steps + fit_steps), tuple(notes))
@@ -212,12 +216,43 @@ def _flatten_transparency(grey: np.ndarray, alpha: np.ndarray, clear_grey: float
     return grey * alpha + background * (1.0 - alpha)
 
 
-def _paper_level(grey: np.ndarray) -> float:
-    """The paper's grey level: the median of a frame 2% wide around the image."""
-    frame = max(1, round(0.02 * min(grey.shape)))
-    border = np.concatenate([grey[:frame].ravel(), grey[-frame:].ravel(),
-                             grey[:, :frame].ravel(), grey[:, -frame:].ravel()])
-    return float(np.median(border))
+def _frame(grey: np.ndarray) -> np.ndarray:
+    """The pixels of a frame 2% wide around an image (at least one pixel): mostly paper."""
+    return grey[_frame_mask(grey.shape)]
+
+
+def _frame_mask(shape: tuple[int, int]) -> np.ndarray:
+    width = max(1, round(0.02 * min(shape)))
+    mask = np.zeros(shape, bool)
+    mask[:width], mask[-width:], mask[:, :width], mask[:, -width:] = True, True, True, True
+    return mask
+
+
+def _paper_surface(grey: np.ndarray) -> np.ndarray:
+    """The paper's grey level at every pixel: a quadratic surface fitted to the frame around the image.
+
+    An evenly lit page gives a flat surface; a lamp's gradient or a camera's vignette is followed,
+    so the shadowed side of a photo is not taken for ink. Frame pixels far from the fit (a digit
+    touching the edge) are left out of a second fit.
+    """
+    height, width = grey.shape
+    rows, cols = np.nonzero(_frame_mask(grey.shape))
+    if rows.size > 2_000:  # plenty for six coefficients
+        keep = np.linspace(0, rows.size - 1, 2_000).astype(int)
+        rows, cols = rows[keep], cols[keep]
+    y, x = rows / height - 0.5, cols / width - 0.5
+    design = np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], axis=1)  # a quadratic in x, y
+    values = grey[rows, cols].astype(np.float64)
+    fitted = np.ones(values.size, bool)
+    for _ in range(2):
+        a = design[fitted]  # normal equations; the tiny ridge keeps a one-pixel-high image solvable
+        coefficients = np.linalg.solve(a.T @ a + 1e-6 * np.eye(6), a.T @ values[fitted])
+        residual = np.abs(values - design @ coefficients)
+        fitted = residual <= max(3 * np.median(residual), 0.02)
+    c0, cx, cy, cxx, cyy, cxy = coefficients
+    x = (np.arange(width) / width - 0.5)[None, :]   # (1, W)
+    y = (np.arange(height) / height - 0.5)[:, None]  # (H, 1)
+    return ((c0 + cx * x + cxx * x * x) + (cy * y + cyy * y * y) + cxy * y * x).astype(np.float32)
 
 
 def _ink_span(profile: np.ndarray) -> slice:

@@ -161,8 +161,8 @@ if tab_upload.open:
                                  key="den_upload")
         add_noise = st.toggle(f"Add {noise_phrase()} before denoising (the sidebar's setting)", key="den_upload_noise")
         st.caption("Each image is prepared the way MNIST was made: transparency filled, grey, inverted when "
-                   "the ink is dark, cropped to the ink, its longer side scaled to 20 px and centred by "
-                   "centre of mass in 28x28. An image that is already 28x28 is used as it is.")
+                   "the ink is dark, uneven lighting evened out, cropped to the ink, its longer side scaled to "
+                   "20 px and centred by centre of mass in 28x28. An image that is already 28x28 is used as it is.")
         prepared: dict[int, images.UploadedDigit | ValueError] = {}  # by position in the batch
         for number, file in enumerate(files or []):
             try:

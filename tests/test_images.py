@@ -76,6 +76,9 @@ def good_cases(digit: np.ndarray) -> dict[str, bytes]:
     white_on_clear = black_on_clear.copy()
     white_on_clear[..., :3] = 255
     cmyk = Image.merge("CMYK", [Image.new("L", page.size, 0)] * 3 + [Image.fromarray(255 - np.asarray(page))])
+    h, w = ink.shape
+    lamp = np.linspace(0.95, 0.55, w)[None, :] * np.linspace(1.0, 0.85, h)[:, None]  # lit from the top left
+    shaded = (lamp * (30 + 225 * (np.asarray(page) / 255.0))).astype(np.uint8)
     palette = page.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
     palette.info["transparency"] = palette.getpixel((0, 0))  # the paper's colour is see-through
     return {
@@ -90,6 +93,7 @@ def good_cases(digit: np.ndarray) -> dict[str, bytes]:
         "palette PNG with a transparent colour": encode(palette, "PNG", transparency=palette.info["transparency"]),
         "16-bit grey PNG": encode(Image.fromarray(np.asarray(page).astype(np.uint16) * 257), "PNG"),
         "CMYK JPEG": encode(cmyk, "JPEG", quality=90),
+        "photo lit from one side": encode(Image.fromarray(shaded), "JPEG", quality=85),
         "small PNG, 14 px digit": encode(on_page(digit, size=(40, 36), at=(4, 2), scale=1).resize((20, 20)), "PNG"),
     }
 
@@ -106,6 +110,7 @@ def test_good_images_become_the_digit_they_show(mnist, good_corpus, case):
     for digit, data_bytes in zip(mnist, good_corpus[case]):
         upload = images.prepare_upload(data_bytes)
         assert not upload.blank and not upload.notes
+        assert ("uneven lighting evened out" in upload.steps) == (case == "photo lit from one side")
         assert_mnist_like(upload.image)
         assert similarity(upload.image, digit) > (0.75 if case.startswith("small") else 0.85), case
         np.testing.assert_array_equal(images.read_upload(data_bytes), upload.image)
@@ -166,6 +171,14 @@ def test_animated_gif_uses_the_first_frame_and_says_so(mnist):
     assert upload.notes == ("This is an animation of 3 frames; only the first frame is used.",)
     assert similarity(upload.image, mnist[0]) > 0.85
     assert similarity(upload.image, mnist[0]) > similarity(upload.image, mnist[1]) + 0.2
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 40), (40, 1), (3, 3), (28, 1)])
+def test_tiny_and_thin_images_do_not_break(size):
+    pixels = np.full(size[::-1], 255, np.uint8)
+    pixels.flat[len(pixels.flat) // 2] = 0  # one dot of ink
+    image = images.read_upload(encode(Image.fromarray(pixels), "PNG"))
+    assert image.shape == (28, 28) and np.isfinite(image).all() and 0 <= image.min() <= image.max() <= 1
 
 
 @pytest.mark.parametrize("colour", [255, 0, 128])
