@@ -1,0 +1,551 @@
+"""Many people on the app at once, without a browser: Streamlit's websocket protocol, checked.
+
+    python -m bench.load_probe                          # 10, 30 and 100 sessions
+    python -m bench.load_probe --levels 3 --pages Reconstruction --think 0 0
+    python -m bench.load_probe --json                   # the figures as JSON (bench/run_all.py)
+
+Starts the app on a free 127.0.0.1 port (as the browser tests do) and opens N sessions on
+`/_stcore/stream`, each sending what Streamlit's frontend sends: `rerun_script` BackMsgs with a
+page's script hash, query string and widget states. Each simulated visitor opens the home page,
+Reconstruction (then moves its "How many digits" slider), one of the other pages (taken in
+turn), Denoising, its Upload tab, and uploads a digit (PUT to `/_stcore/upload_file/...`, then
+the uploader's widget state), pausing between steps like a person reading.
+
+Every run is checked: the page's title and its main elements arrive, no exception element and
+no error box is in the delta stream, the slider's value shows up in the page, the upload comes
+back denoised as a PNG. A run's time is from sending the request to its `script_finished`.
+Everything is bounded: a run times out after --run-timeout seconds, a level after --deadline,
+and the server only ever listens on the loopback interface.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import ipaddress
+import json
+import os
+import random
+import re
+import statistics
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.Common_pb2 import FileUploaderState, FileURLs, UploadedFileInfo
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+LEVELS = (10, 30, 100)
+FINISHED = ForwardMsg.FINISHED_SUCCESSFULLY
+FINISHED_FRAGMENT = ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+RERUNNING = ForwardMsg.FINISHED_EARLY_FOR_RERUN
+ERROR_ALERT = 1  # streamlit.proto.Alert_pb2.Alert.ERROR
+XSRF_COOKIE = "_streamlit_xsrf"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_MESSAGE_BYTES = 64 * 2**20  # a latent map of 10,000 points is a few MB of plotly JSON
+
+
+@dataclass(frozen=True)
+class PageCheck:
+    """What a page must show: its title (an h1 heading) and element types that must appear."""
+
+    title: str
+    elements: tuple[str, ...]
+
+
+# Page name as Streamlit lists it in new_session.app_pages ("" is the home page).
+PAGES = {
+    "": PageCheck("Autoencoder Lab", ("page_link", "markdown")),
+    "Reconstruction": PageCheck("Reconstruction", ("imgs", "plotly_chart")),
+    "Denoising": PageCheck("Denoising", ("imgs", "plotly_chart", "metric")),
+    "Latent Space": PageCheck("Latent space", ("plotly_chart", "metric")),
+    "Generate": PageCheck("Generate", ("plotly_chart",)),
+    "Anomaly": PageCheck("Anomaly detection", ("plotly_chart",)),
+    "Train": PageCheck("Train a model", ("selectbox", "button")),
+}
+OTHER_PAGES = ("Generate", "Latent Space", "Anomaly", "Train")  # one of these per visitor, in turn
+
+
+class ProbeError(Exception):
+    """A response that is wrong, late or missing; the message says which and why."""
+
+
+def require_loopback(url: str) -> str:
+    """Return the URL if its host is a loopback address; the probe never talks to anything else."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"{url!r} is not a loopback address: the load probe only runs against 127.0.0.1.")
+    return url
+
+
+@dataclass
+class Run:
+    """One script run as the browser would see it: what was asked, how long it took, what arrived."""
+
+    page: str
+    action: str
+    seconds: float
+    elements: list = field(default_factory=list)   # Element protos, in arrival order
+    blocks: list = field(default_factory=list)     # Block protos (tabs, columns, containers)
+
+    def of(self, kind: str) -> list:
+        """The element protos of one type ("imgs", "markdown", ...), e.g. `run.of("heading")`."""
+        return [getattr(e, kind) for e in self.elements if e.WhichOneof("type") == kind]
+
+    def widget(self, key: str):
+        """The proto of the widget with user key `key` (its id ends in "-key"), or None."""
+        for element in self.elements:
+            proto = getattr(element, element.WhichOneof("type"))
+            if getattr(proto, "id", "").endswith(f"-{key}"):
+                return proto
+        for block in self.blocks:
+            if block.WhichOneof("type") == "tab_container" and block.tab_container.id.endswith(f"-{key}"):
+                return block.tab_container
+        return None
+
+    def check(self, page: PageCheck) -> None:
+        """Raise ProbeError unless the page rendered its title and elements without an exception or error."""
+        where = f"{self.page or 'home'} ({self.action})"
+        for exc in self.of("exception"):
+            raise ProbeError(f"{where}: exception {exc.type}: {exc.message[:200]}")
+        for alert in self.of("alert"):
+            if alert.format == ERROR_ALERT:
+                raise ProbeError(f"{where}: error box: {alert.body[:200]}")
+        titles = [h.body for h in self.of("heading") if h.tag == "h1"]
+        if page.title not in titles:
+            raise ProbeError(f"{where}: title {page.title!r} missing (h1 headings: {titles})")
+        seen = {e.WhichOneof("type") for e in self.elements}
+        missing = [kind for kind in page.elements if kind not in seen]
+        if missing:
+            raise ProbeError(f"{where}: no {', '.join(missing)} element")
+
+
+class Session:
+    """One browser tab's conversation with the server, over one websocket."""
+
+    def __init__(self, base_url: str, run_timeout: float):
+        self.base_url = require_loopback(base_url).rstrip("/")
+        self.run_timeout = run_timeout
+        self.session_id = ""
+        self.page_hashes: dict[str, str] = {}      # page name -> page_script_hash
+        self.page = ""
+        self.query_string = ""
+        self.widgets: dict[str, WidgetState] = {}  # what the frontend resends on every rerun
+        self.xsrf = ""
+        self._ws = None
+
+    async def __aenter__(self) -> "Session":
+        # A browser first loads the page, which sets the XSRF cookie that uploads must echo.
+        self.xsrf = await asyncio.to_thread(self._fetch_xsrf_cookie)
+        ws_url = self.base_url.replace("http", "ws", 1) + "/_stcore/stream"
+        self._ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=MAX_MESSAGE_BYTES,
+                                            ping_interval=None, open_timeout=self.run_timeout)
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self._ws.close()
+
+    def _fetch_xsrf_cookie(self) -> str:
+        with urllib.request.urlopen(f"{self.base_url}/_stcore/health", timeout=self.run_timeout) as response:
+            for header in response.headers.get_all("Set-Cookie") or []:
+                name, _, value = header.split(";")[0].partition("=")
+                if name.strip() == XSRF_COOKIE:
+                    return value
+        raise ProbeError("the server set no XSRF cookie")
+
+    async def _receive(self) -> ForwardMsg:
+        try:
+            data = await asyncio.wait_for(self._ws.recv(), self.run_timeout)
+        except TimeoutError:
+            raise ProbeError(f"no message from the server for {self.run_timeout:.0f} s") from None
+        message = ForwardMsg()
+        message.ParseFromString(data)
+        return message
+
+    async def _send(self, message: BackMsg) -> None:
+        await self._ws.send(message.SerializeToString())
+
+    async def rerun(self, action: str) -> Run:
+        """Ask for a run of the current page with the current widget states; wait for it to finish."""
+        message = BackMsg()
+        state = message.rerun_script
+        state.page_script_hash = self.page_hashes.get(self.page, "")
+        state.page_name = "" if state.page_script_hash else self.page
+        state.query_string = self.query_string
+        state.widget_states.widgets.extend(self.widgets.values())
+        state.context_info.timezone = "UTC"
+        state.context_info.locale = "en-US"
+        started = time.perf_counter()
+        await self._send(message)
+        run = Run(self.page, action, 0.0)
+        while True:
+            forward = await self._receive()
+            kind = forward.WhichOneof("type")
+            if kind == "new_session":
+                self._learn(forward.new_session)
+            elif kind == "page_info_changed":
+                self.query_string = forward.page_info_changed.query_string
+            elif kind == "navigation":
+                self._learn_pages(forward.navigation.app_pages)
+            elif kind == "delta":
+                delta = forward.delta
+                if delta.WhichOneof("type") == "new_element":
+                    run.elements.append(delta.new_element)
+                elif delta.WhichOneof("type") == "new_transient":  # spinners and the like
+                    run.elements.extend(delta.new_transient.elements)
+                elif delta.WhichOneof("type") == "add_block":
+                    run.blocks.append(delta.add_block)
+            elif kind == "script_finished":
+                if forward.script_finished in (FINISHED, FINISHED_FRAGMENT):
+                    run.seconds = time.perf_counter() - started
+                    return run
+                if forward.script_finished != RERUNNING:
+                    raise ProbeError(f"{self.page or 'home'} ({action}): script finished with status "
+                                     f"{forward.script_finished} (compile error)")
+
+    def _learn(self, new_session) -> None:
+        self.session_id = new_session.initialize.session_id or self.session_id
+        self.page_hashes[""] = new_session.main_script_hash
+        self._learn_pages(new_session.app_pages)
+
+    def _learn_pages(self, app_pages) -> None:
+        self.page_hashes.update({page.page_name: page.page_script_hash for page in app_pages})
+
+    async def open(self, page: str, query_string: str = "", check: PageCheck | None = None) -> Run:
+        """Go to a page as a click on its link does (its widgets start fresh) and check what it shows.
+
+        check: what the page must show; default its entry in PAGES.
+        """
+        if page and self.page_hashes and page not in self.page_hashes:
+            raise ProbeError(f"the app has no page {page!r} (it has {sorted(self.page_hashes)})")
+        self.page, self.query_string, self.widgets = page, query_string, {}
+        run = await self.rerun("open")
+        run.check(check or PAGES[page])
+        return run
+
+    async def set_widget(self, run: Run, key: str, action: str, **value) -> Run:
+        """Change the widget with user key `key` (found in `run`) and rerun, as a browser does on release.
+
+        value: one WidgetState field, e.g. double_array_value=[5.0] for a slider, string_value="Upload" for tabs.
+        """
+        proto = run.widget(key)
+        if proto is None:
+            raise ProbeError(f"{self.page}: no widget with key {key!r}")
+        state = WidgetState(id=proto.id)
+        for name, content in value.items():
+            target = getattr(state, name)
+            if isinstance(content, list):   # double_array_value and friends wrap a repeated `data`
+                target.data.extend(content)
+            elif hasattr(target, "CopyFrom"):
+                target.CopyFrom(content)
+            else:
+                setattr(state, name, content)
+        self.widgets[proto.id] = state
+        return await self.rerun(action)
+
+    async def upload(self, run: Run, key: str, name: str, data: bytes, mime: str = "image/png") -> tuple[Run, float]:
+        """Upload one file into the file uploader `key`, as the frontend does: ask for URLs, PUT, rerun.
+
+        Returns the run and the seconds the HTTP upload took.
+        """
+        request = BackMsg()
+        request.file_urls_request.request_id = uuid.uuid4().hex
+        request.file_urls_request.file_names.append(name)
+        request.file_urls_request.session_id = self.session_id
+        await self._send(request)
+        while True:
+            forward = await self._receive()
+            if forward.WhichOneof("type") == "file_urls_response" and \
+                    forward.file_urls_response.response_id == request.file_urls_request.request_id:
+                break
+        response = forward.file_urls_response
+        if response.error_msg or not response.file_urls:
+            raise ProbeError(f"no upload URL: {response.error_msg or 'empty response'}")
+        urls = response.file_urls[0]
+        started = time.perf_counter()
+        await asyncio.to_thread(self._put, urls.upload_url, name, data, mime)
+        put_seconds = time.perf_counter() - started
+        info = UploadedFileInfo(name=name, size=len(data), file_id=urls.file_id,
+                                file_urls=FileURLs(file_id=urls.file_id, upload_url=urls.upload_url,
+                                                   delete_url=urls.delete_url))
+        state_run = await self.set_widget(run, key, "upload",
+                                          file_uploader_state_value=FileUploaderState(uploaded_file_info=[info]))
+        return state_run, put_seconds
+
+    def _put(self, path: str, name: str, data: bytes, mime: str) -> None:
+        boundary = uuid.uuid4().hex
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n"
+                f"Content-Type: {mime}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(
+            urllib.parse.urljoin(self.base_url, path), data=body, method="PUT",
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
+                     "X-Xsrftoken": self.xsrf, "Cookie": f"{XSRF_COOKIE}={self.xsrf}"})
+        with urllib.request.urlopen(request, timeout=self.run_timeout) as reply:
+            if reply.status != 204:
+                raise ProbeError(f"upload answered HTTP {reply.status}")
+
+    def image_bytes(self, url: str) -> bytes:
+        """The file behind an image's URL: inline (a data: URL) or served by the app (/media/...)."""
+        if url.startswith("data:"):
+            return base64.b64decode(url.partition(",")[2])
+        with urllib.request.urlopen(urllib.parse.urljoin(self.base_url, url), timeout=self.run_timeout) as reply:
+            return reply.read()
+
+
+# --- what one visitor does -------------------------------------------------------------------
+
+def digit_png(number: int) -> bytes:
+    """A test digit drawn dark on light paper and enlarged, as someone would photograph or scan it."""
+    from PIL import Image
+
+    from core import data
+
+    digits = data.load("mnist", "test")
+    page = Image.fromarray(255 - digits.images[number % len(digits)]).resize((200, 160))
+    buffer = io.BytesIO()
+    page.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def check_slider_took(run: Run, count: int) -> None:
+    """The Reconstruction page lists the test indices it shows: as many as the slider says."""
+    labels = [m.body for m in run.of("markdown") if m.body.startswith("**Originals (test digits")]
+    if not labels:
+        raise ProbeError("Reconstruction (slider): the originals row is missing")
+    shown = len(re.findall(r"\d+", labels[0]))
+    if shown != count:
+        raise ProbeError(f"Reconstruction (slider): {shown} digits shown after moving the slider to {count}")
+
+
+def check_upload_came_back(session: Session, run: Run, name: str) -> None:
+    """The upload's result box names the file and holds a denoised digit that is served as a PNG."""
+    if not any(m.body == f"**{name}**" for m in run.of("markdown")):
+        raise ProbeError(f"Denoising (upload): no result for {name}")
+    denoised = [img for images in run.of("imgs") for img in images.imgs if img.caption.startswith("denoised by")]
+    if not denoised:
+        raise ProbeError("Denoising (upload): no denoised digit")
+    if not session.image_bytes(denoised[0].url).startswith(PNG_SIGNATURE):
+        raise ProbeError("Denoising (upload): the denoised digit is not served as a PNG")
+    if not run.of("download_button"):
+        raise ProbeError("Denoising (upload): no download button")
+
+
+@dataclass
+class Visitor:
+    """What one simulated person does, and the pauses between their steps."""
+
+    number: int
+    pages: tuple[str, ...]          # the pages this probe may visit
+    think: tuple[float, float]      # seconds of reading between steps, uniform in this range
+    upload: bytes | None = None     # the digit image to upload on Denoising
+    every_page: bool = False        # open all the other pages, not just one (the warm-up does)
+
+    async def pause(self, rng: random.Random) -> None:
+        low, high = self.think
+        if high > 0:
+            await asyncio.sleep(rng.uniform(low, high))
+
+    async def visit(self, session: Session, runs: list[Run]) -> None:
+        """Home, Reconstruction + slider, another page, Denoising + Upload tab + upload; runs appended as they finish."""
+        rng = random.Random(self.number)
+        runs.append(await session.open(""))
+        if "Reconstruction" in self.pages:
+            await self.pause(rng)
+            opened = await session.open("Reconstruction")
+            runs.append(opened)
+            count = 4 + (self.number + 3) % 13  # the slider's range is 4 to 16; 10 is its default
+            await self.pause(rng)
+            moved = await session.set_widget(opened, "rec_count", "slider", double_array_value=[float(count)])
+            moved.check(PAGES["Reconstruction"])
+            check_slider_took(moved, count)
+            runs.append(moved)
+        others = [p for p in OTHER_PAGES if p in self.pages]
+        if others and not self.every_page:
+            others = [others[self.number % len(others)]]
+        for page in others:
+            await self.pause(rng)
+            runs.append(await session.open(page))
+        if "Denoising" in self.pages:
+            await self.pause(rng)
+            opened = await session.open("Denoising")
+            runs.append(opened)
+            await self.pause(rng)
+            tab = await session.set_widget(opened, "den_tab", "upload tab", string_value="Upload")
+            if tab.widget("den_upload") is None:
+                raise ProbeError("Denoising (upload tab): no file uploader")
+            runs.append(tab)
+            if self.upload is not None:
+                await self.pause(rng)
+                name = f"digit-{self.number}.png"
+                uploaded, _ = await session.upload(tab, "den_upload", name, self.upload)
+                check_upload_came_back(session, uploaded, name)
+                runs.append(uploaded)
+
+
+# --- a level: N visitors at once ---------------------------------------------------------------
+
+@dataclass
+class LevelResult:
+    """The figures of one level: every run's time, the errors, and what the server spent."""
+
+    sessions: int
+    runs: list[Run]
+    errors: list[str]
+    wall_seconds: float
+    server_cpu_seconds: float | None
+    think: tuple[float, float]
+    ramp_seconds: float
+
+    def summary(self) -> dict:
+        times = [run.seconds for run in self.runs]
+        actions = sorted({run.action for run in self.runs})
+        return {
+            "sessions": self.sessions, "runs": len(times), "errors": len(self.errors),
+            "p50_s": quantile(times, 0.50), "p95_s": quantile(times, 0.95), "max_s": max(times, default=None),
+            "mean_s": statistics.fmean(times) if times else None,
+            "wall_s": self.wall_seconds, "runs_per_s": len(times) / self.wall_seconds if self.wall_seconds else 0.0,
+            "server_cpu_ms_per_run": (1000 * self.server_cpu_seconds / len(times)
+                                      if self.server_cpu_seconds is not None and times else None),
+            "think_s": list(self.think), "ramp_s": self.ramp_seconds,
+            "p95_by_action_s": {a: quantile([r.seconds for r in self.runs if r.action == a], 0.95) for a in actions},
+            "error_samples": self.errors[:10],
+        }
+
+
+def quantile(values: list[float], q: float) -> float | None:
+    """The nearest-rank quantile (no interpolation: a value that was measured), None when empty."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (Linux /proc), or None elsewhere."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+async def run_level(base_url: str, sessions: int, pages: tuple[str, ...] = tuple(PAGES),
+                    think: tuple[float, float] = (1.0, 3.0), ramp_seconds: float = 5.0,
+                    run_timeout: float = 60.0, deadline: float = 600.0, upload: bool = True,
+                    every_page: bool = False, server_pid: int | None = None) -> LevelResult:
+    """`sessions` visitors at once (their starts spread over `ramp_seconds`), all stopped by `deadline`."""
+    require_loopback(base_url)
+    runs: list[Run] = []
+    errors: list[str] = []
+    picture = digit_png(0) if upload and "Denoising" in pages else None
+
+    async def one(number: int) -> None:
+        await asyncio.sleep(ramp_seconds * number / max(sessions, 1))
+        visitor = Visitor(number, pages, think, picture, every_page)
+        try:
+            async with Session(base_url, run_timeout) as session:
+                await visitor.visit(session, runs)
+        except ProbeError as exc:
+            errors.append(f"session {number}: {exc}")
+        except (OSError, websockets.WebSocketException) as exc:  # refused, reset, closed: the server failed it
+            errors.append(f"session {number}: connection failed: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a malformed message, say: still an error of this level, never lost
+            errors.append(f"session {number}: unexpected {type(exc).__name__}: {exc}")
+
+    cpu_before = process_cpu_seconds(server_pid) if server_pid else None
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(one(n)) for n in range(sessions)]
+    done, pending = await asyncio.wait(tasks, timeout=deadline)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
+        errors.append(f"{len(pending)} of {sessions} sessions unfinished after the {deadline:.0f} s deadline")
+    wall = time.perf_counter() - started
+    cpu_after = process_cpu_seconds(server_pid) if server_pid else None
+    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    return LevelResult(sessions, runs, errors, wall, cpu, think, ramp_seconds)
+
+
+def probe(base_url: str, sessions: int, **options) -> LevelResult:
+    """Synchronous `run_level`, for tests and bench/run_all.py."""
+    return asyncio.run(run_level(base_url, sessions, **options))
+
+
+def warm_up(base_url: str, server_pid: int | None = None) -> LevelResult:
+    """One visitor through every page with no pauses: the first runs fill the server's caches."""
+    return probe(base_url, 1, think=(0.0, 0.0), ramp_seconds=0.0, run_timeout=600.0, deadline=1200.0,
+                 every_page=True, server_pid=server_pid)
+
+
+def format_seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def markdown_table(results: list[LevelResult]) -> str:
+    rows = ["| sessions | script runs | errors | p50 run (s) | p95 run (s) | max (s) | runs/s | server CPU per run |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for result in results:
+        s = result.summary()
+        cpu = "-" if s["server_cpu_ms_per_run"] is None else f"{s['server_cpu_ms_per_run']:.0f} ms"
+        rows.append(f"| {s['sessions']} | {s['runs']} | {s['errors']} | {format_seconds(s['p50_s'])} | "
+                    f"{format_seconds(s['p95_s'])} | {format_seconds(s['max_s'])} | {s['runs_per_s']:.1f} | {cpu} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", type=int, nargs="+", default=list(LEVELS), help="concurrent sessions per level")
+    parser.add_argument("--pages", nargs="+", default=list(PAGES), choices=list(PAGES),
+                        help="pages the visitors may open (the home page always)")
+    parser.add_argument("--think", type=float, nargs=2, default=(1.0, 3.0), metavar=("MIN", "MAX"),
+                        help="seconds a visitor pauses between steps, uniform between MIN and MAX")
+    parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which a level's sessions arrive")
+    parser.add_argument("--run-timeout", type=float, default=60.0, help="seconds a single run may take")
+    parser.add_argument("--deadline", type=float, default=600.0, help="seconds a whole level may take")
+    parser.add_argument("--url", help="probe a server already running on a loopback address instead")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+
+    from tests.e2e.conftest import start_server, stop_server
+
+    process = None
+    if args.url:
+        url, pid = require_loopback(args.url), None
+    else:
+        process, url = start_server()
+        pid = process.pid
+    try:
+        cold = warm_up(url, pid)
+        results = [probe(url, n, pages=tuple(args.pages), think=tuple(args.think), ramp_seconds=args.ramp,
+                         run_timeout=args.run_timeout, deadline=args.deadline, server_pid=pid)
+                   for n in args.levels]
+    finally:
+        if process is not None:
+            stop_server(process)
+
+    if args.json:
+        print(json.dumps({"warm_up": cold.summary(), "levels": [r.summary() for r in results]}, indent=1))
+    else:
+        first = {r.action + " " + (r.page or "home"): round(r.seconds, 2) for r in cold.runs}
+        print(f"warm-up, one visitor, first runs (s): {first}; errors: {cold.errors or 'none'}")
+        print(f"pages: {', '.join(p or 'home' for p in args.pages)}; think {args.think[0]:g}-{args.think[1]:g} s "
+              f"between steps; sessions arrive over {args.ramp:g} s; load average {os.getloadavg()[0]:.1f}")
+        print(markdown_table(results))
+        for result in results:
+            for error in result.errors[:5]:
+                print(f"  {result.sessions} sessions: {error}")
+    return 0 if all(not r.errors for r in [cold, *results]) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
