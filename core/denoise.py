@@ -19,6 +19,7 @@ from core.evaluate import run_batches
 
 SWEEP_DIGITS = 1000   # the first 1,000 test digits: enough for a smooth curve, a few seconds of CPU
 PSNR_CAP_DB = 60.0    # a digit the noise left untouched has infinite PSNR; cap it so means stay finite
+BATCH = 100           # on one thread, batches of 100 digits run twice as fast as 1,000 (they stay in cache)
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,14 @@ def _as_batch(images: np.ndarray) -> tuple[torch.Tensor, tuple[int, ...]]:
 def denoise(model: nn.Module, images: np.ndarray) -> np.ndarray:
     """An autoencoder's output for one digit (28, 28) or many (N, 28, 28) in [0, 1]; same shape."""
     x, shape = _as_batch(images)
-    return torch.cat(run_batches(lambda xb, _: model(xb)["recon"], x)).numpy().reshape(shape)
+    return torch.cat(run_batches(lambda xb, _: model(xb)["recon"], x, batch_size=BATCH)).numpy().reshape(shape)
 
 
 @torch.inference_mode()
 def classify(classifier: nn.Module, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The classifier's digit and its probability for each image (N, 28, 28): two arrays (N,)."""
     x, _ = _as_batch(images)
-    logits = torch.cat(run_batches(lambda xb, _: classifier(xb)["logits"], x))
+    logits = torch.cat(run_batches(lambda xb, _: classifier(xb)["logits"], x, batch_size=BATCH))
     probability, digit = logits.softmax(1).max(1)
     return digit.numpy(), probability.numpy()
 
