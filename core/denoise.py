@@ -6,13 +6,20 @@ strength, in PSNR and in the classifier's accuracy: "denoised" becomes a number,
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from core import checkpoints
 from core import data as data_lib
 from core import metrics
 from core.evaluate import run_batches
@@ -133,3 +140,84 @@ def sweep_line(model: nn.Module | None, classifier: nn.Module, clean: np.ndarray
         if on_progress is not None:
             on_progress((i + 1) / len(strengths))
     return SweepLine(strengths, psnr, correct)
+
+
+# --- curves kept on disk ---------------------------------------------------------------------
+# A sweep costs ~25 s of CPU per noise kind and model on 2 cores; the shipped checkpoints' curves
+# are computed once (`python -m core.denoise --precompute`) and kept beside them, named by the
+# weights' hashes, so a retrained model or classifier never shows a stale curve.
+
+def curves_dir() -> Path:
+    return checkpoints.checkpoint_dir() / "curves"
+
+
+def sweep_file(kind: str, model_meta: dict | None, classifier_meta: dict) -> Path:
+    """Where the sweep line of a checkpoint (None: the noisy input) against a classifier is kept."""
+    subject = "noisy" if model_meta is None else f"{model_meta['name']}-{model_meta['sha256'][:12]}"
+    return curves_dir() / f"{kind}-{subject}-classifier-{classifier_meta['sha256'][:12]}-{SWEEP_DIGITS}.json"
+
+
+def read_sweep(path: Path) -> SweepLine:
+    values = json.loads(path.read_text())
+    return SweepLine(*(np.asarray(values[k], dtype=np.float64) for k in ("strengths", "psnr", "accuracy")))
+
+
+def write_sweep(path: Path, line: SweepLine) -> None:
+    """Keep a sweep line on disk atomically (a temporary file renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({k: getattr(line, k).round(5).tolist() for k in ("strengths", "psnr", "accuracy")}))
+    os.replace(tmp, path)
+
+
+def stored_sweep_line(model_name: str | None, kind: str, clean: np.ndarray, labels: np.ndarray,
+                      on_progress: Callable[[float], None] | None = None, models: dict | None = None) -> SweepLine:
+    """The sweep line of a checkpoint (None: the noisy input) from disk, else measured and kept.
+
+    Args:
+        models: checkpoint name -> (model, meta) already loaded; others are loaded here.
+    """
+    models = dict(models or {})
+    for name in {"classifier", model_name} - {None} - set(models):
+        models[name] = checkpoints.load(name)
+    model, model_meta = models[model_name] if model_name is not None else (None, None)
+    classifier, classifier_meta = models["classifier"]
+    path = sweep_file(kind, model_meta, classifier_meta)
+    if path.is_file():
+        return read_sweep(path)
+    line = sweep_line(model, classifier, clean, labels, kind, on_progress=on_progress)
+    try:
+        write_sweep(path, line)
+    except OSError:
+        pass  # a read-only checkpoint folder: the line is still right, only measured again next time
+    return line
+
+
+SHIPPED_CURVES = (None, "denoising", "conv")  # the lines the Noise lab draws by default
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Measure and keep the Noise lab's sweep lines for the shipped checkpoints.")
+    parser.add_argument("--precompute", action="store_true", required=True)
+    parser.parse_args(argv)
+    torch.set_num_threads(1)
+    test = data_lib.load("mnist", "test")
+    clean, labels = test.images[:SWEEP_DIGITS] / 255.0, test.labels[:SWEEP_DIGITS]
+    loaded = {name: checkpoints.load(name) for name in ("classifier", *SHIPPED_CURVES[1:])}
+    keep = {p.resolve() for p in curves_dir().glob("*.json")}
+    written = set()
+    for kind in NOISE_RANGES:
+        for name in SHIPPED_CURVES:
+            start = time.perf_counter()
+            stored_sweep_line(name, kind, clean, labels, models=loaded)
+            path = sweep_file(kind, loaded[name][1] if name else None, loaded["classifier"][1])
+            written.add(path.resolve())
+            print(f"{kind:>12} {name or 'noisy input':>12}: {path.name} ({time.perf_counter() - start:.1f} s)")
+    for stale in keep - written:  # curves of weights that are no longer shipped
+        stale.unlink()
+        print(f"removed {stale.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -99,3 +99,21 @@ def test_shipped_denoiser_beats_the_noisy_input_and_the_plain_autoencoder(digits
     assert denoised.psnr[0] > noisy.psnr[0] + 3
     assert denoised.psnr[0] > plain.psnr[0]
     assert denoised.accuracy[0] > noisy.accuracy[0]
+
+
+def test_sweep_lines_are_kept_on_disk_by_weights_hash(checkpoint_dir):
+    import shutil
+
+    for name in ("classifier", "conv"):
+        shutil.copy(checkpoints.PROJECT_DIR / "checkpoints" / f"{name}.safetensors", checkpoint_dir)
+    test = data.load("mnist", "test")
+    clean, labels = test.images[:50] / 255.0, test.labels[:50]
+    calls = []
+    measured = denoise.stored_sweep_line("conv", "masking", clean, labels, on_progress=calls.append)
+    assert calls and calls[-1] == 1.0
+    files = list((checkpoint_dir / "curves").glob("masking-conv-*.json"))
+    assert len(files) == 1 and checkpoints.load("conv")[1]["sha256"][:12] in files[0].name
+    calls.clear()
+    again = denoise.stored_sweep_line("conv", "masking", clean, labels, on_progress=calls.append)
+    assert calls == []  # read from disk, not measured
+    assert np.allclose(again.psnr, measured.psnr, atol=1e-4) and np.allclose(again.accuracy, measured.accuracy)
