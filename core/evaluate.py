@@ -33,8 +33,12 @@ REFERENCES = {
 
 
 @torch.inference_mode()
-def run_batches(fn, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 1000) -> list:
-    """fn(x_batch, y_batch) over a dataset in batches; returns the list of outputs."""
+def run_batches(fn, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 100) -> list:
+    """fn(x_batch, y_batch) over a dataset in batches; returns the list of outputs.
+
+    Batches of 100 stay in cache: 2,000 digits through conv took 1.5 s on one thread, 2.5 s in
+    batches of 1,000 (denoising: 3.9 s vs 10.1 s); dense models run the same either way.
+    """
     return [fn(x[i:i + batch_size], None if y is None else y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
 
 
