@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import http.client
 import io
 import ipaddress
 import json
@@ -284,16 +285,24 @@ class Session:
         return state_run, put_seconds
 
     def _put(self, path: str, name: str, data: bytes, mime: str) -> None:
+        """PUT one file as multipart form data, as the frontend does; ProbeError unless the server took it."""
         boundary = uuid.uuid4().hex
         body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n"
                 f"Content-Type: {mime}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-        request = urllib.request.Request(
-            urllib.parse.urljoin(self.base_url, path), data=body, method="PUT",
-            headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
-                     "X-Xsrftoken": self.xsrf, "Cookie": f"{XSRF_COOKIE}={self.xsrf}"})
-        with urllib.request.urlopen(request, timeout=self.run_timeout) as reply:
-            if reply.status != 204:
-                raise ProbeError(f"upload answered HTTP {reply.status}")
+        address = urllib.parse.urlsplit(self.base_url)
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=self.run_timeout)
+        try:
+            try:
+                connection.request("PUT", path, body=body, headers={
+                    "Content-Type": f"multipart/form-data; boundary={boundary}",
+                    "X-Xsrftoken": self.xsrf, "Cookie": f"{XSRF_COOKIE}={self.xsrf}"})
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server answered before taking the whole body (too large): its answer says so
+            status = connection.getresponse().status
+        finally:
+            connection.close()
+        if status != 204:
+            raise ProbeError(f"upload refused: HTTP {status}")
 
     def image_bytes(self, url: str) -> bytes:
         """The file behind an image's URL: inline (a data: URL) or served by the app (/media/...)."""

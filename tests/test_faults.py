@@ -1,0 +1,282 @@
+"""Faults while the app runs: a checkpoint damaged or deleted under it, two people saving one name
+at once, a dataset download that fails or hangs, an empty checkpoint folder. The app explains
+what happened in a sentence, offers the fix, and every other page and session keeps working.
+
+Damage is done to a temporary copy of checkpoints/ (AE_CHECKPOINT_DIR); the real folder is
+never touched.
+"""
+
+import dataclasses
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import ui
+from core import checkpoints, data, jobs
+from core.registry import create_model, get_spec
+from tests.test_data import _fake_mnist  # a torchvision MNIST with nothing on disk
+
+PROJECT = Path(__file__).resolve().parents[1]
+APP = str(PROJECT / "app.py")
+SHIPPED = PROJECT / "checkpoints"
+PAGE_FILES = ["app.py", *ui.PAGES]
+
+
+@pytest.fixture
+def checkpoint_copy(tmp_path, monkeypatch):
+    """A copy of the shipped checkpoints that the test may damage; the app reads it instead."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for path in SHIPPED.glob(f"*{checkpoints.SUFFIX}"):
+        shutil.copy2(path, folder / path.name)
+    monkeypatch.setenv("AE_CHECKPOINT_DIR", str(folder))
+    return folder
+
+
+def damage(path: Path) -> None:
+    """Cut a checkpoint file short, as an interrupted copy leaves it."""
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def open_page(page: str, before_run=None) -> AppTest:
+    """A fresh session on `page` (a file of ui.PAGES, or "app.py" for home), after its first run."""
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    if page != "app.py":
+        at.switch_page(page)
+        if before_run is not None:
+            before_run(at)
+        at.run()
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def retrain_links(at: AppTest) -> list[str]:
+    """Labels of the links to the Train page."""
+    return [link.proto.label for link in at.get("page_link") if link.proto.page == "Train"]
+
+
+# --- a damaged checkpoint ------------------------------------------------------------------------
+
+RECONSTRUCTION_BUG = (
+    "BUG pages/1_Reconstruction.py, 'Compare models' tab: `status.meta['metrics']` for every name of "
+    "ui.available_models, whose status.meta is None when a checkpoint is damaged -> TypeError "
+    "traceback; skip checkpoints whose status.state != 'ok' there and in the 'BCE vs MSE' tab")
+
+
+@pytest.mark.parametrize("page, victim", [
+    pytest.param("pages/1_Reconstruction.py", "conv", marks=pytest.mark.xfail(strict=True, reason=RECONSTRUCTION_BUG)),
+    ("pages/2_Denoising.py", "denoising"),
+    ("pages/3_Latent_Space.py", "ae20"),
+    ("pages/4_Generate.py", "vae2"),
+])
+def test_a_damaged_checkpoint_is_explained_with_a_way_to_retrain_it(checkpoint_copy, page, victim):
+    damage(checkpoint_copy / f"{victim}.safetensors")
+    at = open_page(page)
+    assert not at.exception, at.exception[0].value
+    assert any(f"'{victim}' is damaged" in message for message in texts(at.error))
+    assert f"Retrain {victim} on the Train page" in retrain_links(at)
+
+
+def test_home_and_anomaly_pages_say_how_to_get_a_damaged_model_back(checkpoint_copy):
+    for victim in ("dense", "vae_one"):
+        damage(checkpoint_copy / f"{victim}.safetensors")
+    home = open_page("app.py")
+    assert not home.exception
+    assert any("'dense' is damaged" in message and "retrain" in message for message in texts(home.warning))
+    anomaly = open_page("pages/5_Anomaly.py")
+    assert not anomaly.exception
+    assert any("train `vae_one` on the Train page" in message for message in texts(anomaly.warning))
+
+
+@pytest.mark.xfail(strict=True, reason=RECONSTRUCTION_BUG)
+def test_a_checkpoint_damaged_between_two_runs_of_a_session(checkpoint_copy):
+    """The session already holds the model; on its next run the page notices the new file."""
+    at = open_page("pages/1_Reconstruction.py", lambda at: at.session_state.__setitem__("rec_models", ["dense", "conv"]))
+    assert not at.exception and not at.error
+    damage(checkpoint_copy / "conv.safetensors")
+    at.run()
+    assert not at.exception, at.exception[0].value
+    assert any("'conv' is damaged" in message for message in texts(at.error))
+    labels = [m.value for m in at.markdown if m.value.startswith("**dense · BCE")]
+    assert labels, "the undamaged model's row is gone"
+
+
+def test_other_pages_and_sessions_keep_working_beside_a_damaged_checkpoint(checkpoint_copy):
+    damage(checkpoint_copy / "conv.safetensors")
+    damage(checkpoint_copy / "vae.safetensors")
+    pages = ("pages/3_Latent_Space.py", "pages/4_Generate.py", "pages/5_Anomaly.py", "pages/6_Train.py")
+    sessions = [open_page(page) for page in pages]
+    for at in sessions:
+        at.run()  # a second run of each, after every other session has run
+    for at in sessions:
+        assert not at.exception, at.exception[0].value
+        assert not at.error, at.error[0].value
+
+
+# --- a checkpoint deleted under a running session ------------------------------------------------
+
+def test_a_checkpoint_deleted_while_a_session_uses_it(checkpoint_copy):
+    at = open_page("pages/4_Generate.py")
+    assert not at.exception and not at.error
+    (checkpoint_copy / "vae2.safetensors").unlink()
+    at.run()
+    assert not at.exception
+    assert any("no checkpoint 'vae2'" in message for message in texts(at.error))
+    assert "Retrain vae2 on the Train page" in retrain_links(at)
+
+
+def test_a_picked_model_deleted_while_the_session_has_it_selected(checkpoint_copy):
+    at = open_page("pages/2_Denoising.py", lambda at: at.session_state.__setitem__("den_model", "conv"))
+    assert not at.exception
+    (checkpoint_copy / "conv.safetensors").unlink()
+    at.run()
+    assert not at.exception, at.exception[0].value
+    assert at.selectbox(key="den_model").value != "conv"  # the picker falls back to a model that exists
+
+
+def test_a_model_deleted_from_a_multiple_choice_drops_out_and_the_others_stay(checkpoint_copy):
+    at = open_page("pages/1_Reconstruction.py")
+    assert "vae" in at.multiselect(key="rec_models").value
+    (checkpoint_copy / "vae.safetensors").unlink()
+    at.run()
+    assert not at.exception, at.exception[0].value
+    assert at.multiselect(key="rec_models").value == ["dense", "deep", "conv"]
+    assert [m.value.split(" ·")[0] for m in at.markdown if " · BCE" in m.value] == ["**dense", "**deep", "**conv"]
+
+
+# --- two people save the same name at once ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def two_finished_jobs():
+    recipe = dataclasses.replace(get_spec("dense").recipe, epochs=1)
+    started = [jobs.start("dense", recipe) for _ in range(2)]
+    for job in started:
+        assert job.wait(timeout=600) and job.state == jobs.DONE, job.error
+    return started
+
+
+def test_two_sessions_saving_one_name_at_once_one_wins_and_the_other_is_told(checkpoint_dir, two_finished_jobs):
+    sessions = []
+    for job in two_finished_jobs:  # each person's tab shows their own finished run
+        at = open_page("pages/6_Train.py", lambda at, job=job: at.query_params.__setitem__("job", job.id))
+        assert at.session_state["trn_job"] is job
+        at.text_input(key="trn_save_name").set_value("class-demo")
+        at.button(key="FormSubmitter:trn_save_form-Save").click()
+        sessions.append(at)
+    barrier = threading.Barrier(len(sessions))
+
+    def submit(at):
+        barrier.wait()
+        at.run()
+
+    threads = [threading.Thread(target=submit, args=(at,)) for at in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    for at in sessions:
+        assert not at.exception
+    saved = [at for at in sessions if any("Saved as **class-demo**" in m for m in texts(at.success))]
+    told = [at for at in sessions if any("already exists" in m for m in texts(at.error))]
+    assert len(saved) == 1 and len(told) == 1
+    model, meta = checkpoints.load("class-demo")  # whole, and one of the two runs, not a mix
+    assert meta["sha256"] in {checkpoints.weights_hash(job.model.state_dict()) for job in two_finished_jobs}
+    assert [p.name for p in checkpoint_dir.iterdir()] == ["class-demo.safetensors"]  # no temp file left
+
+
+def test_overwrites_racing_with_readers_never_show_a_torn_file(checkpoint_dir):
+    """Several sessions replacing one checkpoint while others load it: every load sees a whole file."""
+    models = [create_model("dense") for _ in range(4)]
+    hashes = {checkpoints.weights_hash(m.state_dict()) for m in models}
+    recipe = get_spec("dense").recipe
+    checkpoints.save("shared", models[0], recipe, model_name="dense")
+    stop = threading.Event()
+    seen, failures = [], []
+
+    def write(model):
+        for _ in range(15):
+            checkpoints.save("shared", model, recipe, model_name="dense", overwrite=True)
+
+    def read():
+        while not stop.is_set():
+            try:
+                seen.append(checkpoints.load("shared")[1]["sha256"])
+            except (ValueError, FileNotFoundError) as exc:
+                failures.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    writers = [threading.Thread(target=write, args=(m,)) for m in models]
+    for thread in readers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    stop.set()
+    for thread in readers:
+        thread.join()
+    assert failures == []
+    assert seen and set(seen) <= hashes
+    assert [p.name for p in checkpoint_dir.iterdir()] == ["shared.safetensors"]
+
+
+# --- the dataset download fails or hangs -------------------------------------------------------------
+
+@pytest.fixture
+def fresh_data(monkeypatch, tmp_path):
+    """Online mode with an empty data folder, and no dataset cached in this process."""
+    monkeypatch.delenv("AE_OFFLINE", raising=False)
+    monkeypatch.setenv("AE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(data, "_download_failed", set())
+    data._load_cached.cache_clear()
+    ui.test_digits.clear()
+    yield
+    data._load_cached.cache_clear()  # the next test gets the offline data again
+    ui.test_digits.clear()
+
+
+def refused():
+    raise OSError("network unreachable")
+
+
+@pytest.mark.parametrize("network, limit", [("refuses", 5.0), ("hangs", data.DOWNLOAD_TIMEOUT_S + 5.0)])
+def test_a_dead_or_hanging_download_falls_back_in_seconds_and_the_pages_say_so(fresh_data, monkeypatch, network, limit):
+    import torchvision.datasets
+
+    release = threading.Event()
+    monkeypatch.setattr(torchvision.datasets, "MNIST",
+                        _fake_mnist(refused if network == "refuses" else lambda: release.wait(60)))
+    try:
+        started = time.monotonic()
+        home = open_page("app.py")
+        seconds = time.monotonic() - started
+    finally:
+        release.set()
+    assert not home.exception
+    assert seconds < limit, f"the home page took {seconds:.1f} s with a download that {network}"
+    assert any("Test digits: **MNIST official test split" in m.value for m in home.markdown)
+    assert any("download was not reachable" in c.value for c in home.caption)
+    reconstruction = open_page("pages/1_Reconstruction.py")
+    assert not reconstruction.exception
+    assert any(c.value.startswith("Data: MNIST official test split") for c in reconstruction.caption)
+
+
+# --- an empty checkpoint folder ------------------------------------------------------------------
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_with_no_checkpoints_every_page_starts_and_says_what_to_do(checkpoint_dir, page):
+    at = open_page(page)
+    assert not at.exception, at.exception[0].value
+    if page == "pages/6_Train.py":  # the way out: training works without any checkpoint
+        assert not at.error and at.button(key="trn_start").disabled is False
+        return
+    messages = texts(at.error) + texts(at.warning)
+    assert messages, "the page shows nothing to explain the missing models"
+    assert all("train" in m.lower() for m in messages), messages
