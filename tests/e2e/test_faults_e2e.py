@@ -1,0 +1,130 @@
+"""Faults against a real server in a real browser: a checkpoint damaged while people use the app,
+an empty checkpoint folder, and a dataset download that hangs. Each test starts its own server on
+a temporary copy of what it breaks; the real checkpoints/ is never touched."""
+
+import shutil
+import socket
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from core import checkpoints, data
+from tests.e2e.conftest import PROJECT, VIEWPORT, no_exception, open_page, screenshot, start_server, stop_server
+
+ERROR_BOX = '[data-testid="stAlertContentError"]'
+WARNING_BOX = '[data-testid="stAlertContentWarning"]'
+
+
+@contextmanager
+def server(**env):
+    process, url = start_server({k: str(v) for k, v in env.items()})
+    try:
+        yield url
+    finally:
+        stop_server(process)
+
+
+@pytest.fixture
+def checkpoint_copy(tmp_path):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for path in (PROJECT / "checkpoints").glob(f"*{checkpoints.SUFFIX}"):
+        shutil.copy2(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture
+def people(browser):
+    """Two browser contexts: two people with their own sessions."""
+    contexts = [browser.new_context(viewport=VIEWPORT) for _ in range(2)]
+    yield [context.new_page() for context in contexts]
+    for context in contexts:
+        context.close()
+
+
+def test_a_checkpoint_damaged_while_the_app_runs(checkpoint_copy, people):
+    alice, bob = people
+    with server(AE_CHECKPOINT_DIR=checkpoint_copy) as url:
+        open_page(alice, url, "Generate")
+        no_exception(alice)
+        assert not alice.locator(ERROR_BOX).count()
+
+        path = checkpoint_copy / "vae2.safetensors"
+        path.write_bytes(path.read_bytes()[:1000])  # cut short, as an interrupted copy leaves it
+
+        alice.reload()
+        open_page(bob, url, "Latent_Space")
+        alice.wait_for_selector(ERROR_BOX, timeout=60_000)
+        no_exception(alice)
+        assert "The checkpoint 'vae2' is damaged" in alice.locator(ERROR_BOX).first.inner_text()
+        screenshot(alice, "fault-damaged-checkpoint")
+        no_exception(bob)  # another person on another page: unaffected
+        assert not bob.locator(ERROR_BOX).count()
+
+        alice.get_by_role("link", name="Retrain vae2 on the Train page").click()
+        alice.wait_for_url("**/Train")
+        alice.wait_for_selector("text=Train a model")
+        no_exception(alice)
+
+
+def test_an_empty_checkpoint_folder_starts_and_says_what_to_do(tmp_path, page):
+    empty = tmp_path / "checkpoints"
+    empty.mkdir()
+    with server(AE_CHECKPOINT_DIR=empty) as url:
+        open_page(page, url)
+        no_exception(page)
+        assert "There is no checkpoint 'dense'" in page.locator(WARNING_BOX).first.inner_text()
+        screenshot(page, "fault-no-checkpoints-home")
+        for path in ("Reconstruction", "Denoising", "Latent_Space", "Generate", "Anomaly"):
+            open_page(page, url, path)
+            no_exception(page)
+            notes = page.locator(f"{ERROR_BOX}, {WARNING_BOX}").all_inner_texts()
+            assert notes and all("train" in note.lower() for note in notes), (path, notes)
+        open_page(page, url, "Train")
+        no_exception(page)
+        assert page.get_by_role("button", name="Train").is_enabled()
+
+
+@contextmanager
+def hanging_proxy():
+    """A loopback "proxy" that accepts connections and never answers: a network that hangs."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held, stop = [], threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+def test_a_hanging_download_falls_back_to_the_offline_data(tmp_path, page):
+    with hanging_proxy() as proxy:
+        env = dict(AE_OFFLINE="0", AE_DATA_DIR=tmp_path / "data", HTTPS_PROXY=proxy, HTTP_PROXY=proxy,
+                   https_proxy=proxy, http_proxy=proxy, NO_PROXY="", no_proxy="")
+        with server(**env) as url:
+            page.goto(url)
+            page.wait_for_selector("text=download was not reachable",
+                                   timeout=(data.DOWNLOAD_TIMEOUT_S + 90) * 1000)  # cold start + the download's limit
+            no_exception(page)
+            assert "Test digits: MNIST official test split" in page.locator('[data-testid="stMain"]').inner_text()
+            screenshot(page, "fault-hanging-download")
+            open_page(page, url, "Reconstruction")
+            no_exception(page)
+            assert "Data: MNIST official test split" in page.locator('[data-testid="stMain"]').inner_text()
+    assert not list(Path(tmp_path / "data").glob("MNIST*"))  # nothing half-downloaded where loading looks
