@@ -1,11 +1,28 @@
-"""Latent spaces: encode datasets, decode codes, latent grids and interpolation paths."""
+"""Latent spaces: encode datasets, decode codes, latent grids, interpolation paths, and 2-D maps.
+
+The maps (t-SNE or PCA of raw pixels or of a model's codes) are cached on disk, keyed by the
+model's weights hash and the test digits, so a retrained checkpoint never shows a stale map:
+
+    python -m core.latent --precompute    # the shipped maps in checkpoints/embeddings/
+"""
 
 from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from core.data import PROJECT_DIR, Digits
 from core.evaluate import run_batches
 
 GRID_SPACINGS = ("linear", "quantile")
@@ -13,7 +30,7 @@ GRID_SPACINGS = ("linear", "quantile")
 
 def encode(model: nn.Module, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
     """Codes of images (N, 28, 28) uint8 or float in [0, 1], flattened to (N, code size)."""
-    x = torch.as_tensor(np.asarray(images)).float()
+    x = torch.tensor(np.asarray(images), dtype=torch.float32)
     if x.max() > 1.0:
         x = x / 255.0
     x = x.reshape(-1, 1, 28, 28)
@@ -75,3 +92,276 @@ def interpolate(z_from: np.ndarray, z_to: np.ndarray, steps: int, method: str = 
     if omega < 1e-6:
         return (1 - t) * a + t * b
     return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+# 2-D maps of test digits ---------------------------------------------------------------------
+
+PIXELS = "pixels"  # the space of raw pixels, named beside checkpoint names
+MAP_METHODS = ("tsne", "pca")
+SHIPPED_SPACES = (PIXELS, "ae2", "ae20", "conv", "vae")  # raw pixels vs a 2-D and a 20-D code, and more
+DEFAULT_POINTS = 10_000
+DEFAULT_PERPLEXITY = 30.0
+MIN_POINTS = 100
+MAP_SEED = 0
+TSNE_INPUT_DIMS = 50  # wider inputs are PCA-reduced first, as van der Maaten & Hinton (2008) did for MNIST
+QUALITY_NEIGHBOURS = 5
+TRUST_SAMPLE = 2_000  # trustworthiness ranks all pairs, O(N^2) memory: measured on a fixed sample
+SHIPPED_MAP_DIR = PROJECT_DIR / "checkpoints" / "embeddings"
+
+Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
+
+
+@dataclass(frozen=True)
+class TSNESettings:
+    """openTSNE's FFT-accelerated t-SNE (Linderman et al. 2019).
+
+    At 10,000 digits it needed ~20 CPU seconds against scikit-learn's Barnes-Hut's ~110, at the
+    same k-NN accuracy (`python -m bench.bench_latent --compare`).
+    """
+
+    early_exaggeration_iter: int = 250  # openTSNE's default: clusters form under exaggeration 12
+    n_iter: int = 500                   # openTSNE's default
+    # Map units per FFT grid interval. openTSNE's 1 refines the grid as the map spreads out, which
+    # made the last iterations ~10x slower than the first at 10,000 points; 4 kept the k-NN accuracy.
+    ints_in_interval: int = 4
+    neighbors: str = "exact"            # at <= 50-D, exact search cost less CPU than Annoy's, and is exact
+    # openTSNE's "auto" uses Barnes-Hut below 10,000 points, which made 5,000 points cost more than 10,000.
+    negative_gradient_method: str = "fft"
+    n_jobs: int = min(2, os.cpu_count() or 1)
+    report_every: int = 25              # iterations between progress reports
+
+
+@dataclass(frozen=True)
+class LatentMap:
+    """Test digits placed in 2-D, and how well the map keeps digits apart and neighbours together."""
+
+    coords: np.ndarray       # (N, 2) float32, rounded to float16 as stored
+    indices: np.ndarray      # (N,) positions of the points in the test split
+    labels: np.ndarray       # (N,) their digits
+    knn_accuracy: float      # leave-one-out 5-NN accuracy in the map: are digits kept apart?
+    trustworthiness: float   # against the pixels (Venna & Kaski 2001): are map neighbours real neighbours?
+    seconds: float           # how long computing it took
+
+
+def map_indices(total: int, points: int, seed: int = MAP_SEED) -> np.ndarray:
+    """The test digits a map of `points` shows: a fixed random sample in split order (all when points >= total).
+
+    Random rather than the first `points`: MNIST's first 5,000 test digits are the cleaner half.
+    """
+    if points >= total:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, points, replace=False))
+
+
+def map_features(model: nn.Module | None, digits: Digits) -> np.ndarray:
+    """What a map arranges, (N, D) float32: raw pixels (model None) or the model's codes, flattened."""
+    if model is None:
+        return digits.images.reshape(len(digits), -1).astype(np.float32) / 255.0
+    return encode(model, digits.images, digits.labels if model.is_conditional else None)
+
+
+def pca_2d(features: np.ndarray, dims: int = 2, seed: int = MAP_SEED) -> np.ndarray:
+    """The first `dims` principal components of features (N, D); features with D <= dims unchanged."""
+    from sklearn.decomposition import PCA
+
+    if features.shape[1] <= dims:
+        return np.asarray(features, dtype=np.float32)
+    return PCA(dims, svd_solver="randomized", random_state=seed).fit_transform(features).astype(np.float32)
+
+
+def tsne_2d(features: np.ndarray, perplexity: float = DEFAULT_PERPLEXITY, seed: int = MAP_SEED,
+            settings: TSNESettings = TSNESettings(), progress: Progress | None = None) -> np.ndarray:
+    """t-SNE map (N, 2) of features (N, D) (van der Maaten & Hinton 2008), PCA-initialised."""
+    from openTSNE import TSNE  # imported here: pages that never draw a map don't load it
+
+    total = settings.early_exaggeration_iter + settings.n_iter
+    done = 0
+
+    def report(iteration, error, embedding) -> bool:
+        nonlocal done
+        done += settings.report_every
+        progress(min(done / total, 1.0), f"Arranging points: step {done} of {total}")
+        return False  # False = keep optimising
+
+    tsne = TSNE(
+        perplexity=perplexity, initialization="pca", random_state=seed,
+        early_exaggeration_iter=settings.early_exaggeration_iter, n_iter=settings.n_iter,
+        ints_in_interval=settings.ints_in_interval, neighbors=settings.neighbors, n_jobs=settings.n_jobs,
+        negative_gradient_method=settings.negative_gradient_method,
+        callbacks=report if progress else None, callbacks_every_iters=settings.report_every,
+    )
+    return np.asarray(tsne.fit(pca_2d(features, TSNE_INPUT_DIMS, seed)), dtype=np.float32)
+
+
+def map_quality(coords: np.ndarray, labels: np.ndarray, pixels: np.ndarray,
+                k: int = QUALITY_NEIGHBOURS, sample: int = TRUST_SAMPLE) -> tuple[float, float]:
+    """(k-NN accuracy, trustworthiness) of a 2-D map; pixels (N, 784) are the yardstick for
+    neighbours, the same for every space, so maps of different models compare."""
+    from sklearn.manifold import trustworthiness
+    from sklearn.neighbors import NearestNeighbors
+
+    n = len(coords)
+    neighbours = NearestNeighbors(n_neighbors=k + 1).fit(coords).kneighbors(coords, return_distance=False)
+    neighbours = neighbours[:, 1:]  # (N, k) without the point itself
+    votes = np.zeros((n, int(labels.max()) + 1))
+    np.add.at(votes, (np.arange(n)[:, None], labels[neighbours]), 1)
+    knn_accuracy = float((votes.argmax(1) == labels).mean())
+    pick = map_indices(n, sample)
+    trust = float(trustworthiness(pixels[pick], coords[pick], n_neighbors=k))
+    return knn_accuracy, trust
+
+
+def compute_map(model: nn.Module | None, digits: Digits, method: str = "tsne", points: int = DEFAULT_POINTS,
+                perplexity: float = DEFAULT_PERPLEXITY, progress: Progress | None = None) -> LatentMap:
+    """Map `points` test digits to 2-D by t-SNE or PCA of their pixels (model None) or codes."""
+    if method not in MAP_METHODS:
+        raise ValueError(f"Unknown map method {method!r}; choose one of {', '.join(MAP_METHODS)}.")
+    if points < MIN_POINTS:
+        raise ValueError(f"A map needs at least {MIN_POINTS} points.")
+    report = progress or (lambda fraction, text: None)
+    start = time.perf_counter()
+    indices = map_indices(len(digits), points)
+    subset = digits.subset(indices)
+    report(0.0, f"Encoding {len(subset):,} digits")
+    features = map_features(model, subset)
+    if method == "pca":
+        coords = pca_2d(features)
+    else:
+        report(0.02, "Finding each digit's nearest neighbours")
+        coords = tsne_2d(features, perplexity, progress=report)
+    coords = coords.astype(np.float16).astype(np.float32)  # measured as stored
+    report(1.0, "Measuring the map")
+    pixels = subset.images.reshape(len(subset), -1).astype(np.float32) / 255.0
+    knn_accuracy, trust = map_quality(coords, subset.labels, pixels)
+    return LatentMap(coords, indices, subset.labels, knn_accuracy, trust, time.perf_counter() - start)
+
+
+# The disk cache: one small .npz per map, named by everything that changes the map.
+
+def map_cache_dir() -> Path:
+    """Where maps computed in the app are kept (`AE_EMBEDDING_DIR`, default ~/.cache/autoencoder-lab/embeddings)."""
+    default = Path.home() / ".cache" / "autoencoder-lab" / "embeddings"
+    return Path(os.environ.get("AE_EMBEDDING_DIR", default))
+
+
+def digits_fingerprint(digits: Digits) -> str:
+    """A short hash of a split's images and labels, so a map of other digits is never reused."""
+    digest = hashlib.sha256(np.ascontiguousarray(digits.images).tobytes())
+    digest.update(np.ascontiguousarray(digits.labels).tobytes())
+    return digest.hexdigest()[:12]
+
+
+def map_file_name(space: str, weights_sha256: str | None, method: str, points: int, perplexity: float,
+                  fingerprint: str) -> str:
+    """The cache file of a map: other weights, digits or settings give another name.
+
+    Args:
+        space: PIXELS or a checkpoint name (for people reading the folder).
+        weights_sha256: the checkpoint's `meta["sha256"]`; None for raw pixels.
+    """
+    parts = [space, method, str(points)]
+    if method == "tsne":
+        parts.append(f"p{perplexity:g}")
+    if weights_sha256:
+        parts.append(weights_sha256[:16])
+    parts.append(fingerprint)
+    return "-".join(parts) + ".npz"
+
+
+def save_map(path: Path, latent_map: LatentMap) -> Path:
+    """Write a map atomically (a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(
+                f, coords=latent_map.coords.astype(np.float16), indices=latent_map.indices.astype(np.int32),
+                labels=latent_map.labels.astype(np.uint8), knn_accuracy=latent_map.knn_accuracy,
+                trustworthiness=latent_map.trustworthiness, seconds=latent_map.seconds,
+            )
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_map(path: Path) -> LatentMap:
+    with np.load(path) as f:
+        return LatentMap(f["coords"].astype(np.float32), f["indices"].astype(np.int64), f["labels"].astype(np.int64),
+                         float(f["knn_accuracy"]), float(f["trustworthiness"]), float(f["seconds"]))
+
+
+def read_map(file_name: str) -> LatentMap:
+    """A cached map: the shipped ones first, then those computed here; FileNotFoundError when neither has it."""
+    for folder in (SHIPPED_MAP_DIR, map_cache_dir()):
+        if (folder / file_name).is_file():
+            return load_map(folder / file_name)
+    raise FileNotFoundError(f"No cached map {file_name}.")
+
+
+def get_map(space: str, model: nn.Module | None, weights_sha256: str | None, digits: Digits,
+            method: str = "tsne", points: int = DEFAULT_POINTS, perplexity: float = DEFAULT_PERPLEXITY,
+            progress: Progress | None = None) -> LatentMap:
+    """A map from the disk cache, else computed and saved in `map_cache_dir()`."""
+    name = map_file_name(space, weights_sha256, method, points, perplexity, digits_fingerprint(digits))
+    try:
+        return read_map(name)
+    except FileNotFoundError:
+        pass
+    latent_map = compute_map(model, digits, method, points, perplexity, progress)
+    save_map(map_cache_dir() / name, latent_map)
+    return latent_map
+
+
+def precompute(spaces=SHIPPED_SPACES, methods=MAP_METHODS, points: int = DEFAULT_POINTS,
+               perplexity: float = DEFAULT_PERPLEXITY, folder: Path = SHIPPED_MAP_DIR, log=print) -> list[Path]:
+    """Compute the default maps of the shipped checkpoints into `folder`, and delete the outdated
+    ones of the same spaces and methods (a retrained checkpoint has a new weights hash)."""
+    from core import checkpoints
+    from core import data as data_lib
+
+    digits = data_lib.load("mnist", "test")
+    fingerprint = digits_fingerprint(digits)
+    folder = Path(folder)
+    wanted = []
+    for space in spaces:
+        model, weights = None, None
+        if space != PIXELS:
+            model, meta = checkpoints.load(space)
+            weights = meta["sha256"]
+        for method in methods:
+            path = folder / map_file_name(space, weights, method, points, perplexity, fingerprint)
+            wanted.append(path)
+            if path.is_file():
+                log(f"{path.name}: up to date")
+            else:
+                latent_map = compute_map(model, digits, method, points, perplexity)
+                save_map(path, latent_map)
+                log(f"{path.name}: {latent_map.seconds:.1f} s, k-NN accuracy {latent_map.knn_accuracy:.3f}, "
+                    f"trustworthiness {latent_map.trustworthiness:.3f}")
+            for old in folder.glob(f"{space}-{method}-*.npz"):
+                if old != path:
+                    old.unlink()
+                    log(f"{old.name}: removed (outdated)")
+    return wanted
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Precompute the 2-D maps of the shipped checkpoints.")
+    parser.add_argument("--precompute", action="store_true", help="compute missing maps, delete outdated ones")
+    parser.add_argument("--space", action="append", choices=SHIPPED_SPACES, help="only this space (repeatable)")
+    parser.add_argument("--method", action="append", choices=MAP_METHODS, help="only this method (repeatable)")
+    args = parser.parse_args(argv)
+    if not args.precompute:
+        parser.print_help()
+        return 2
+    torch.set_num_threads(1)
+    precompute(args.space or SHIPPED_SPACES, args.method or MAP_METHODS, log=lambda line: print(line, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
