@@ -19,6 +19,7 @@ from core import checkpoints, data, images
 from core.registry import get_spec, list_models
 from core import export, latent
 from core import denoise
+from core import anomaly
 
 # One intra-op thread per request: with several sessions on 2 cores, threads that wait on
 # each other made single decodes 10x slower; parallelism comes from sessions instead.
@@ -194,3 +195,68 @@ def _clean_accuracy(digits: int, stamp: tuple[int, int]) -> float:
 def clean_accuracy() -> float:
     """The classifier's accuracy on the first `denoise.SWEEP_DIGITS` clean test digits."""
     return _clean_accuracy(denoise.SWEEP_DIGITS, _file_stamp("classifier"))
+
+
+# --- Latent space page -----------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _digits_fingerprint(dataset: str) -> str:
+    return latent.digits_fingerprint(test_digits(dataset))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _map_from_disk(file_name: str) -> latent.LatentMap:
+    return latent.read_map(file_name)  # FileNotFoundError is raised, not cached
+
+
+def latent_map(space: str, method: str, points: int, perplexity: float) -> latent.LatentMap:
+    """A 2-D map of test digits (space: `latent.PIXELS` or a checkpoint name) from the disk cache,
+    else computed once under a progress bar and kept on disk. Raises the checkpoint errors.
+
+    The file name holds the weights hash and the digits' fingerprint, so a cached map is never stale.
+    """
+    model, weights = None, None
+    if space != latent.PIXELS:
+        model, meta = load_model(space)
+        weights = meta["sha256"]
+    name = latent.map_file_name(space, weights, method, points, perplexity, _digits_fingerprint("mnist"))
+    try:
+        return _map_from_disk(name)
+    except FileNotFoundError:
+        pass
+    bar = st.progress(0.0, text="Computing the map…")
+    latent.get_map(space, model, weights, test_digits("mnist"), method, points, perplexity,
+                   progress=lambda fraction, text: bar.progress(fraction, text=text))
+    bar.empty()
+    return _map_from_disk(name)
+
+
+# --- Anomaly page ----------------------------------------------------------------------------
+
+def one_digit_models() -> list[str]:
+    """VAE checkpoints trained on a single digit (vae_one and users' retrainings of it)."""
+    return [name for name in available_models(("vae",))
+            if (checkpoint_status(name).meta or {}).get("recipe", {}).get("digit") is not None]
+
+
+@st.cache_data(show_spinner="Scoring the test digits…", max_entries=16)
+def _anomaly_scores(name: str, stamp: tuple[int, int], dataset: str) -> anomaly.AnomalyScores:
+    model, meta = load_model(name)
+    return anomaly.score_digits(model, test_digits(dataset), anomaly.known_digit(meta))
+
+
+def anomaly_scores(name: str, dataset: str = "mnist") -> anomaly.AnomalyScores:
+    """Anomaly scores (negative ELBO) of every test digit under a one-digit VAE checkpoint."""
+    return _anomaly_scores(name, _file_stamp(name), dataset)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _latent_grid_png(name: str, stamp: tuple[int, int], n: int, span: float, scale: int) -> bytes:
+    grid, _ = latent.latent_grid(load_model(name)[0], n, span)
+    return images.to_png(images.tile(grid, pad=0), scale=scale)
+
+
+def latent_grid_png(name: str, n: int = 15, span: float = 3.0, scale: int = 2) -> bytes:
+    """A 2-D latent space's n x n decoded grid (`latent.latent_grid`) as one PNG; cached because
+    encoding a large PNG takes longer than decoding the grid."""
+    return _latent_grid_png(name, _file_stamp(name), n, span, scale)

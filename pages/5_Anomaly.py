@@ -1,0 +1,212 @@
+"""Anomaly detection: a VAE that knows one digit flags every other digit by its negative ELBO."""
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+import ui
+from core import anomaly, images, latent
+
+st.set_page_config(page_title="Anomaly · Autoencoder Lab", page_icon="🚨", layout="wide")
+
+DIGIT_COLORS = px.colors.qualitative.Plotly  # one colour per digit, as on the other pages
+GALLERY_SIZE = 21  # three rows at the page's width
+GRID_SIZE, GRID_SPAN = 15, 3.0  # latent grids: 15 x 15 digits over z in [-3, 3]^2
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
+SHOWN_QUANTILES = (0.001, 0.995)  # histogram and slider range: the far tail would squash the rest
+
+# --- sidebar ------------------------------------------------------------------------------
+with st.sidebar:
+    st.header("Anomaly detection")
+    options = ui.one_digit_models()
+    if not options:
+        st.warning("No model trained on a single digit is available: train `vae_one` on the Train page "
+                   "or run `python -m core.train --model vae_one`.")
+        st.stop()
+    name = st.selectbox("Model that knows one digit", options, format_func=ui.describe, key="an_model")
+    st.caption("`vae_one` learnt sevens only. Retrain it on another digit on the Train page "
+               "(its recipe's digit) and pick it here.")
+
+try:
+    model, meta = ui.load_model(name)
+    result = ui.anomaly_scores(name)
+except (FileNotFoundError, ValueError) as exc:
+    ui.show_model_error(name, exc)
+    st.stop()
+digit = result.digit
+known = ~result.is_anomaly
+digits = ui.test_digits("mnist")
+
+st.title("Anomaly detection")
+st.markdown(
+    f"`{name}` is a variational autoencoder that has only ever seen **{digit}s**. It explains a {digit} "
+    f"with few nats and any other digit with many, so each digit's negative ELBO (reconstruction error "
+    f"plus the cost of its code, in nats) is an anomaly score: flag every digit that scores above a "
+    f"threshold and you have a detector of \"not a {digit}\"."
+)
+ui.source_caption(digits.source)
+
+
+def reconstructions(test_positions: np.ndarray) -> np.ndarray:
+    """The model's rebuilds (N, 28, 28) of test digits."""
+    return latent.decode(model, latent.encode(model, digits.images[test_positions]))
+
+
+def histogram_figure(threshold: float, low: float, high: float, bins: int = 60) -> go.Figure:
+    """One histogram of scores per test digit class (2 x 5 panels), the threshold dashed on each.
+
+    Binned here and laid out by hand: plotly's make_subplots and add_vline took ~1 s a re-run.
+    """
+    edges = np.linspace(low, high, bins + 1)
+    centres, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
+    traces, layout, shapes, titles = [], {}, [], []
+    gap_x, gap_y = 0.03, 0.16
+    panel_w, panel_h = (1 - 4 * gap_x) / 5, (1 - gap_y) / 2
+    for d in range(10):
+        row, col = divmod(d, 5)
+        axis = "" if d == 0 else str(d + 1)  # plotly names axes x, x2, x3, ...
+        counts, _ = np.histogram(result.scores[result.labels == d], edges)
+        traces.append(go.Bar(x=centres, y=counts, width=width, xaxis=f"x{axis}", yaxis=f"y{axis}",
+                             marker_color=DIGIT_COLORS[d], name=f"digit {d}", showlegend=False,
+                             hovertemplate=f"digit {d}<br>%{{x:.0f}} nats: %{{y}} digits<extra></extra>"))
+        x0, y0 = col * (panel_w + gap_x), (1 - row) * (panel_h + gap_y)
+        layout[f"xaxis{axis}"] = dict(domain=[x0, x0 + panel_w], anchor=f"y{axis}", range=[low, high],
+                                      nticks=3, tickangle=0)
+        layout[f"yaxis{axis}"] = dict(domain=[y0, y0 + panel_h], anchor=f"x{axis}")
+        shapes.append(dict(type="line", xref=f"x{axis}", yref=f"y{axis} domain", x0=threshold, x1=threshold,
+                           y0=0, y1=1, line=dict(dash="dash", color="#444", width=1.5)))
+        titles.append(dict(text=f"<b>digit {d} (known)</b>" if d == digit else f"digit {d}",
+                           xref=f"x{axis} domain", yref=f"y{axis} domain", x=0.5, y=1.0, yanchor="bottom",
+                           showarrow=False))
+    return go.Figure(data=traces, layout=dict(layout, shapes=shapes, annotations=titles, height=430, bargap=0,
+                                              margin=dict(l=10, r=10, t=30, b=10)))
+
+
+def roc_figure(detection: anomaly.Detection) -> go.Figure:
+    fpr, tpr, _ = anomaly.roc_curve(result)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#bbb"),
+                             name="chance", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"AUC {result.auc:.3f}", line=dict(width=3),
+                             hovertemplate="false alarms %{x:.1%}<br>recall %{y:.1%}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[detection.false_alarm_rate], y=[detection.recall], mode="markers",
+                             name="threshold", marker=dict(size=12, color="#d62728")))
+    fig.update_xaxes(title=f"false alarms: {digit}s flagged", range=[0, 1], tickformat=".0%")
+    fig.update_yaxes(title="recall: other digits flagged", range=[0, 1.02], tickformat=".0%")
+    fig.update_layout(height=430, margin=dict(l=10, r=10, t=30, b=10), legend=dict(x=0.45, y=0.1))
+    return fig
+
+
+def gallery(test_positions: np.ndarray) -> None:
+    """Each digit beside its reconstruction, captioned with its label and score."""
+    rebuilt = reconstructions(test_positions)
+    pairs = [images.to_png(images.tile(np.stack([digits.images[i] / 255.0, r]), pad=1), scale=2)
+             for i, r in zip(test_positions, rebuilt)]
+    st.image(pairs, caption=[f"a {result.labels[i]} · {result.scores[i]:.0f}" for i in test_positions])
+
+
+# --- scores, threshold, precision and recall ------------------------------------------------
+low, high = (float(q) for q in np.quantile(result.scores, SHOWN_QUANTILES))
+columns = st.columns(4)
+columns[0].metric("ROC AUC", f"{result.auc:.3f}",
+                  help=f"The chance that a random other digit scores higher than a random {digit}: "
+                       "the figure `python -m core.evaluate` reports for this checkpoint.")
+columns[1].metric("Test digits", f"{len(result.scores):,}", help=f"{known.sum():,} {digit}s, {(~known).sum():,} others")
+columns[2].metric(f"Median score of the {digit}s", f"{np.median(result.scores[known]):.0f} nats")
+columns[3].metric("Median score of the others", f"{np.median(result.scores[~known]):.0f} nats")
+
+threshold = st.slider(
+    "Threshold: flag digits scoring above (nats)", low, high, float(np.clip(anomaly.default_threshold(result), low, high)),
+    step=max((high - low) / 500, 0.01), format="%.0f", key=f"an_threshold_{name}",
+    help=f"It starts where {anomaly.FALSE_ALARM_RATE:.0%} of the {digit}s are flagged.",
+)
+detection = anomaly.detect(result, threshold)
+columns = st.columns(4)
+columns[0].metric("Precision", f"{detection.precision:.1%}", help="Of the flagged digits, the share that are not "
+                  f"{digit}s.")
+columns[1].metric("Recall", f"{detection.recall:.1%}", help=f"Of the digits that are not {digit}s, the share flagged.")
+columns[2].metric("False alarms", f"{detection.false_alarm_rate:.1%}", help=f"Of the {digit}s, the share flagged.")
+columns[3].metric("Flagged", f"{detection.flagged:,}")
+
+left, right = st.columns([3, 2])
+with left:
+    st.markdown("**Scores per test digit class** (dashed: the threshold)")
+    st.plotly_chart(histogram_figure(threshold, low, high), key="an_histograms", config={"displaylogo": False})
+with right:
+    st.markdown("**ROC curve** (red: the threshold)")
+    st.plotly_chart(roc_figure(detection), key="an_roc", config={"displaylogo": False})
+
+# --- galleries ------------------------------------------------------------------------------
+st.subheader("The digits behind the numbers")
+view = st.radio("Show", ["most anomalous", "missed"], horizontal=True, key="an_gallery",
+                format_func={"most anomalous": "The most anomalous digits",
+                             "missed": f"Other digits it finds most like a {digit}"}.get)
+if view == "most anomalous":
+    shown = anomaly.most_anomalous(result, GALLERY_SIZE)
+else:
+    others = np.flatnonzero(~known)
+    shown = others[np.argsort(result.scores[others], kind="stable")[:GALLERY_SIZE]]
+st.caption(f"Each test digit beside how `{name}` rebuilds it, with its label and score in nats.")
+gallery(shown)
+
+# --- latent grids ---------------------------------------------------------------------------
+st.subheader("What each latent space decodes to")
+st.markdown(f"Every point of `{name}`'s 2-D latent space decodes to a {digit}: it has no way to draw "
+            "anything else, which is why other digits rebuild badly. Beside it, `vae2` learnt all ten digits.")
+for column, grid_model_name in zip(st.columns(2), (name, "vae2")):
+    with column:
+        try:
+            grid_model = ui.load_model(grid_model_name)[0]
+        except (FileNotFoundError, ValueError) as exc:
+            ui.show_model_error(grid_model_name, exc)
+            continue
+        if grid_model.code_shape != (2,):
+            st.info(f"`{grid_model_name}` has a {grid_model.code_shape[0]}-D latent space; the grid needs 2-D.")
+            continue
+        st.image(ui.latent_grid_png(grid_model_name, GRID_SIZE, GRID_SPAN),
+                 caption=f"{grid_model_name}: z0 from −{GRID_SPAN:g} to {GRID_SPAN:g} left to right, z1 downwards from {GRID_SPAN:g}")
+
+# --- your digit -----------------------------------------------------------------------------
+st.subheader(f"Is your digit a {digit}?")
+tab_upload, tab_draw = st.tabs(["Upload", "Draw"])
+with tab_upload:
+    upload = st.file_uploader("An image of one handwritten digit", type=UPLOAD_TYPES, key="an_upload")
+with tab_draw:
+    drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280, height=280,
+                        drawing_mode="freedraw", key="an_canvas", return_image_data=True)
+    st.caption("Draw a digit with the mouse, big, in the middle of the box.")
+
+
+def verdict(item: images.UploadedDigit, label: str) -> None:
+    """Score one digit against the threshold; show it, its reconstruction and the verdict."""
+    for note in item.notes:
+        st.warning(note)
+    if item.blank:
+        return
+    score = anomaly.score_image(model, item.image)
+    rebuilt = latent.decode(model, latent.encode(model, item.image[None]))[0]
+    share = float((result.scores[known] < score).mean())
+    columns = st.columns([1, 1, 3])
+    columns[0].image(images.to_png(item.image, scale=4), caption=f"{label}, as MNIST sees it", width=112)
+    columns[1].image(images.to_png(rebuilt, scale=4), caption=f"rebuilt by {name}", width=112)
+    with columns[2]:
+        st.metric("Anomaly score", f"{score:.0f} nats", delta=f"{score - threshold:+.0f} vs the threshold",
+                  delta_color="inverse")
+        if score > threshold:
+            st.warning(f"Flagged: not a {digit}, says `{name}` (it scores higher than {share:.0%} of the test {digit}s).")
+        else:
+            st.success(f"Passes as a {digit} (it scores higher than only {share:.0%} of the test {digit}s).")
+
+
+if upload is not None:
+    try:
+        verdict(images.prepare_upload(upload.getvalue()), upload.name)
+    except ValueError as exc:
+        st.error(f"**{upload.name}**: {exc}")
+drawn = images.prepare_upload(drawing.image_bytes) if drawing.image_bytes else None
+if drawn is not None and not drawn.blank:
+    verdict(drawn, "your drawing")
+if upload is None and (drawn is None or drawn.blank):
+    st.caption("Upload an image or draw a digit: its score and the verdict appear here.")
