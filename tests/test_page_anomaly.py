@@ -1,0 +1,91 @@
+"""AppTest: the Anomaly page shows core.evaluate's AUC, answers its threshold, and scores uploads."""
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core import checkpoints, data
+from core.evaluate import evaluate_model
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page("pages/5_Anomaly.py")
+    at.run()
+    assert not at.exception, at.exception[0].value
+    return at
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def png_of_test_digit(index: int) -> bytes:
+    """A test digit drawn dark on light and enlarged, as someone would scan it."""
+    digit = data.load("mnist", "test").images[index]
+    buffer = io.BytesIO()
+    Image.fromarray(255 - digit).resize((140, 140)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def shown() -> AppTest:
+    return open_page()
+
+
+def test_the_auc_shown_is_core_evaluates(shown):
+    model, _ = checkpoints.load("vae_one")
+    assert metrics(shown)["ROC AUC"] == f"{evaluate_model('vae_one', model)['roc_auc']:.3f}"
+
+
+def test_histograms_roc_galleries_and_both_latent_grids_are_drawn(shown):
+    charts = shown.get("plotly_chart")
+    assert len(charts) == 2  # the per-digit histograms and the ROC curve
+    assert "digit 7 (known)" in charts[0].proto.spec
+    images = shown.get("image")
+    assert len(images) == 3  # the gallery, and the grids of vae_one and vae2
+    assert len(images[0].proto.imgs) == 21
+
+
+def test_raising_the_threshold_trades_recall_for_fewer_false_alarms():
+    at = open_page()
+    slider = at.slider(key="an_threshold_vae_one")
+    before = metrics(at)
+    slider.set_value(slider.max).run()
+    after = metrics(at)
+    assert float(after["Recall"].rstrip("%")) < float(before["Recall"].rstrip("%"))
+    assert float(after["False alarms"].rstrip("%")) <= float(before["False alarms"].rstrip("%"))
+
+
+def test_an_upload_is_scored_against_the_threshold():
+    at = open_page()
+    seven = int((data.load("mnist", "test").labels == 7).argmax())
+    at.get("file_uploader")[0].set_value(("seven.png", png_of_test_digit(seven), "image/png")).run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Anomaly score"].endswith("nats")
+    verdicts = [e.value for e in (*at.success, *at.warning)]
+    assert any("Passes as a 7" in v or "Flagged" in v for v in verdicts)
+
+
+def test_a_bad_upload_gets_a_sentence_not_a_traceback():
+    at = open_page()
+    at.get("file_uploader")[0].set_value(("notes.png", b"not an image", "image/png")).run()
+    assert not at.exception
+    assert "notes.png" in at.error[0].value and "not a PNG, JPEG" in at.error[0].value
+
+
+def test_the_verdict_follows_the_threshold():
+    at = open_page()
+    seven = int((data.load("mnist", "test").labels == 7).argmax())
+    at.get("file_uploader")[0].set_value(("seven.png", png_of_test_digit(seven), "image/png")).run()
+    slider = at.slider(key="an_threshold_vae_one")
+    slider.set_value(slider.min).run()
+    assert any("Flagged" in w.value for w in at.warning)
+    slider.set_value(slider.max).run()
+    assert any("Passes as a 7" in s.value for s in at.success)
