@@ -522,6 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-timeout", type=float, default=60.0, help="seconds a single run may take")
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds a whole level may take")
     parser.add_argument("--url", help="probe a server already running on a loopback address instead")
+    parser.add_argument("--server-env", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="environment of the started server, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
 
@@ -531,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         url, pid = require_loopback(args.url), None
     else:
-        process, url = start_server()
+        process, url = start_server(dict(item.split("=", 1) for item in args.server_env))
         pid = process.pid
     try:
         cold = warm_up(url, pid)
@@ -548,7 +550,8 @@ def main(argv: list[str] | None = None) -> int:
         first = {r.action + " " + (r.page or "home"): round(r.seconds, 2) for r in cold.runs}
         print(f"warm-up, one visitor, first runs (s): {first}; errors: {cold.errors or 'none'}")
         print(f"pages: {', '.join(p or 'home' for p in args.pages)}; think {args.think[0]:g}-{args.think[1]:g} s "
-              f"between steps; sessions arrive over {args.ramp:g} s; load average {os.getloadavg()[0]:.1f}")
+              f"between steps; sessions arrive over {args.ramp:g} s; load average {os.getloadavg()[0]:.1f}"
+              + (f"; server environment {' '.join(args.server_env)}" if args.server_env else ""))
         print(markdown_table(results))
         for result in results:
             for error in result.errors[:5]:

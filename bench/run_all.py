@@ -1,0 +1,262 @@
+"""Every benchmark of the lab in one command, one markdown table.
+
+    python -m bench.run_all              # everything (about half an hour on 2 cores)
+    python -m bench.run_all --quick      # a few minutes: fewer repeats, 3 models, no t-SNE, one small load level
+
+Runs, one after the other so they do not slow each other down:
+- model quality on the test split (`python -m core.evaluate --json`, each model's headline figure);
+- cold start to the first digit in the browser, warm page switches (here, in headless Chromium);
+- live-drag updates per second and slider-release reruns (bench/bench_generate.py);
+- upload-to-denoised time (bench/bench_denoise.py);
+- t-SNE cost for 2,000 / 5,000 / 10,000 points and the cached map's rerun (bench/bench_latent.py);
+- seconds per training epoch and a decode's latency while a model trains (bench/bench_train.py);
+- the load levels of bench/load_probe.py (10, 30 and 100 sessions).
+
+Each benchmark runs as its own process (a fresh server where it needs one) and is read from its
+printed figures (the load probe's from its --json output). A benchmark that fails or prints
+nothing readable gets a row saying so; the others still run. The table, the machine and the
+date are printed, and written with the raw output to bench/results/ (not committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+RESULTS = PROJECT / "bench" / "results"
+
+
+@dataclass(frozen=True)
+class Row:
+    what: str
+    figure: str
+    goal: str = ""
+    source: str = ""
+
+
+# --- running and reading the other benchmarks --------------------------------------------------
+
+def run_module(module: str, args: list[str], timeout: float, log: list[str]) -> str:
+    """stdout of `python -m module args`, niced; raises RuntimeError with the tail of its output on failure."""
+    command = ["nice", "-n", "10", sys.executable, "-m", module, *args]
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "AE_OFFLINE": os.environ.get("AE_OFFLINE", "1")})
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"no result within {timeout:.0f} s") from exc
+    log.append(f"$ {' '.join(command[3:])}  ({time.perf_counter() - started:.0f} s, exit {done.returncode})\n"
+               f"{done.stdout}{done.stderr[-3000:] if done.returncode else ''}")
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"exit {done.returncode}: {tail[0][:200]}")
+    return done.stdout
+
+
+def find(pattern: str, text: str, what: str) -> re.Match:
+    match = re.search(pattern, text, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"no {what} in the output")
+    return match
+
+
+def guarded(source: str, benchmark) -> list[Row]:
+    """The rows of one benchmark, or one row saying why there are none."""
+    try:
+        return benchmark()
+    except Exception as exc:  # one broken benchmark must not stop the others: its row and the exit status say it
+        return [Row(source, f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
+                    source=source)]
+
+
+def model_quality(quick: bool, log: list[str]) -> list[Row]:
+    from core.evaluate import headline
+
+    models = ["dense", "vae", "classifier"] if quick else []
+    args = ["--json", *[a for m in models for a in ("--model", m)]]
+    results = json.loads(run_module("core.evaluate", args, 3600, log))
+    return [Row(f"quality: {name}", result.get("error") or headline(name, result), source="core.evaluate --json")
+            for name, result in results.items()]
+
+
+def generate_figures(quick: bool, log: list[str]) -> list[Row]:
+    args = ["--moves", "100", "--releases", "3"] if quick else []
+    out = run_module("bench.bench_generate", args, 1800, log)
+    rows = [Row(f"live drag, {m[1]}", f"{m[2]} digit updates/s", "60/s (one per frame)", "bench_generate")
+            for m in re.finditer(r"^(.+?): drag paced by animation frames: (\d+) digit updates/s", out, re.MULTILINE)]
+    release = find(r"release -> new server image (\d+) ms median \((.+?)\)", out, "slider release time")
+    rows.append(Row("slider release -> new image (server rerun)", f"{release[1]} ms median ({release[2]})",
+                    source="bench_generate"))
+    return rows
+
+
+def denoise_figures(quick: bool, log: list[str]) -> list[Row]:
+    out = run_module("bench.bench_denoise", ["--uploads", "3" if quick else "10"], 1800, log)
+    warm = find(r"upload -> denoised digit on screen, warm: ([\d.]+) s median, (.+?) over", out, "upload time")
+    return [Row("upload -> denoised digit on screen", f"{warm[1]} s median ({warm[2]})", "<= 0.5 s", "bench_denoise")]
+
+
+def latent_figures(quick: bool, log: list[str]) -> list[Row]:
+    if quick:
+        return [Row("t-SNE recompute", "skipped with --quick", "10,000 points <= 20 s", "bench_latent")]
+    out = run_module("bench.bench_latent", [], 3600, log)
+    rows = [Row(f"t-SNE recompute, {m[1]} points", f"{m[2]} s wall, {m[3]} s CPU",
+                "<= 20 s" if m[1] == "10,000" else "", "bench_latent")
+            for m in re.finditer(r"t-SNE recompute, +([\d,]+) points: +([\d.]+) s wall, +([\d.]+) s CPU", out)]
+    rerun = find(r"warm re-run median ([\d.]+) s", out, "latent page rerun")
+    rows.insert(0, Row("Latent space page rerun with cached maps", f"{rerun[1]} s median", "<= 1 s", "bench_latent"))
+    return rows
+
+
+def train_figures(quick: bool, log: list[str]) -> list[Row]:
+    args = ["--epochs", "1", "--models", "dense"] if quick else []
+    out = run_module("bench.bench_train", args, 3600, log)
+    rows = [Row(f"training, {m[1]}", f"{m[2]} s per epoch", source="bench_train")
+            for m in re.finditer(r"^\s*(\w+): +([\d.]+) s per epoch", out, re.MULTILINE)]
+    decode = find(r"one VAE decode in another thread: ([\d.]+) ms idle, ([\d.]+) ms while conv trains", out, "decode time")
+    rows.append(Row("one VAE decode while a model trains", f"{decode[2]} ms ({decode[1]} ms idle)", source="bench_train"))
+    return rows
+
+
+def load_figures(quick: bool, log: list[str]) -> list[Row]:
+    args = ["--json"] + (["--levels", "5", "--think", "0.5", "1"] if quick else [])
+    result = json.loads(run_module("bench.load_probe", args, 7200, log))
+    warm_up = result["warm_up"]
+    rows = [Row("load: one visitor through every page, cold server",
+                f"{warm_up['runs']} runs, {warm_up['errors']} errors, slowest {warm_up['max_s']:.1f} s",
+                source="load_probe")]
+    for level in result["levels"]:
+        think = "-".join(f"{t:g}" for t in level["think_s"])
+        rows.append(Row(
+            f"load: {level['sessions']} sessions at once ({think} s between steps)",
+            f"{level['errors']} errors in {level['runs']} runs; p50 {level['p50_s']:.2f} s, p95 {level['p95_s']:.2f} s, "
+            f"{level['runs_per_s']:.1f} runs/s" if level["runs"] else f"{level['errors']} errors, no finished run",
+            "0 errors, p95 <= 2 s" if level["sessions"] == 100 else "0 errors", "load_probe"))
+    return rows
+
+
+# --- measured here: cold start and page switches in a browser ------------------------------------
+
+FIRST_DIGIT = """() => {
+    const img = document.querySelector('[data-testid="stMain"] [data-testid="stImage"] img');
+    return img !== null && img.complete && img.naturalWidth > 0;
+}"""
+SWITCHES = ("Generate", "Anomaly", "Latent Space", "Train", "Reconstruction")
+TITLES = {"Generate": "Generate", "Anomaly": "Anomaly detection", "Latent Space": "Latent space",
+          "Train": "Train a model", "Reconstruction": "Reconstruction"}
+
+
+def browser_figures(quick: bool, log: list[str]) -> list[Row]:
+    """Seconds from launching the server to a digit on screen, and warm switches between pages."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM, VIEWPORT, start_server, stop_server, wait_for_app
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport=VIEWPORT)
+        started = time.perf_counter()
+        process, url = start_server()
+        try:
+            healthy = time.perf_counter() - started
+            page.goto(f"{url}/Reconstruction")
+            page.wait_for_function(FIRST_DIGIT, timeout=300_000)
+            cold = time.perf_counter() - started
+            wait_for_app(page, timeout=300_000)
+            switches = []
+            for name in SWITCHES * (1 if quick else 3):
+                began = time.perf_counter()
+                page.get_by_test_id("stSidebarNav").get_by_role("link", name=name).click()
+                page.get_by_role("heading", name=TITLES[name], level=1).wait_for(timeout=120_000)
+                wait_for_app(page, timeout=120_000)
+                switches.append(time.perf_counter() - began)
+        finally:
+            stop_server(process)
+            browser.close()
+    log.append(f"browser: server healthy after {healthy:.1f} s, first digit after {cold:.1f} s; "
+               f"page switches (s): {', '.join(f'{s:.2f}' for s in switches)}")
+    warm = switches[len(SWITCHES):] or switches  # the first round loads each page's models
+    return [Row("cold start: server launch -> first digit in the browser", f"{cold:.1f} s (server up after {healthy:.1f} s)",
+                source="run_all"),
+            Row("warm page switch (sidebar link -> page finished)",
+                f"{statistics.median(warm):.2f} s median, {max(warm):.2f} s slowest over {len(warm)}", source="run_all")]
+
+
+# --- the report --------------------------------------------------------------------------------------
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    memory = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+        memory = f", {kb / 2**20:.0f} GB memory"
+    except (OSError, StopIteration):
+        pass
+    import streamlit
+    import torch
+
+    return (f"{cpu}, {os.cpu_count()} cores{memory}; {platform.system()} {platform.release()}; Python "
+            f"{platform.python_version()}, torch {torch.__version__}, streamlit {streamlit.__version__}")
+
+
+def commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = ["| what | figure | goal | from |", "|---|---|---|---|"]
+    lines += [f"| {r.what} | {r.figure} | {r.goal or '-'} | {r.source} |" for r in rows]
+    return "\n".join(lines)
+
+
+BENCHMARKS = [  # (source, function): lightest first, the load levels last
+    ("core.evaluate", model_quality),
+    ("browser", browser_figures),
+    ("bench_generate", generate_figures),
+    ("bench_denoise", denoise_figures),
+    ("bench_latent", latent_figures),
+    ("bench_train", train_figures),
+    ("load_probe", load_figures),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a fast check: fewer repeats, small load, no t-SNE")
+    parser.add_argument("--only", nargs="+", choices=[s for s, _ in BENCHMARKS], help="run only these")
+    args = parser.parse_args(argv)
+
+    started, load_before = time.time(), os.getloadavg()[0]
+    rows, log = [], []
+    for source, benchmark in BENCHMARKS:
+        if args.only and source not in args.only:
+            continue
+        print(f"running {source}…", file=sys.stderr, flush=True)
+        rows += guarded(source, lambda: benchmark(args.quick, log))
+    minutes = (time.time() - started) / 60
+    header = (f"Benchmarks{' (--quick)' if args.quick else ''}, {time.strftime('%Y-%m-%d %H:%M %Z', time.localtime(started))}, "
+              f"commit {commit()}, {minutes:.0f} min\n"
+              f"Machine: {machine()}; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after\n"
+              f"Command: python -m bench.run_all{' --quick' if args.quick else ''}")
+    report = f"{header}\n\n{markdown(rows)}\n"
+    print(report)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
+    (RESULTS / f"run_all-{stamp}.md").write_text(report + "\n\nRaw output:\n\n" + "\n\n".join(log) + "\n")
+    return 0 if not any(r.figure.startswith("failed") for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
