@@ -187,6 +187,7 @@ def _read(name: str) -> tuple[dict[str, torch.Tensor], dict]:
         ) from exc
     if weights_hash(state) != meta.get("sha256"):
         raise CorruptCheckpointError(f"The checkpoint {name!r} is damaged: its weights do not match their hash; retrain it.")
+    meta["name"] = name  # the validated file name, never a name written inside the file
     return state, meta
 
 

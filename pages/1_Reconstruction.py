@@ -78,14 +78,19 @@ with tab_grid:
 
 # --- comparison table and per-class error ------------------------------------------------
 with tab_compare:
-    rows = []
+    rows, unusable = [], []
     for name in ui.available_models(("ae", "vae")):
         status = ui.checkpoint_status(name)
+        if status.state != "ok":
+            unusable.append(name)
+            continue
         m = status.meta["metrics"]
         rows.append({"model": name, **{label: m.get(key) for key, label in METRICS.items()},
                      "epochs": status.meta["epochs"]})
     table = pd.DataFrame(rows).set_index("model")
     st.markdown("Every model on the full test split (from its checkpoint's evaluation).")
+    if unusable:
+        st.warning(f"Left out, their checkpoints cannot be used: {', '.join(unusable)}. Retrain them on the Train page.")
     st.dataframe(table, width="stretch", column_config={
         "BCE per pixel": st.column_config.NumberColumn(format="%.4f"),
         "MSE per pixel": st.column_config.NumberColumn(format="%.4f"),
@@ -156,7 +161,7 @@ with tab_codes:
         fig.for_each_yaxis(lambda axis: axis.update(visible=False, scaleanchor=axis.anchor))  # square pixels
         st.plotly_chart(fig, key="rec_code_maps")
 
-    sparse_pair = [n for n in ("dense", "sparse") if n in ui.available_models()]
+    sparse_pair = [n for n in ("dense", "sparse") if ui.checkpoint_status(n).state == "ok"]
     if len(sparse_pair) == 2:
         st.subheader("Sparse vs dense codes")
         sample = test.subset(slice(0, 1000))
@@ -184,9 +189,9 @@ with tab_layers:
 
 # --- BCE versus MSE ----------------------------------------------------------------------
 with tab_loss:
-    pair = [n for n in ("dense", "dense_mse") if n in ui.available_models()]
+    pair = [n for n in ("dense", "dense_mse") if ui.checkpoint_status(n).state == "ok"]
     if len(pair) < 2:
-        st.info("This comparison needs both the dense and the dense_mse checkpoints.")
+        st.info("This comparison needs usable dense and dense_mse checkpoints.")
     else:
         st.markdown("The same 784-32-784 network trained twice: once with binary cross-entropy, once "
                     "with mean squared error. BCE punishes a confident wrong pixel much harder than MSE "

@@ -66,14 +66,8 @@ def retrain_links(at: AppTest) -> list[str]:
 
 # --- a damaged checkpoint ------------------------------------------------------------------------
 
-RECONSTRUCTION_BUG = (
-    "BUG pages/1_Reconstruction.py, 'Compare models' tab: `status.meta['metrics']` for every name of "
-    "ui.available_models, whose status.meta is None when a checkpoint is damaged -> TypeError "
-    "traceback; skip checkpoints whose status.state != 'ok' there and in the 'BCE vs MSE' tab")
-
-
 @pytest.mark.parametrize("page, victim", [
-    pytest.param("pages/1_Reconstruction.py", "conv", marks=pytest.mark.xfail(strict=True, reason=RECONSTRUCTION_BUG)),
+    ("pages/1_Reconstruction.py", "conv"),
     ("pages/2_Denoising.py", "denoising"),
     ("pages/3_Latent_Space.py", "ae20"),
     ("pages/4_Generate.py", "vae2"),
@@ -97,7 +91,6 @@ def test_home_and_anomaly_pages_say_how_to_get_a_damaged_model_back(checkpoint_c
     assert any("train `vae_one` on the Train page" in message for message in texts(anomaly.warning))
 
 
-@pytest.mark.xfail(strict=True, reason=RECONSTRUCTION_BUG)
 def test_a_checkpoint_damaged_between_two_runs_of_a_session(checkpoint_copy):
     """The session already holds the model; on its next run the page notices the new file."""
     at = open_page("pages/1_Reconstruction.py", lambda at: at.session_state.__setitem__("rec_models", ["dense", "conv"]))

@@ -102,14 +102,6 @@ def test_metadata_that_names_a_path_or_code_as_its_model_is_refused(checkpoint_c
     assert any("'dense' no longer fits its model" in e.value for e in at.error)
 
 
-SWEEP_PATH_BUG = (
-    "BUG core/denoise.py sweep_file: the file name of a cached sweep line is built from meta['name'], which "
-    "comes from inside the checkpoint file and is never validated, so a crafted file writes outside "
-    "checkpoints/curves/; build it from the validated checkpoint name (stored_sweep_line's model_name) instead, "
-    "or have checkpoints._read refuse metadata whose name fails validate_name")
-
-
-@pytest.mark.xfail(strict=True, reason=SWEEP_PATH_BUG)
 def test_checkpoint_metadata_cannot_steer_where_the_app_writes(checkpoint_copy, tmp_path, monkeypatch):
     from safetensors.torch import load as load_safetensors
 
