@@ -112,8 +112,9 @@ with tab_compare:
         chart = px.bar(pd.DataFrame(per_class), x="digit", y="BCE per pixel", color="model", barmode="group")
         chart.update_layout(height=380, margin=dict(t=20, b=20))
         st.plotly_chart(chart, key="rec_class_chart")
-        st.caption("Ones are easy (few pixels, one stroke); twos and eights, with loops and many "
-                   "styles, are the hardest for every model.")
+        by_digit = pd.DataFrame(per_class).groupby("digit")["BCE per pixel"].mean()
+        st.caption(f"Averaged over these models, {by_digit.idxmin()}s are the easiest digits to rebuild "
+                   f"and {by_digit.idxmax()}s the hardest.")
 
 # --- worst reconstructed digits ----------------------------------------------------------
 with tab_worst:

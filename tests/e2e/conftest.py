@@ -111,3 +111,16 @@ def no_exception(page) -> None:
     """Fail when the page shows a Python exception box."""
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()
+
+
+def draw_seven(page) -> None:
+    """Draw a 7 with the mouse on the page's drawing canvas: a bar across the top, a stroke down-left."""
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.wait_for(timeout=30_000)
+    box = canvas.bounding_box()
+    points = [(0.3, 0.25), (0.72, 0.25), (0.45, 0.85)]
+    page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=15)
+    page.mouse.up()

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from core import data
-from tests.e2e.conftest import no_exception, open_page, screenshot, wait_for_app
+from tests.e2e.conftest import draw_seven, no_exception, open_page, screenshot, wait_for_app
 
 RESULTS_LOADED = """(name) => {
     const boxes = [...document.querySelectorAll('[class*="st-key-den_result_"]')];
@@ -52,16 +52,7 @@ def test_uploads_are_denoised_and_bad_files_explained(page, app_url):
 def test_drawing_on_the_canvas_gives_a_denoised_digit(page, app_url):
     open_page(page, app_url, "Denoising?den_tab=Draw")
     no_exception(page)
-    canvas = page.locator("canvas.upper-canvas")
-    canvas.wait_for(timeout=30_000)
-    box = canvas.bounding_box()
-    # A seven: a bar across the top, then a stroke down to the left.
-    points = [(0.3, 0.25), (0.72, 0.25), (0.45, 0.85)]
-    page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=15)
-    page.mouse.up()
+    draw_seven(page)
     result = page.locator('[data-testid="stImage"]', has_text="denoised by")
     result.first.wait_for(timeout=60_000)
     wait_for_app(page)

@@ -6,7 +6,7 @@ import io
 from PIL import Image
 
 from core import data, latent
-from tests.e2e.conftest import no_exception, open_page, screenshot, wait_for_app
+from tests.e2e.conftest import draw_seven, no_exception, open_page, screenshot, wait_for_app
 
 MAIN_MAP = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 
@@ -119,16 +119,7 @@ def test_anomaly_page_scores_uploads_and_drawings(page, app_url):
     assert "two.png, as MNIST sees it" in main.inner_text()
 
     page.get_by_role("tab", name="Draw").click()
-    canvas = page.locator("canvas.upper-canvas")
-    canvas.wait_for(timeout=30_000)
-    box = canvas.bounding_box()
-    # A seven: a bar across the top, then a stroke down to the left.
-    points = [(0.3, 0.25), (0.72, 0.25), (0.45, 0.85)]
-    page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=15)
-    page.mouse.up()
+    draw_seven(page)
     page.get_by_text("your drawing, as MNIST sees it").wait_for(timeout=60_000)
     wait_for_app(page)
     no_exception(page)
