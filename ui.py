@@ -126,7 +126,7 @@ def digit_row(digits: np.ndarray, label: str | None = None, scale: int = DISPLAY
     """One labelled row of digits (N, 28, 28) in [0, 1], drawn as a single sharp image."""
     if label:
         st.markdown(f"**{label}**")
-    st.image(images.to_png(images.tile(digits, pad=2), scale=scale))
+    st.image(images.to_png(images.tile(digits, pad=2), scale=scale), output_format="PNG")  # "auto" re-encodes as JPEG
 
 
 def source_caption(source: str) -> None:
@@ -171,7 +171,7 @@ def sweep_line(name: str | None, kind: str, on_progress=None) -> denoise.SweepLi
     """Mean PSNR and classifier accuracy at each strength of a noise kind over the first
     `denoise.SWEEP_DIGITS` test digits, for a checkpoint's output or (name None) the noisy input.
 
-    Measured once per process while the checkpoints stay the same. Not an st.cache_data function
+    Read from disk when kept there (core.denoise), else measured once. Not an st.cache_data function
     because `on_progress(fraction)` drives the caller's progress bar, which a cache would replay.
     """
     names = ("classifier",) if name is None else (name, "classifier")
@@ -180,9 +180,8 @@ def sweep_line(name: str | None, kind: str, on_progress=None) -> denoise.SweepLi
     if key not in lines:
         test = test_digits("mnist")
         clean, labels = test.images[:denoise.SWEEP_DIGITS] / 255.0, test.labels[:denoise.SWEEP_DIGITS]
-        model = None if name is None else load_model(name)[0]
-        lines[key] = denoise.sweep_line(model, load_model("classifier")[0], clean, labels, kind,
-                                        on_progress=on_progress)
+        lines[key] = denoise.stored_sweep_line(name, kind, clean, labels, on_progress=on_progress,
+                                               models={n: load_model(n) for n in names})
     return lines[key]
 
 
