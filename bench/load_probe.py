@@ -9,7 +9,9 @@ Starts the app on a free 127.0.0.1 port (as the browser tests do) and opens N se
 page's script hash, query string and widget states. Each simulated visitor opens the home page,
 Reconstruction (then moves its "How many digits" slider), one of the other pages (taken in
 turn), Denoising, its Upload tab, and uploads a digit (PUT to `/_stcore/upload_file/...`, then
-the uploader's widget state), pausing between steps like a person reading.
+the uploader's widget state), pausing 2-8 s between steps like a person looking at the page
+(--think). A level's sessions arrive over 10 s (--ramp); a warm-up visitor first opens every page
+once, so the levels measure a warm server (its first runs are printed apart).
 
 Every run is checked: the page's title and its main elements arrive, no exception element and
 no error box is in the delta stream, the slider's value shows up in the page, the upload comes
@@ -448,7 +450,7 @@ def process_cpu_seconds(pid: int) -> float | None:
 
 
 async def run_level(base_url: str, sessions: int, pages: tuple[str, ...] = tuple(PAGES),
-                    think: tuple[float, float] = (1.0, 3.0), ramp_seconds: float = 5.0,
+                    think: tuple[float, float] = (2.0, 8.0), ramp_seconds: float = 10.0,
                     run_timeout: float = 60.0, deadline: float = 600.0, upload: bool = True,
                     every_page: bool = False, server_pid: int | None = None) -> LevelResult:
     """`sessions` visitors at once (their starts spread over `ramp_seconds`), all stopped by `deadline`."""
@@ -516,9 +518,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levels", type=int, nargs="+", default=list(LEVELS), help="concurrent sessions per level")
     parser.add_argument("--pages", nargs="+", default=list(PAGES), choices=list(PAGES),
                         help="pages the visitors may open (the home page always)")
-    parser.add_argument("--think", type=float, nargs=2, default=(1.0, 3.0), metavar=("MIN", "MAX"),
+    parser.add_argument("--think", type=float, nargs=2, default=(2.0, 8.0), metavar=("MIN", "MAX"),
                         help="seconds a visitor pauses between steps, uniform between MIN and MAX")
-    parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which a level's sessions arrive")
+    parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which a level's sessions arrive")
     parser.add_argument("--run-timeout", type=float, default=60.0, help="seconds a single run may take")
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds a whole level may take")
     parser.add_argument("--url", help="probe a server already running on a loopback address instead")
@@ -545,7 +547,8 @@ def main(argv: list[str] | None = None) -> int:
             stop_server(process)
 
     if args.json:
-        print(json.dumps({"warm_up": cold.summary(), "levels": [r.summary() for r in results]}, indent=1))
+        print(json.dumps({"warm_up": cold.summary(), "levels": [r.summary() for r in results],
+                          "server_env": args.server_env}, indent=1))
     else:
         first = {r.action + " " + (r.page or "home"): round(r.seconds, 2) for r in cold.runs}
         print(f"warm-up, one visitor, first runs (s): {first}; errors: {cold.errors or 'none'}")
