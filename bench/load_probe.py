@@ -38,8 +38,10 @@ import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import websockets
+from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.Common_pb2 import FileUploaderState, FileURLs, UploadedFileInfo
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -47,12 +49,23 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 LEVELS = (10, 30, 100)
 FINISHED = ForwardMsg.FINISHED_SUCCESSFULLY
-FINISHED_FRAGMENT = ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
-RERUNNING = ForwardMsg.FINISHED_EARLY_FOR_RERUN
-ERROR_ALERT = 1  # streamlit.proto.Alert_pb2.Alert.ERROR
+RERUNNING = ForwardMsg.FINISHED_EARLY_FOR_RERUN  # st.rerun(): another run of the same request follows
 XSRF_COOKIE = "_streamlit_xsrf"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_MESSAGE_BYTES = 64 * 2**20  # a latent map of 10,000 points is a few MB of plotly JSON
+
+
+def run_sync(coroutine):
+    """asyncio.run, also from a thread whose event loop is already running (Playwright's sync
+    API keeps one running for a whole test session): then in a worker thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @dataclass(frozen=True)
@@ -123,7 +136,7 @@ class Run:
         for exc in self.of("exception"):
             raise ProbeError(f"{where}: exception {exc.type}: {exc.message[:200]}")
         for alert in self.of("alert"):
-            if alert.format == ERROR_ALERT:
+            if alert.format == Alert.ERROR:
                 raise ProbeError(f"{where}: error box: {alert.body[:200]}")
         titles = [h.body for h in self.of("heading") if h.tag == "h1"]
         if page.title not in titles:
@@ -210,7 +223,7 @@ class Session:
                 elif delta.WhichOneof("type") == "add_block":
                     run.blocks.append(delta.add_block)
             elif kind == "script_finished":
-                if forward.script_finished in (FINISHED, FINISHED_FRAGMENT):
+                if forward.script_finished == FINISHED:
                     run.seconds = time.perf_counter() - started
                     return run
                 if forward.script_finished != RERUNNING:
@@ -443,7 +456,7 @@ def quantile(values: list[float], q: float) -> float | None:
 def process_cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds a process has used so far (Linux /proc), or None elsewhere."""
     try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after "(command name)"
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
@@ -489,7 +502,7 @@ async def run_level(base_url: str, sessions: int, pages: tuple[str, ...] = tuple
 
 def probe(base_url: str, sessions: int, **options) -> LevelResult:
     """Synchronous `run_level`, for tests and bench/run_all.py."""
-    return asyncio.run(run_level(base_url, sessions, **options))
+    return run_sync(run_level(base_url, sessions, **options))
 
 
 def warm_up(base_url: str, server_pid: int | None = None) -> LevelResult:

@@ -27,7 +27,7 @@ from PIL import Image
 from safetensors.torch import save as save_safetensors
 from streamlit.testing.v1 import AppTest
 
-from bench.load_probe import PageCheck, ProbeError, Session, digit_png
+from bench.load_probe import PageCheck, ProbeError, Session, digit_png, run_sync
 from core import checkpoints, jobs
 from core.registry import create_model, get_spec
 from tests.e2e.conftest import start_server, stop_server
@@ -189,7 +189,7 @@ def upload_tab(url: str, action):
             run = await session.open("Denoising", query_string="den_tab=Upload",
                                      check=PageCheck("Denoising", ("file_uploader",)))
             return await action(session, run)
-    return asyncio.run(go())
+    return run_sync(go())
 
 
 def test_an_upload_over_the_size_limit_is_refused_and_the_session_goes_on(server):

@@ -1,8 +1,6 @@
 """The load probe itself: it speaks Streamlit's protocol to a real server, parses what comes back,
 counts zero errors when all is well, and counts an error when a check fails."""
 
-import asyncio
-
 import pytest
 
 from bench import load_probe
@@ -49,7 +47,7 @@ def test_an_upload_goes_through_the_http_endpoint_and_comes_back_denoised(server
             load_probe.check_upload_came_back(session, run, "seven.png")
             return run
 
-    run = asyncio.run(upload())
+    run = load_probe.run_sync(upload())
     assert not run.of("exception")
 
 
@@ -71,7 +69,7 @@ def test_a_missing_widget_is_an_error_not_a_crash(server):
             await session.set_widget(home, "no_such_key", "slider", double_array_value=[1.0])
 
     with pytest.raises(ProbeError, match="no widget with key 'no_such_key'"):
-        asyncio.run(move_a_widget_that_is_not_there())
+        load_probe.run_sync(move_a_widget_that_is_not_there())
 
 
 @pytest.mark.parametrize("url", ["http://10.0.0.8:8501", "http://example.com", "http://0.0.0.0:8501"])

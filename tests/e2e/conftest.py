@@ -82,15 +82,20 @@ def browser_context_args(browser_context_args):
 
 
 def wait_for_app(page, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has rendered and finished running the script."""
+    """Wait until Streamlit has rendered and finished running the script.
+
+    The app reads "not running" for a moment before a run starts, so the state must hold for
+    two checks 300 ms apart.
+    """
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_function(
-        """() => {
-            const app = document.querySelector('[data-testid="stApp"]');
-            return app && app.getAttribute('data-test-script-state') === 'notRunning';
-        }""",
-        timeout=timeout,
-    )
+    idle = """() => {
+        const app = document.querySelector('[data-testid="stApp"]');
+        return app && app.getAttribute('data-test-script-state') === 'notRunning';
+    }"""
+    for _ in range(2):
+        page.wait_for_function(idle, timeout=timeout)
+        page.wait_for_timeout(300)
+    page.wait_for_function(idle, timeout=timeout)
 
 
 def open_page(page, app_url: str, path: str = "") -> None:

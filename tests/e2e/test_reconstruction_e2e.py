@@ -9,6 +9,7 @@ def test_reconstruction_page_renders_every_tab(page, app_url):
     main = page.locator('[data-testid="stMain"]')
     assert "Originals" in main.inner_text()
     images = main.locator('[data-testid="stImage"] img')
+    images.nth(4).wait_for(timeout=30_000)  # originals + four models
     assert images.count() >= 5
     assert images.first.evaluate("img => img.naturalWidth") > 28  # drawn upscaled, not blurred
     screenshot(page, "reconstruction-grid")
