@@ -15,9 +15,11 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture(autouse=True)
-def small_sweep(monkeypatch):
-    """Measure over 100 digits instead of 1,000: the page's code path is the same, ten times faster."""
+def small_sweep(monkeypatch, tmp_path):
+    """Measure over 100 digits instead of 1,000: the page's code path is the same, ten times faster.
+    The curves it measures are kept in a temporary folder, never beside the shipped checkpoints."""
     monkeypatch.setattr(denoise, "SWEEP_DIGITS", 100)
+    monkeypatch.setattr(denoise, "curves_dir", lambda: tmp_path / "curves")
 
 
 def open_page(tab: str | None = None) -> AppTest:
