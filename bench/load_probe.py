@@ -16,8 +16,9 @@ once, so the levels measure a warm server (its first runs are printed apart).
 Every run is checked: the page's title and its main elements arrive, no exception element and
 no error box is in the delta stream, the slider's value shows up in the page, the upload comes
 back denoised as a PNG. A run's time is from sending the request to its `script_finished`.
-Everything is bounded: a run times out after --run-timeout seconds, a level after --deadline,
-and the server only ever listens on the loopback interface.
+Everything is bounded: a run not finished after --run-timeout seconds is an error (a person
+would have given up) and ends that visitor, a level ends after --deadline, and the server only
+ever listens on the loopback interface.
 """
 
 from __future__ import annotations
@@ -180,11 +181,12 @@ class Session:
                     return value
         raise ProbeError("the server set no XSRF cookie")
 
-    async def _receive(self) -> ForwardMsg:
+    async def _receive(self, deadline: float, waiting_for: str) -> ForwardMsg:
+        """The next message from the server; ProbeError when none comes before `deadline` (perf_counter)."""
         try:
-            data = await asyncio.wait_for(self._ws.recv(), self.run_timeout)
+            data = await asyncio.wait_for(self._ws.recv(), max(0.0, deadline - time.perf_counter()))
         except TimeoutError:
-            raise ProbeError(f"no message from the server for {self.run_timeout:.0f} s") from None
+            raise ProbeError(f"{waiting_for}: nothing within {self.run_timeout:g} s") from None
         message = ForwardMsg()
         message.ParseFromString(data)
         return message
@@ -206,7 +208,7 @@ class Session:
         await self._send(message)
         run = Run(self.page, action, 0.0)
         while True:
-            forward = await self._receive()
+            forward = await self._receive(started + self.run_timeout, f"{self.page or 'home'} ({action})")
             kind = forward.WhichOneof("type")
             if kind == "new_session":
                 self._learn(forward.new_session)
@@ -280,8 +282,9 @@ class Session:
         request.file_urls_request.file_names.append(name)
         request.file_urls_request.session_id = self.session_id
         await self._send(request)
+        asked = time.perf_counter()
         while True:
-            forward = await self._receive()
+            forward = await self._receive(asked + self.run_timeout, f"{self.page} (upload URL)")
             if forward.WhichOneof("type") == "file_urls_response" and \
                     forward.file_urls_response.response_id == request.file_urls_request.request_id:
                 break
@@ -487,13 +490,13 @@ async def run_level(base_url: str, sessions: int, pages: tuple[str, ...] = tuple
 
     cpu_before = process_cpu_seconds(server_pid) if server_pid else None
     started = time.perf_counter()
-    tasks = [asyncio.create_task(one(n)) for n in range(sessions)]
-    done, pending = await asyncio.wait(tasks, timeout=deadline)
+    tasks = {asyncio.create_task(one(n)): n for n in range(sessions)}
+    _, pending = await asyncio.wait(tasks, timeout=deadline)
     for task in pending:
         task.cancel()
+        errors.append(f"session {tasks[task]}: unfinished at the {deadline:.0f} s deadline")
     if pending:
         await asyncio.wait(pending)
-        errors.append(f"{len(pending)} of {sessions} sessions unfinished after the {deadline:.0f} s deadline")
     wall = time.perf_counter() - started
     cpu_after = process_cpu_seconds(server_pid) if server_pid else None
     cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
