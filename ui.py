@@ -15,11 +15,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import checkpoints, data, images
+from core import anomaly, checkpoints, data, denoise, export, images, latent
 from core.registry import get_spec, list_models
-from core import export, latent
-from core import denoise
-from core import anomaly
 
 # One intra-op thread per request: with several sessions on 2 cores, threads that wait on
 # each other made single decodes 10x slower; parallelism comes from sessions instead.
