@@ -186,7 +186,7 @@ class Session:
         try:
             data = await asyncio.wait_for(self._ws.recv(), max(0.0, deadline - time.perf_counter()))
         except TimeoutError:
-            raise ProbeError(f"{waiting_for}: nothing within {self.run_timeout:g} s") from None
+            raise ProbeError(f"{waiting_for}: not finished within {self.run_timeout:g} s") from None
         message = ForwardMsg()
         message.ParseFromString(data)
         return message
