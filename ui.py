@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhere)
 
+import copy
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import anomaly, checkpoints, data, denoise, export, images, latent
+from core import anomaly, checkpoints, data, denoise, export, images, latent, models
 from core.registry import get_spec, list_models
 
 # One intra-op thread per request: with several sessions on 2 cores, threads that wait on
@@ -64,7 +65,19 @@ def load_model(name: str):
     return _load_model(name, _file_stamp(name))
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+# Large cached values are cache_resource, shared as they are: cache_data would unpickle a copy
+# on every call (a checkpoint's metadata holds its worst digits and histograms; 14 cards read it).
+# Their arrays are made read-only, so a page that tried to change one would fail loudly.
+
+def _read_only(value):
+    """`value` with its numpy arrays (itself, or a dataclass's fields) made read-only."""
+    arrays = [value] if isinstance(value, np.ndarray) else [v for v in vars(value).values() if isinstance(v, np.ndarray)]
+    for array in arrays:
+        array.flags.writeable = False
+    return value
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
 def _status(name: str, stamp: tuple[int, int]) -> checkpoints.CheckpointStatus:
     return checkpoints.status(name)
 
@@ -88,6 +101,18 @@ def available_models(kinds: tuple[str, ...] = ("ae", "vae")) -> list[str]:
         if model_name in list_models() and get_spec(model_name).kind in kinds:
             names.append(name)
     return names
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _layer_summary(name: str, stamp: tuple[int, int]) -> list[dict]:
+    # The summary hooks every layer and runs a digit through: on a private copy, because the
+    # shared model may be serving other sessions at the same moment.
+    return models.layer_summary(copy.deepcopy(load_model(name)[0]))
+
+
+def layer_summary(name: str) -> list[dict]:
+    """`core.models.layer_summary` of a checkpoint's model: one row per layer (shared, do not change)."""
+    return _layer_summary(name, _file_stamp(name))
 
 
 def describe(name: str) -> str:
@@ -119,11 +144,20 @@ def show_model_error(name: str, exc: Exception) -> None:
     st.page_link("pages/6_Train.py", label=f"Retrain {name} on the Train page", icon="🔁")
 
 
+def show_png(png: bytes | list[bytes], where=st, **options) -> None:
+    """st.image for PNG bytes (in `where`, a column say), sent as they are.
+
+    With st.image's default output_format "auto", Streamlit decodes a grey PNG and re-encodes it
+    as JPEG: blurred digits, and CPU spent on every run.
+    """
+    where.image(png, output_format="PNG", **options)
+
+
 def digit_row(digits: np.ndarray, label: str | None = None, scale: int = DISPLAY_SCALE) -> None:
     """One labelled row of digits (N, 28, 28) in [0, 1], drawn as a single sharp image."""
     if label:
         st.markdown(f"**{label}**")
-    st.image(images.to_png(images.tile(digits, pad=2), scale=scale), output_format="PNG")  # "auto" re-encodes as JPEG
+    show_png(images.to_png(images.tile(digits, pad=2), scale=scale))
 
 
 def source_caption(source: str) -> None:
@@ -144,11 +178,11 @@ def browser_decoder(name: str) -> tuple[str, bytes]:
     return _browser_decoder(name, _file_stamp(name))
 
 
-@st.cache_data(show_spinner="Encoding the test digits…", max_entries=32)
+@st.cache_resource(show_spinner="Encoding the test digits…", max_entries=32)
 def _encoded_test_digits(name: str, stamp: tuple[int, int], dataset: str) -> np.ndarray:
     model, _ = load_model(name)
     digits = test_digits(dataset)
-    return latent.encode(model, digits.images, digits.labels if model.is_conditional else None)
+    return _read_only(latent.encode(model, digits.images, digits.labels if model.is_conditional else None))
 
 
 def encoded_test_digits(name: str, dataset: str = "mnist") -> np.ndarray:
@@ -200,9 +234,9 @@ def _digits_fingerprint(dataset: str) -> str:
     return latent.digits_fingerprint(test_digits(dataset))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _map_from_disk(file_name: str) -> latent.LatentMap:
-    return latent.read_map(file_name)  # FileNotFoundError is raised, not cached
+    return _read_only(latent.read_map(file_name))  # FileNotFoundError is raised, not cached
 
 
 def latent_map(space: str, method: str, points: int, perplexity: float) -> latent.LatentMap:
@@ -235,10 +269,10 @@ def one_digit_models() -> list[str]:
             if (checkpoint_status(name).meta or {}).get("recipe", {}).get("digit") is not None]
 
 
-@st.cache_data(show_spinner="Scoring the test digits…", max_entries=16)
+@st.cache_resource(show_spinner="Scoring the test digits…", max_entries=16)
 def _anomaly_scores(name: str, stamp: tuple[int, int], dataset: str) -> anomaly.AnomalyScores:
     model, meta = load_model(name)
-    return anomaly.score_digits(model, test_digits(dataset), anomaly.known_digit(meta))
+    return _read_only(anomaly.score_digits(model, test_digits(dataset), anomaly.known_digit(meta)))
 
 
 def anomaly_scores(name: str, dataset: str = "mnist") -> anomaly.AnomalyScores:
@@ -246,13 +280,13 @@ def anomaly_scores(name: str, dataset: str = "mnist") -> anomaly.AnomalyScores:
     return _anomaly_scores(name, _file_stamp(name), dataset)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _latent_grid_png(name: str, stamp: tuple[int, int], n: int, span: float, scale: int) -> bytes:
-    grid, _ = latent.latent_grid(load_model(name)[0], n, span)
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _latent_grid_png(name: str, stamp: tuple[int, int], n: int, span: float, scale: int, spacing: str) -> bytes:
+    grid, _ = latent.latent_grid(load_model(name)[0], n, span, spacing)
     return images.to_png(images.tile(grid, pad=0), scale=scale)
 
 
-def latent_grid_png(name: str, n: int = 15, span: float = 3.0, scale: int = 2) -> bytes:
+def latent_grid_png(name: str, n: int = 15, span: float = 3.0, scale: int = 2, spacing: str = "linear") -> bytes:
     """A 2-D latent space's n x n decoded grid (`latent.latent_grid`) as one PNG; cached because
-    encoding a large PNG takes longer than decoding the grid."""
-    return _latent_grid_png(name, _file_stamp(name), n, span, scale)
+    decoding and encoding it took most of a page's run."""
+    return _latent_grid_png(name, _file_stamp(name), n, span, scale, spacing)

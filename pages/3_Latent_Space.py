@@ -14,6 +14,7 @@ st.set_page_config(page_title="Latent space · Autoencoder Lab", page_icon="🗺
 DIGIT_COLORS = px.colors.qualitative.Plotly  # one colour per digit, as on the Generate page
 METHOD_NAMES = {"tsne": "t-SNE", "pca": "PCA"}
 COMPARED = (PIXELS, "ae2", "ae20")  # the seed experiments' comparison: pixels vs a 2-D vs a 20-D code
+COMPARE_SHOWN = 2_500  # dots drawn on each small map: the shape reads the same from a quarter of the data
 POINT_CHOICES = list(range(1_000, latent.DEFAULT_POINTS + 1, 1_000))
 SELECTION_SHOWN = 36  # digits drawn from a selection; the rest are counted
 PANEL_COLUMNS = 6
@@ -64,14 +65,19 @@ def map_or_error(space: str, method: str, points: int, perplexity: float) -> lat
 
 
 def map_figure(latent_map: latent.LatentMap, method: str, height: int, legend: bool = True,
-               marker_size: float = 4) -> go.Figure:
+               marker_size: float = 4, shown: int | None = None) -> go.Figure:
     """The map as one scatter trace per digit (so the legend toggles digits), square units.
 
     method: "tsne", "pca", or "code" for a 2-D code shown as it is.
+    shown: draw only this many of the map's points, a fixed random sample (its points are in test split order).
     """
+    drawn = np.ones(len(latent_map.labels), dtype=bool)
+    if shown is not None and shown < len(drawn):
+        drawn[:] = False
+        drawn[np.random.default_rng(0).choice(len(drawn), shown, replace=False)] = True
     fig = go.Figure()
     for d in range(10):
-        keep = latent_map.labels == d
+        keep = drawn & (latent_map.labels == d)
         fig.add_trace(go.Scattergl(
             x=latent_map.coords[keep, 0], y=latent_map.coords[keep, 1], mode="markers", name=str(d),
             customdata=latent_map.indices[keep],  # the test split position of each point, for the hover
@@ -129,13 +135,13 @@ def selection_panel(selected: list[int]) -> None:
                     + (f" (first {SELECTION_SHOWN} shown)" if len(selected) > SELECTION_SHOWN else ""))
     scale = 5 if len(shown) == 1 else 2
     columns = min(PANEL_COLUMNS, len(shown))
-    st.image(images.to_png(images.tile(digits.images[shown] / 255.0, columns=columns, pad=2), scale=scale),
+    ui.show_png(images.to_png(images.tile(digits.images[shown] / 255.0, columns=columns, pad=2), scale=scale),
              caption="test digits")
     if space == PIXELS:
         st.caption("Raw pixels have no model to rebuild them: pick an autoencoder's space to see reconstructions.")
         return
     model, _ = ui.load_model(space)
-    st.image(images.to_png(images.tile(reconstructions(model, shown), columns=columns, pad=2), scale=scale),
+    ui.show_png(images.to_png(images.tile(reconstructions(model, shown), columns=columns, pad=2), scale=scale),
              caption=f"rebuilt by {space}")
 
 
@@ -170,7 +176,8 @@ st.markdown(
     f"The same {latent.DEFAULT_POINTS:,} test digits mapped by {METHOD_NAMES[method]} from their pixels, from "
     "`ae2`'s 2-D code and from `ae20`'s 20-D code. The numbers say how well each map keeps the digits "
     f"apart ({latent.QUALITY_NEIGHBOURS}-NN accuracy) and real neighbours together (trustworthiness, "
-    "against the pixels for all three), so the comparison is measured, not eyeballed."
+    "against the pixels for all three), so the comparison is measured, not eyeballed. Each small map "
+    f"draws {COMPARE_SHOWN:,} of its digits, picked at random; the numbers are for all {latent.DEFAULT_POINTS:,}."
 )
 for column, compared in zip(st.columns(len(COMPARED)), COMPARED):
     with column:
@@ -179,6 +186,6 @@ for column, compared in zip(st.columns(len(COMPARED)), COMPARED):
         if compared_map is None:
             continue
         st.plotly_chart(map_figure(compared_map, shown_as(compared, method), height=300, legend=False,
-                                   marker_size=2.5),
+                                   marker_size=3, shown=COMPARE_SHOWN),
                         key=f"lat_compare_{compared}", config={"displaylogo": False})
         quality_metrics(compared_map)

@@ -9,7 +9,7 @@ import streamlit as st
 import ui
 from components import latent_pad
 from core import generate, latent
-from core.images import tile, to_png
+from core.images import data_url, tile, to_png
 
 st.set_page_config(page_title="Generate · Autoencoder Lab", page_icon="🔢", layout="wide")
 
@@ -47,10 +47,10 @@ def loaded(name: str):
         return None
 
 
-def grid_figure(images: np.ndarray, values: np.ndarray) -> go.Figure:
-    """The n x n decoded grid as one image, its axes labelled with the codes of the cells."""
+def grid_figure(png: bytes, values: np.ndarray) -> go.Figure:
+    """The n x n decoded grid (one PNG, 28 px a cell) as a picture, its axes labelled with the codes of the cells."""
     n = len(values)
-    fig = px.imshow(tile(images, pad=0), binary_string=True)
+    fig = go.Figure(go.Image(source=data_url(png)))
     every = max(1, n // 8)
     centres = [28 * i + 13.5 for i in range(0, n, every)]
     fig.update_xaxes(tickvals=centres, ticktext=[f"{v:.1f}" for v in values[::every]], title="z0")
@@ -109,8 +109,7 @@ def plain_controls(key: str, model, z: np.ndarray, limit: float, label: int | No
     """The plain-slider fallback: the server decodes the code when a slider is released."""
     with st.expander("Plain sliders: update on release (use these if the live controls do not load)"):
         image_cell, slider_cell = st.columns([1, 5])
-        image_cell.image(to_png(latent.decode(model, z, label), scale=4), caption="decoded on the server",
-                         output_format="PNG")  # "auto" would re-encode a grey PNG as JPEG
+        ui.show_png(to_png(latent.decode(model, z, label), scale=4), image_cell, caption="decoded on the server")
         with slider_cell:
             latent_pad.plain_sliders(key, limit)
 
@@ -163,13 +162,14 @@ if grid_tab.open:
         vae2 = loaded("vae2")
         if vae2 is not None:
             with st.spinner("Decoding the grid…"):
-                images, values = latent.latent_grid(vae2, grid_size, span, spacing)
+                png = ui.latent_grid_png("vae2", grid_size, span, scale=1, spacing=spacing)
+            values = latent.grid_values(grid_size, span, spacing)
             half_cell = span / max(grid_size - 1, 1)
             grid_cell, scatter_cell = st.columns(2)
             grid_cell.markdown("**vae2 decodes an even grid of codes**" if spacing == "linear"
                                else "**vae2 decodes a grid of codes at normal quantiles**")
             scatter_cell.markdown(f"**Where the {len(digits):,} test digits' codes fall**")
-            grid_cell.plotly_chart(grid_figure(images, values), key="gen_grid")
+            grid_cell.plotly_chart(grid_figure(png, values), key="gen_grid")
             scatter_cell.plotly_chart(scatter_figure(ui.encoded_test_digits("vae2"), digits.labels, span + half_cell),
                                       key="gen_scatter")
             st.caption("Each cell decodes the code at its axis values; high z1 is at the top, as in the "
@@ -246,7 +246,7 @@ if sample_tab.open:
             z = generate.prior_samples(model.code_shape[0], side * side, temperature,
                                        seed=st.session_state.get("gen_sample_seed", 0))
             samples = latent.decode(model, z)
-            st.image(to_png(tile(samples.reshape(side, side, 28, 28), pad=2), scale=2), output_format="PNG")
+            ui.show_png(to_png(tile(samples.reshape(side, side, 28, 28), pad=2), scale=2))
             classifier = loaded("classifier")
             if classifier is not None:
                 sure = generate.classify(classifier, samples).max(axis=1) >= 0.9

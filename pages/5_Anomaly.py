@@ -104,7 +104,7 @@ def gallery(test_positions: np.ndarray) -> None:
     rebuilt = reconstructions(test_positions)
     pairs = [images.to_png(images.tile(np.stack([digits.images[i] / 255.0, r]), pad=1), scale=2)
              for i, r in zip(test_positions, rebuilt)]
-    st.image(pairs, caption=[f"a {result.labels[i]} · {result.scores[i]:.0f}" for i in test_positions])
+    ui.show_png(pairs, caption=[f"a {result.labels[i]} · {result.scores[i]:.0f}" for i in test_positions])
 
 
 # --- scores, threshold, precision and recall ------------------------------------------------
@@ -165,7 +165,7 @@ for column, grid_model_name in zip(st.columns(2), (name, "vae2")):
         if grid_model.code_shape != (2,):
             st.info(f"`{grid_model_name}` has a {grid_model.code_shape[0]}-D latent space; the grid needs 2-D.")
             continue
-        st.image(ui.latent_grid_png(grid_model_name, GRID_SIZE, GRID_SPAN),
+        ui.show_png(ui.latent_grid_png(grid_model_name, GRID_SIZE, GRID_SPAN),
                  caption=f"{grid_model_name}: z0 from −{GRID_SPAN:g} to {GRID_SPAN:g} left to right, z1 downwards from {GRID_SPAN:g}")
 
 # --- your digit -----------------------------------------------------------------------------
@@ -189,8 +189,8 @@ def verdict(item: images.UploadedDigit, label: str) -> None:
     rebuilt = latent.decode(model, latent.encode(model, item.image[None]))[0]
     share = float((result.scores[known] < score).mean())
     columns = st.columns([1, 1, 3])
-    columns[0].image(images.to_png(item.image, scale=4), caption=f"{label}, as MNIST sees it", width=112)
-    columns[1].image(images.to_png(rebuilt, scale=4), caption=f"rebuilt by {name}", width=112)
+    ui.show_png(images.to_png(item.image, scale=4), columns[0], caption=f"{label}, as MNIST sees it", width=112)
+    ui.show_png(images.to_png(rebuilt, scale=4), columns[1], caption=f"rebuilt by {name}", width=112)
     with columns[2]:
         st.metric("Anomaly score", f"{score:.0f} nats", delta=f"{score - threshold:+.0f} vs the threshold",
                   delta_color="inverse")

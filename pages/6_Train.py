@@ -142,7 +142,7 @@ def live_progress(job: jobs.TrainJob) -> None:
         snapshots = job.snapshots
         if snapshots and job.fixed_digits is not None:
             st.markdown(f"**Ten fixed test images over their reconstructions after epoch {len(snapshots)}**")
-            st.image(to_png(originals_over_reconstructions(job.fixed_digits, snapshots[-1]), scale=3))
+            ui.show_png(to_png(originals_over_reconstructions(job.fixed_digits, snapshots[-1]), scale=3))
     st.button("Cancel", key="trn_cancel", on_click=job.cancel, disabled=job.cancel_requested,
               help="Stops within one epoch; what the model learned so far is kept and can be saved.")
 
