@@ -80,16 +80,32 @@ def test_bad_indices_get_a_sentence_not_a_traceback(reconstruction):
     assert "0 to 9,999" in at.error[0].value
 
 
-def test_comparison_table_has_every_autoencoder(reconstruction):
+def open_tab(at, tab: str):
+    at.session_state["rec_tab"] = tab
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_only_the_open_tab_runs(reconstruction):
     at = reconstruction
+    assert not at.get("plotly_chart")  # the comparison and code charts wait for their tabs
+    open_tab(at, "Compare models")
+    assert len(at.get("plotly_chart")) == 2
+    assert not any(m.value.startswith("**Originals") for m in at.markdown)
+
+
+def test_comparison_table_has_every_autoencoder(reconstruction):
+    at = open_tab(reconstruction, "Compare models")
     table = at.dataframe[0].value
     assert {"dense", "conv", "sparse", "vae"} <= set(table.index)
     assert np.all(table["BCE per pixel"].dropna() > 0)
 
 
 def test_code_maps_and_layer_summary_render(reconstruction):
-    at = reconstruction
+    at = open_tab(reconstruction, "Codes")
     at.selectbox(key="rec_code_model").set_value("conv").run()
     assert not at.exception
     assert any("8 feature maps of 4x4" in m.value for m in at.markdown)
+    open_tab(at, "Layers")
     assert any("parameters" in e.label for e in at.expander)

@@ -17,8 +17,9 @@ def test_reconstruction_page_renders_every_tab(page, app_url):
     for tab, expected in [("Compare models", "Error per digit class"), ("Worst digits", "rebuilds worst"),
                           ("Codes", "turns each 784-pixel digit"), ("Layers", "parameters"),
                           ("BCE vs MSE", "binary cross-entropy")]:
-        page.get_by_role("tab", name=tab).click()
-        page.wait_for_timeout(300)
+        page.get_by_role("tab", name=tab).click()  # the page reruns to draw the tab picked
+        main.get_by_text(expected).first.wait_for(timeout=30_000)
+        wait_for_app(page)
         assert expected in main.inner_text(), tab
         no_exception(page)
         if tab in ("Compare models", "Codes"):
