@@ -35,16 +35,18 @@ columns = st.columns(3)
 for i, name in enumerate(list_models()):
     spec = get_spec(name)
     status = ui.checkpoint_status(name)
+    # One markdown element per card: every element is a message of its own, and 14 cards of five
+    # made the home page the costliest run of a visit for the server.
+    card = f"**{name}** · {spec.kind.upper()}  \n:small[:gray[{spec.summary}]]"
     with columns[i % 3].container(border=True):
-        st.markdown(f"**{name}** · {spec.kind.upper()}")
-        st.caption(spec.summary)
         if status.state != "ok":
+            st.markdown(card)
             st.warning(status.message)
             continue
         meta = status.meta
-        st.markdown(f"{headline(name, meta['metrics'])}  \n"
-                    f"{meta['parameters']:,} parameters · {meta['epochs']} epochs")
-        st.caption(f"Trained on {meta['data_source']}")
+        st.markdown(f"{card}\n\n{headline(name, meta['metrics'])}  \n"
+                    f"{meta['parameters']:,} parameters · {meta['epochs']} epochs  \n"
+                    f":small[:gray[Trained on {meta['data_source']}]]")
 
 users = [n for n in ui.available_models(("ae", "vae", "classifier")) if n not in list_models()]
 if users:

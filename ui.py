@@ -9,6 +9,7 @@ from __future__ import annotations
 import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhere)
 
 import copy
+import functools
 import json
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import anomaly, checkpoints, data, denoise, export, images, latent, models
+from core import anomaly, checkpoints, data, denoise, evaluate, export, images, latent, metrics, models
 from core.registry import get_spec, list_models
 
 # One intra-op thread per request: with several sessions on 2 cores, threads that wait on
@@ -77,7 +78,7 @@ def _read_only(value):
     return value
 
 
-@st.cache_resource(show_spinner=False, max_entries=256)
+@functools.lru_cache(maxsize=256)  # called dozens of times a run: Streamlit's cache costs ~0.1 ms a call
 def _status(name: str, stamp: tuple[int, int]) -> checkpoints.CheckpointStatus:
     return checkpoints.status(name)
 
@@ -153,11 +154,27 @@ def show_png(png: bytes | list[bytes], where=st, **options) -> None:
     where.image(png, output_format="PNG", **options)
 
 
-def digit_row(digits: np.ndarray, label: str | None = None, scale: int = DISPLAY_SCALE) -> None:
-    """One labelled row of digits (N, 28, 28) in [0, 1], drawn as a single sharp image."""
+def digit_row(digits: np.ndarray | bytes, label: str | None = None, scale: int = DISPLAY_SCALE) -> None:
+    """One labelled row of digits (N, 28, 28) in [0, 1], drawn as a single sharp image (or that PNG)."""
     if label:
         st.markdown(f"**{label}**")
-    show_png(images.to_png(images.tile(digits, pad=2), scale=scale))
+    show_png(digits if isinstance(digits, bytes) else images.to_png(images.tile(digits, pad=2), scale=scale))
+
+
+@st.cache_resource(show_spinner=False, max_entries=1024)
+def _reconstruction_row(name: str, stamp: tuple[int, int], indices: tuple[int, ...]) -> tuple[bytes, float]:
+    model = load_model(name)[0]
+    digits = test_digits("mnist").subset(np.array(indices))
+    x = digits.floats()
+    recon = evaluate.reconstruct(model, x, torch.from_numpy(digits.labels))
+    return images.to_png(images.tile(recon[:, 0].numpy(), pad=2), scale=DISPLAY_SCALE), float(
+        metrics.bce_per_pixel(recon, x).mean())
+
+
+def reconstruction_row(name: str, indices: np.ndarray) -> tuple[bytes, float]:
+    """A checkpoint's reconstructions of some test digits as a `digit_row` PNG, and their mean BCE
+    per pixel; cached, since every visitor starts from the same digits."""
+    return _reconstruction_row(name, _file_stamp(name), tuple(int(i) for i in indices))
 
 
 def source_caption(source: str) -> None:
@@ -191,6 +208,25 @@ def encoded_test_digits(name: str, dataset: str = "mnist") -> np.ndarray:
 
 
 # --- Denoising page --------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _noise_lab(name: str, stamp: tuple[int, int], indices: tuple[int, ...], kind: str, strength: float,
+               seed: int) -> tuple[denoise.DenoisedDigits, list[str]]:
+    result = denoise.noise_and_denoise(load_model(name)[0], test_digits("mnist").images[list(indices)] / 255.0,
+                                       kind, strength, seed)
+    columns = [images.png_data_url(images.tile(np.stack([result.clean[i], result.noisy[i], result.denoised[i]]),
+                                               columns=1, pad=2), scale=DISPLAY_SCALE)
+               for i in range(len(indices))]
+    return _read_only(result), columns
+
+
+def noise_lab(name: str, indices: np.ndarray, kind: str, strength: float, seed: int
+              ) -> tuple[denoise.DenoisedDigits, list[str]]:
+    """Test digits with seeded noise, denoised by a checkpoint (`denoise.noise_and_denoise`), and a
+    PNG data URL per digit of clean over noisy over denoised; cached, since every visitor starts
+    from the same digits."""
+    return _noise_lab(name, _file_stamp(name), tuple(int(i) for i in indices), kind, float(strength), int(seed))
+
 
 @st.cache_resource
 def _sweep_lines() -> dict:

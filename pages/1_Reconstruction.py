@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 import ui
-from core import evaluate, images, latent, metrics
+from core import evaluate, images, latent
 from core.models import code_maps
 
 st.set_page_config(page_title="Reconstruction · Autoencoder Lab", page_icon="🔢", layout="wide")
@@ -110,10 +110,9 @@ if tab_grid.open:  # only the open tab runs: the others cost nothing until picke
         ui.digit_row(digits.images / 255.0, f"Originals (test digits {', '.join(map(str, index[:16]))})")
         if not models:
             st.info("Pick at least one model in the sidebar.")
-        for name, (model, meta) in models.items():
-            recon = evaluate.reconstruct(model, x, y)
-            bce = metrics.bce_per_pixel(recon, x).mean()
-            ui.digit_row(recon[:, 0].numpy(), f"{ui.describe(name)} · BCE {bce:.4f} on these digits")
+        for name in models:
+            row, bce = ui.reconstruction_row(name, index)
+            ui.digit_row(row, f"{ui.describe(name)} · BCE {bce:.4f} on these digits")
 
 # --- comparison table and per-class error ------------------------------------------------
 if tab_compare.open:

@@ -61,6 +61,31 @@ def show_digit(image: np.ndarray, caption: str, classifier=None) -> None:
     st.image(images.png_data_url(image, scale=UPLOAD_SCALE), caption=caption)
 
 
+def sweep_figure(lines: dict, field: str, title: str, unit: str, scale: float = 1.0,
+                 y_range: tuple[float, float] | None = None, reference: tuple[float, str] | None = None) -> go.Figure:
+    """One measure (`field` of each SweepLine, times `scale`) over the noise strengths, a line per model,
+    the chosen strength dotted and an optional dashed reference (value, label).
+
+    Shapes go straight into the layout: add_vline and add_hline took most of the page's run.
+    """
+    shapes = [dict(type="line", xref="x", yref="paper", x0=strength, x1=strength, y0=0, y1=1,
+                   line=dict(dash="dot", color="#555"))]
+    annotations = []
+    if reference is not None:
+        value, label = reference
+        shapes.append(dict(type="line", xref="paper", yref="y", x0=0, x1=1, y0=value, y1=value,
+                           line=dict(dash="dash", color="#2ca02c")))
+        annotations.append(dict(xref="paper", x=1, xanchor="right", y=value, yanchor="bottom", text=label,
+                                showarrow=False))
+    traces = [go.Scatter(x=line.strengths, y=scale * getattr(line, field), name=label_of(name), mode="lines+markers",
+                         line=dict(color=LINE_COLOURS.get(name, "#2ca02c"), dash="dot" if name is None else "solid"))
+              for name, line in lines.items()]
+    return go.Figure(traces, layout=dict(
+        title=dict(text=title), xaxis=dict(title=dict(text="noise strength")),
+        yaxis=dict(title=dict(text=unit), range=y_range), height=380, margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", y=-0.2), shapes=shapes, annotations=annotations))
+
+
 def noise_phrase() -> str:
     return f"{noise.noun} noise, strength {strength:g}"
 
@@ -87,13 +112,12 @@ if tab_lab.open:
         rng = np.random.default_rng(seed)
         pool = np.flatnonzero(test.labels == digit_class) if pick == "One class" else np.arange(len(test))
         index = rng.choice(pool, LAB_DIGITS, replace=False)
-        result = denoise.noise_and_denoise(model, test.images[index] / 255.0, kind, strength, seed)
+        result, stacks = ui.noise_lab(denoiser, index, kind, strength, seed)
 
         st.markdown(f"Each column, top to bottom: a clean test digit, with {noise_phrase()}, denoised by "
                     f"**{ui.describe(denoiser)}**. Under it, noisy → denoised: PSNR in dB, then SSIM.")
         for i, column in enumerate(st.columns(LAB_DIGITS)):
-            stack = images.tile(np.stack([result.clean[i], result.noisy[i], result.denoised[i]]), columns=1, pad=2)
-            column.image(images.png_data_url(stack, scale=ui.DISPLAY_SCALE))
+            column.image(stacks[i])
             column.caption(f"{result.psnr_noisy[i]:.1f} → **{result.psnr_denoised[i]:.1f}** dB  \n"
                            f"{result.ssim_noisy[i]:.2f} → **{result.ssim_denoised[i]:.2f}**")
         psnr_column, ssim_column = st.columns(2)
@@ -125,21 +149,10 @@ if tab_lab.open:
 
         if lines:
             step = np.flatnonzero(np.isclose(next(iter(lines.values())).strengths, strength))
-            psnr_chart, accuracy_chart = go.Figure(), go.Figure()
-            for name, line in lines.items():
-                style = dict(name=label_of(name), mode="lines+markers", line=dict(color=LINE_COLOURS.get(name, "#2ca02c"),
-                                                                                   dash="dot" if name is None else "solid"))
-                psnr_chart.add_trace(go.Scatter(x=line.strengths, y=line.psnr, **style))
-                accuracy_chart.add_trace(go.Scatter(x=line.strengths, y=100 * line.accuracy, **style))
-            accuracy_chart.update_yaxes(range=[0, 102])
-            if clean_accuracy is not None:
-                accuracy_chart.add_hline(y=100 * clean_accuracy, line_dash="dash", line_color="#2ca02c",
-                                         annotation_text=f"clean digits {clean_accuracy:.1%}")
-            for figure, title, unit in ((psnr_chart, "PSNR against the clean digit", "PSNR (dB)"),
-                                        (accuracy_chart, "Classifier accuracy", "accuracy (%)")):
-                figure.add_vline(x=strength, line_dash="dot", line_color="#555")
-                figure.update_layout(title=title, xaxis_title="noise strength", yaxis_title=unit, height=380,
-                                     margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2))
+            reference = None if clean_accuracy is None else (100 * clean_accuracy, f"clean digits {clean_accuracy:.1%}")
+            psnr_chart = sweep_figure(lines, "psnr", "PSNR against the clean digit", "PSNR (dB)")
+            accuracy_chart = sweep_figure(lines, "accuracy", "Classifier accuracy", "accuracy (%)", scale=100,
+                                          y_range=(0, 102), reference=reference)
             chart_left, chart_right = st.columns(2)
             chart_left.plotly_chart(psnr_chart, key="den_psnr_chart")
             chart_right.plotly_chart(accuracy_chart, key="den_accuracy_chart")
