@@ -39,6 +39,13 @@ class AnomalyScores:
     def auc(self) -> float:
         return metrics.roc_auc(self.scores, self.is_anomaly)
 
+    @cached_property
+    def roc_curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(false positive rates, true positive rates, thresholds) of flagging scores above a threshold."""
+        from sklearn.metrics import roc_curve
+
+        return roc_curve(self.is_anomaly, self.scores)
+
 
 def known_digit(meta: dict) -> int:
     """The digit a checkpoint was trained on, from its recipe; ValueError for an all-digit model."""
@@ -61,14 +68,6 @@ def score_image(model: nn.Module, image: np.ndarray) -> float:
     """The anomaly score of one image (28, 28) in [0, 1]."""
     x = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(1, 1, 28, 28)
     return float(negative_elbo(model, x)["nelbo"][0])
-
-
-def roc_curve(result: AnomalyScores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(false positive rates, true positive rates, thresholds) of flagging scores above a threshold."""
-    from sklearn.metrics import roc_curve as sklearn_roc_curve
-
-    fpr, tpr, thresholds = sklearn_roc_curve(result.is_anomaly, result.scores)
-    return fpr, tpr, thresholds
 
 
 def default_threshold(result: AnomalyScores, false_alarm_rate: float = FALSE_ALARM_RATE) -> float:

@@ -75,10 +75,10 @@ def map_figure(latent_map: latent.LatentMap, method: str, height: int, legend: b
     if shown is not None and shown < len(drawn):
         drawn[:] = False
         drawn[np.random.default_rng(0).choice(len(drawn), shown, replace=False)] = True
-    fig = go.Figure()
+    traces = []
     for d in range(10):
         keep = drawn & (latent_map.labels == d)
-        fig.add_trace(go.Scattergl(
+        traces.append(go.Scattergl(
             x=latent_map.coords[keep, 0], y=latent_map.coords[keep, 1], mode="markers", name=str(d),
             customdata=latent_map.indices[keep],  # the test split position of each point, for the hover
             marker=dict(size=marker_size, color=DIGIT_COLORS[d], opacity=0.7),
@@ -86,14 +86,13 @@ def map_figure(latent_map: latent.LatentMap, method: str, height: int, legend: b
         ))
     axis_titles = {"pca": ("PC 1", "PC 2"), "code": ("z0", "z1")}.get(method, ("", ""))
     meaningful = method != "tsne"  # t-SNE's axes have no units worth reading
-    fig.update_xaxes(title=axis_titles[0], showticklabels=meaningful, showgrid=meaningful, zeroline=False,
-                     constrain="domain")
-    fig.update_yaxes(title=axis_titles[1], showticklabels=meaningful, showgrid=meaningful, zeroline=False,
-                     scaleanchor="x", scaleratio=1, constrain="domain")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), showlegend=legend,
-                      legend=dict(title_text="digit", itemsizing="constant", orientation="h", x=0, y=1.0,
-                                  yanchor="bottom"))
-    return fig
+    style = dict(showticklabels=meaningful, showgrid=meaningful, zeroline=False, constrain="domain")
+    # One constructor call: add_trace and update_* calls made building the figure 3x slower.
+    return go.Figure(traces, layout=dict(
+        xaxis=dict(title=dict(text=axis_titles[0]), **style),
+        yaxis=dict(title=dict(text=axis_titles[1]), scaleanchor="x", scaleratio=1, **style),
+        height=height, margin=dict(l=10, r=10, t=10, b=10), showlegend=legend,
+        legend=dict(title=dict(text="digit"), itemsizing="constant", orientation="h", x=0, y=1.0, yanchor="bottom")))
 
 
 def shown_as(space: str, method: str) -> str:

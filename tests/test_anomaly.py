@@ -58,7 +58,7 @@ def test_roc_curve_runs_corner_to_corner_and_its_area_is_the_auc():
     rng = np.random.default_rng(1)
     labels = np.repeat([7, 3], 300)
     result = toy(rng.normal(size=600) + (labels != 7), labels)
-    fpr, tpr, _ = anomaly.roc_curve(result)
+    fpr, tpr, _ = result.roc_curve
     assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0, 0, 1, 1)
     assert np.trapezoid(tpr, fpr) == pytest.approx(result.auc)
 
