@@ -11,9 +11,11 @@ import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhe
 import copy
 import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 
@@ -175,6 +177,18 @@ def reconstruction_row(name: str, indices: np.ndarray) -> tuple[bytes, float]:
     """A checkpoint's reconstructions of some test digits as a `digit_row` PNG, and their mean BCE
     per pixel; cached, since every visitor starts from the same digits."""
     return _reconstruction_row(name, _file_stamp(name), tuple(int(i) for i in indices))
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def _figure(name: str, key: tuple, _build: Callable[[], go.Figure]) -> go.Figure:
+    return _build()
+
+
+def cached_figure(name: str, build: Callable[[], go.Figure], *key, models: tuple[str, ...] = ()) -> go.Figure:
+    """`build()`, made once per name and key and shared by every session: building plotly figures was
+    most of a chart page's run. `key` holds every value the figure depends on, except the
+    checkpoints named in `models`, whose files are added to the key here. Never change the figure."""
+    return _figure(name, (*key, *(_file_stamp(model) for model in models)), build)
 
 
 def source_caption(source: str) -> None:

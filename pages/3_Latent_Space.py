@@ -95,6 +95,11 @@ def map_figure(latent_map: latent.LatentMap, method: str, height: int, legend: b
         legend=dict(title=dict(text="digit"), itemsizing="constant", orientation="h", x=0, y=1.0, yanchor="bottom")))
 
 
+def spaces_models(space: str) -> tuple[str, ...]:
+    """The checkpoints a map of `space` depends on: none for raw pixels."""
+    return () if space == PIXELS else (space,)
+
+
 def shown_as(space: str, method: str) -> str:
     """How a map's axes read: PCA of a 2-D code is the code itself (`latent.pca_2d` keeps it)."""
     if method == "pca" and space != PIXELS and ui.load_model(space)[0].code_shape == (2,):
@@ -151,7 +156,8 @@ def main_map(latent_map: latent.LatentMap) -> None:
     with chart_column:
         quality_metrics(latent_map)
         event = st.plotly_chart(
-            map_figure(latent_map, shown_as(space, method), height=540),
+            ui.cached_figure("latent map", lambda: map_figure(latent_map, shown_as(space, method), height=540),
+                             space, method, points, perplexity, models=spaces_models(space)),
             key=f"lat_map_{space}_{method}_{points}_{perplexity}",
             on_select="rerun", selection_mode=("points", "box", "lasso"), config={"displaylogo": False},
         )
@@ -184,7 +190,8 @@ for column, compared in zip(st.columns(len(COMPARED)), COMPARED):
         compared_map = map_or_error(compared, method, latent.DEFAULT_POINTS, latent.DEFAULT_PERPLEXITY)
         if compared_map is None:
             continue
-        st.plotly_chart(map_figure(compared_map, shown_as(compared, method), height=300, legend=False,
-                                   marker_size=3, shown=COMPARE_SHOWN),
+        st.plotly_chart(ui.cached_figure("small latent map", lambda: map_figure(
+                            compared_map, shown_as(compared, method), height=300, legend=False, marker_size=3,
+                            shown=COMPARE_SHOWN), compared, method, models=spaces_models(compared)),
                         key=f"lat_compare_{compared}", config={"displaylogo": False})
         quality_metrics(compared_map)

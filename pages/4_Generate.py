@@ -166,8 +166,10 @@ if grid_tab.open:
                                else "**vae2 decodes a grid of codes at normal quantiles**")
             scatter_cell.markdown(f"**Where the {len(digits):,} test digits' codes fall**")
             grid_cell.plotly_chart(grid_figure(png, values), key="gen_grid")
-            scatter_cell.plotly_chart(scatter_figure(ui.encoded_test_digits("vae2"), digits.labels, span + half_cell),
-                                      key="gen_scatter")
+            reach = span + half_cell
+            codes_figure = ui.cached_figure("vae2 codes", lambda: scatter_figure(
+                ui.encoded_test_digits("vae2"), digits.labels, reach), reach, models=("vae2",))
+            scatter_cell.plotly_chart(codes_figure, key="gen_scatter")
             st.caption("Each cell decodes the code at its axis values; high z1 is at the top, as in the "
                        "scatter, so a digit's cloud sits where the grid draws that digit. "
                        + ("With normal-quantile spacing the cells are closer together near 0 than the "

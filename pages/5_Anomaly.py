@@ -133,10 +133,13 @@ columns[3].metric("Flagged", f"{detection.flagged:,}")
 left, right = st.columns([3, 2])
 with left:
     st.markdown("**Scores per test digit class** (dashed: the threshold)")
-    st.plotly_chart(histogram_figure(threshold, low, high), key="an_histograms", config={"displaylogo": False})
+    st.plotly_chart(ui.cached_figure("anomaly histograms", lambda: histogram_figure(threshold, low, high), name, threshold,
+                                     models=(name,)), key="an_histograms", config={"displaylogo": False})
 with right:
     st.markdown("**ROC curve** (red: the threshold)")
-    st.plotly_chart(roc_figure(detection), key="an_roc", config={"displaylogo": False})
+    st.plotly_chart(ui.cached_figure("anomaly roc", lambda: roc_figure(detection), name, threshold,
+                                     models=(name,)),
+                    key="an_roc", config={"displaylogo": False})
 
 # --- galleries ------------------------------------------------------------------------------
 st.subheader("The digits behind the numbers")

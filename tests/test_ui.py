@@ -1,0 +1,36 @@
+"""ui.py's shared caches: built once, shared, and rebuilt when a checkpoint file changes."""
+
+import os
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+import ui
+
+
+def test_a_cached_figure_is_built_once_per_key_and_again_when_its_checkpoint_changes(checkpoint_dir):
+    checkpoint = checkpoint_dir / "dense.safetensors"
+    checkpoint.write_bytes(b"weights")
+    builds = []
+
+    def build():
+        builds.append(1)
+        return go.Figure(go.Bar(x=[1], y=[len(builds)]))
+
+    first = ui.cached_figure("test bars", build, 0.5, models=("dense",))
+    assert ui.cached_figure("test bars", build, 0.5, models=("dense",)) is first
+    assert len(builds) == 1
+    ui.cached_figure("test bars", build, 0.6, models=("dense",))  # another key value
+    ui.cached_figure("other bars", build, 0.5, models=("dense",))  # another figure
+    assert len(builds) == 3
+    stat = checkpoint.stat()
+    os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # retrained: the file changed
+    assert ui.cached_figure("test bars", build, 0.5, models=("dense",)) is not first
+    assert len(builds) == 4
+
+
+def test_shared_arrays_are_read_only():
+    scores = ui._read_only(np.zeros(3))
+    with pytest.raises(ValueError):
+        scores[0] = 1.0
