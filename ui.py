@@ -13,14 +13,17 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
 from core import anomaly, checkpoints, data, denoise, evaluate, export, images, latent, metrics, models
 from core.registry import get_spec, list_models
+
+if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
+    import plotly.graph_objects as go
 
 # One intra-op thread per request: with several sessions on 2 cores, threads that wait on
 # each other made single decodes 10x slower; parallelism comes from sessions instead.
@@ -92,7 +95,7 @@ def checkpoint_status(name: str) -> checkpoints.CheckpointStatus:
 @st.cache_resource(show_spinner="Loading digits…")
 def test_digits(dataset: str = "mnist") -> data.Digits:
     """The test split (shared, read-only): uint8 images, labels and the source sentence."""
-    return data.load(dataset, "test")
+    return data.load(dataset, "test", wait=False)  # a missing download is tried in the background
 
 
 def available_models(kinds: tuple[str, ...] = ("ae", "vae")) -> list[str]:

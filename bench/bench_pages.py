@@ -58,12 +58,12 @@ DRAWN = """() => {
 }"""
 
 
-def cold_seconds(playwright, path: str, ready: str) -> tuple[float, float]:
+def cold_seconds(playwright, path: str, ready: str, server_env: dict[str, str]) -> tuple[float, float]:
     """(seconds to healthy, seconds to `ready`) from launching a fresh server and opening `path`."""
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
     page = browser.new_page(viewport=VIEWPORT)
     started = time.perf_counter()
-    process, url = start_server()
+    process, url = start_server(server_env)
     try:
         healthy = time.perf_counter() - started
         page.goto(f"{url}/{path}")
@@ -87,12 +87,15 @@ def switch_seconds(page, name: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds through the pages; the first is not counted")
+    parser.add_argument("--try-download", action="store_true",
+                        help="cold starts without AE_OFFLINE=1: the server tries the MNIST download in the background")
     args = parser.parse_args(argv)
+    server_env = {"AE_OFFLINE": "0"} if args.try_download else {}
 
     with sync_playwright() as playwright:
-        healthy, home = cold_seconds(playwright, "", HOME_ON_SCREEN)
+        healthy, home = cold_seconds(playwright, "", HOME_ON_SCREEN, server_env)
         print(f"cold home: server launch -> model cards on screen {home:.1f} s (server healthy after {healthy:.1f} s)")
-        healthy, digit = cold_seconds(playwright, "Reconstruction", FIRST_DIGIT)
+        healthy, digit = cold_seconds(playwright, "Reconstruction", FIRST_DIGIT, server_env)
         print(f"cold first digit: server launch -> first reconstruction on screen {digit:.1f} s "
               f"(server healthy after {healthy:.1f} s)")
 

@@ -78,8 +78,13 @@ def mnist_idx_dir() -> Path | None:
     return None
 
 
-def load(dataset: str = "mnist", split: str = "train") -> Digits:
+def load(dataset: str = "mnist", split: str = "train", wait: bool = True) -> Digits:
     """Load a split of a dataset from the best source there is.
+
+    wait: when the full dataset is not downloaded yet, try the download first (it gives up after
+    DOWNLOAD_TIMEOUT_S). With wait=False the download runs in the background and the offline
+    data comes back at once; later loads get the full data once it is there. Pages use this, so
+    no visitor waits for a network; training waits, so it trains on the most data there is.
 
     Raises:
         ValueError: an unknown dataset or split.
@@ -89,14 +94,18 @@ def load(dataset: str = "mnist", split: str = "train") -> Digits:
         raise ValueError(f"Unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}.")
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}; choose 'train' or 'test'.")
+    if not wait and not _downloaded(dataset) and not _offline_only(dataset):
+        _download_in_background(dataset)
+        return _load_cached(dataset, split, full=False)
     return _load_cached(dataset, split)
 
 
 @lru_cache(maxsize=None)
-def _load_cached(dataset: str, split: str) -> Digits:
-    full = _torchvision_split(dataset, split)
-    if full is not None:
-        return full
+def _load_cached(dataset: str, split: str, full: bool = True) -> Digits:
+    """full: try torchvision (and its download) first; else only the offline sources."""
+    digits = _torchvision_split(dataset, split) if full else None
+    if digits is not None:
+        return digits
     return _offline_mnist(split) if dataset == "mnist" else _offline_fashion(split)
 
 
@@ -104,10 +113,37 @@ def _load_cached(dataset: str, split: str) -> Digits:
 
 _TORCHVISION_CLASS = {"mnist": "MNIST", "fashion": "FashionMNIST"}
 _download_failed: set[str] = set()  # datasets whose download failed once in this process
+_background: dict[str, threading.Thread] = {}  # downloads started by load(wait=False)
+
+
+def _downloaded(dataset: str) -> bool:
+    """Whether torchvision's files of a dataset are in `data_dir()` (checked without importing it)."""
+    return (data_dir() / _TORCHVISION_CLASS[dataset] / "raw").is_dir()
+
+
+def _offline_only(dataset: str) -> bool:
+    """True when no download is to be tried: AE_OFFLINE=1, or it failed once in this process."""
+    return os.environ.get("AE_OFFLINE") == "1" or dataset in _download_failed
+
+
+def _download_in_background(dataset: str) -> None:
+    """Start one download of a dataset for this process, unless one is running or done."""
+    def run() -> None:
+        if download(dataset):
+            _load_cached.cache_clear()  # the next load reads the full data
+        else:
+            _download_failed.add(dataset)
+
+    if dataset not in _background:
+        _background[dataset] = threading.Thread(target=run, name=f"background-download-{dataset}", daemon=True)
+        _background[dataset].start()
 
 
 def _torchvision_split(dataset: str, split: str) -> Digits | None:
     """The full split through torchvision, downloading it when needed; None when not possible."""
+    offline = _offline_only(dataset)
+    if offline and not _downloaded(dataset):
+        return None  # nothing downloaded and no download to try: importing torchvision would cost ~2 s
     from torchvision import datasets as tv_datasets
 
     cls = getattr(tv_datasets, _TORCHVISION_CLASS[dataset])
@@ -116,7 +152,7 @@ def _torchvision_split(dataset: str, split: str) -> Digits | None:
     try:
         ds = cls(root=str(root), train=train, download=False)
     except RuntimeError:  # not downloaded yet
-        if os.environ.get("AE_OFFLINE") == "1" or dataset in _download_failed:
+        if offline:
             return None
         if not download(dataset):
             _download_failed.add(dataset)

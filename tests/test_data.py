@@ -103,6 +103,29 @@ def test_failed_download_falls_back_and_leaves_no_files(monkeypatch, tmp_path):
     assert list(tmp_path.iterdir()) == []  # the temporary download folder is gone
 
 
+def test_pages_get_the_offline_data_at_once_while_the_download_runs_in_the_background(monkeypatch, tmp_path):
+    import torchvision.datasets
+
+    release = threading.Event()
+    monkeypatch.setattr(torchvision.datasets, "MNIST", _fake_mnist(lambda: release.wait(30)))
+    monkeypatch.setenv("AE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("AE_OFFLINE", raising=False)
+    monkeypatch.setattr(data, "_download_failed", set())
+    monkeypatch.setattr(data, "_background", {})
+    start = time.monotonic()
+    try:
+        test = data.load("mnist", "test", wait=False)
+        assert time.monotonic() - start < 1
+        assert "official test split" in test.source
+        assert data._background["mnist"].is_alive()  # still downloading
+        data.load("mnist", "test", wait=False)
+        assert len(data._background) == 1  # one download, however many pages ask
+    finally:
+        release.set()
+    data._background["mnist"].join(15)
+    assert "mnist" in data._download_failed  # the fake download found nothing: later loads stay offline
+
+
 def test_hanging_download_gives_up_within_its_timeout(monkeypatch, tmp_path):
     import torchvision.datasets
 
