@@ -2,10 +2,6 @@
 
 import streamlit as st
 
-import ui
-from core.evaluate import headline
-from core.registry import get_spec, list_models
-
 st.set_page_config(page_title="Autoencoder Lab", page_icon="🔢", layout="wide")
 
 st.title("Autoencoder Lab")
@@ -15,6 +11,13 @@ st.markdown(
     "variational autoencoders do it, drag through their latent spaces, clean up noisy digits, "
     "and retrain any of them yourself. Every model below was trained on MNIST and is ready to use."
 )
+
+# Everything below needs torch, whose import takes about 2 s when the server has just started:
+# the title and the introduction are on screen meanwhile.
+with st.spinner("Starting the lab…"):
+    import ui
+    from core.evaluate import headline
+    from core.registry import get_spec, list_models
 
 columns = st.columns(3)
 for i, (path, (title, blurb)) in enumerate(ui.existing_pages().items()):
