@@ -71,7 +71,7 @@ _SPECS = [
     ModelSpec("ae20", DenseAE, DenseConfig(code_size=20, hidden=(256, 128), code_activation="linear"),
               Recipe(epochs=100, batch_size=64), "Dense autoencoder with a 20-D code, to map with t-SNE."),
     ModelSpec("denoising", ConvAE, ConvConfig(filters=(32, 32)),
-              Recipe(epochs=40, batch_size=64, noise="gaussian", noise_strength=0.5),
+              Recipe(epochs=70, batch_size=64, noise="gaussian", noise_strength=0.5),
               "Convolutional autoencoder (32-32 filters) trained on noisy digits to give clean ones."),
     ModelSpec("vae2", VAE, VAEConfig(latent=2), dataclasses.replace(_VAE_RECIPE, epochs=200),
               "Variational autoencoder with a 2-D latent space, to draw a grid of digits."),
