@@ -16,6 +16,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -163,6 +164,20 @@ def _torchvision_split(dataset: str, split: str) -> Digits | None:
                   f"{name} full (torchvision, {len(ds.targets):,} digits)")
 
 
+def _remove_abandoned_downloads(root: Path, older_than_s: float = 3600.0) -> None:
+    """Delete temporary download folders left by a process that was stopped mid-download.
+
+    Only those untouched for an hour: a download running in another process is never older
+    than its DOWNLOAD_TIMEOUT_S.
+    """
+    for folder in root.glob(".download-*"):
+        try:
+            if time.time() - folder.stat().st_mtime > older_than_s:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:
+            pass  # another process removed it first
+
+
 def download(dataset: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> bool:
     """Download a dataset with torchvision into `data_dir()`; False when it fails or takes too long.
 
@@ -171,6 +186,7 @@ def download(dataset: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> bool:
     """
     root = data_dir()
     root.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_downloads(root)
     result: dict[str, bool] = {}
 
     def worker() -> None:

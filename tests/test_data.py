@@ -1,6 +1,7 @@
 """Datasets load offline from the right sources, downloads fail over fast, noise is seeded."""
 
 import gzip
+import os
 import shutil
 import threading
 import time
@@ -124,6 +125,24 @@ def test_pages_get_the_offline_data_at_once_while_the_download_runs_in_the_backg
         release.set()
     data._background["mnist"].join(15)
     assert "mnist" in data._download_failed  # the fake download found nothing: later loads stay offline
+
+
+def test_a_download_clears_folders_abandoned_by_a_stopped_server(monkeypatch, tmp_path):
+    import torchvision.datasets
+
+    abandoned, recent = tmp_path / ".download-old", tmp_path / ".download-running"
+    for folder in (abandoned, recent):
+        (folder / "MNIST" / "raw").mkdir(parents=True)
+    os.utime(abandoned, (time.time() - 7200, time.time() - 7200))
+
+    def fail():
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", _fake_mnist(fail))
+    monkeypatch.setenv("AE_DATA_DIR", str(tmp_path))
+    assert data.download("mnist", timeout=5.0) is False
+    assert not abandoned.exists()
+    assert recent.exists()  # may belong to a download still running elsewhere
 
 
 def test_hanging_download_gives_up_within_its_timeout(monkeypatch, tmp_path):
