@@ -295,6 +295,7 @@ REVIEWED_WRITERS = {
     ("core/checkpoints.py", "delete"): "path_for(name), as above",
     ("core/data.py", "download"): "data_dir() from AE_DATA_DIR or the home folder; no user input",
     ("core/data.py", "worker"): "a mkdtemp folder under data_dir(); torchvision's own file names",
+    ("core/data.py", "_remove_abandoned_downloads"): "only .download-* folders that download() made under data_dir()",
     ("core/latent.py", "save_map"): "map_file_name: a validated checkpoint name, widget choices, hashes",
     ("core/latent.py", "precompute"): "the shipped map folder, run from the command line only",
     ("core/denoise.py", "main"): "--precompute from the command line: removes old .json files of curves_dir()",
