@@ -86,7 +86,6 @@ else:
         st.error(f"Pick test indices from 0 to {len(test) - 1:,}.")
         st.stop()
 digits = test.subset(index)
-x, y = digits.floats(), torch.from_numpy(digits.labels)
 
 st.title("Reconstruction")
 st.markdown("Each autoencoder squeezes a digit through its code and rebuilds it. The top row is the "
@@ -230,7 +229,7 @@ if tab_loss.open:
             recons = {}
             for name in pair:
                 model, meta = ui.load_model(name)
-                recons[name] = evaluate.reconstruct(model, x, y)[:, 0].numpy()
+                recons[name] = evaluate.reconstruct(model, digits.floats(), torch.from_numpy(digits.labels))[:, 0].numpy()
             ui.digit_row(digits.images / 255.0, "Originals")
             ui.digit_row(recons["dense"], "dense (BCE)")
             ui.digit_row(recons["dense_mse"], "dense_mse (MSE)")

@@ -155,8 +155,7 @@ grid_tab, live_tab, conditional_tab, interpolate_tab, sample_tab = st.tabs(TABS,
 
 if grid_tab.open:
     with grid_tab:
-        vae2 = loaded("vae2")
-        if vae2 is not None:
+        if loaded("vae2") is not None:  # else the reason is shown
             with st.spinner("Decoding the grid…"):
                 png = ui.latent_grid_png("vae2", grid_size, span, scale=1, spacing=spacing)
             values = latent.grid_values(grid_size, span, spacing)
