@@ -33,6 +33,7 @@ from core.registry import Recipe, config_from_dict, create_model, get_spec, list
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
 META_KEY = "autoencoder_lab"
+MAX_HEADER_BYTES = 16 * 2**20  # a header holds metadata and tensor offsets: kilobytes, never this
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # no dots or slashes: a name stays in the folder
 _EPOCH_KEYS = ("loss", "recon", "kl", "l1", "accuracy")
 
@@ -50,6 +51,17 @@ def checkpoint_dir() -> Path:
     return Path(os.environ.get("AE_CHECKPOINT_DIR", PROJECT_DIR / "checkpoints"))
 
 
+def visitor_dir() -> Path:
+    """Where visitors' models live, apart from the shipped ones: `AE_VISITOR_DIR`, default
+    visitors/ inside the checkpoint folder."""
+    return Path(os.environ.get("AE_VISITOR_DIR", checkpoint_dir() / "visitors"))
+
+
+def is_shipped(name: str) -> bool:
+    """A registry model's own checkpoint (shipped with the lab), as opposed to a visitor's model."""
+    return name in list_models()
+
+
 def validate_name(name: str) -> str:
     """Return the name if it is a safe checkpoint name, else raise ValueError saying what is allowed."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
@@ -61,7 +73,10 @@ def validate_name(name: str) -> str:
 
 
 def path_for(name: str) -> Path:
-    return checkpoint_dir() / f"{validate_name(name)}{SUFFIX}"
+    """The file of a checkpoint: registry names in the checkpoint folder, every other name in the
+    visitors' folder, so no visitor's name can ever point at a shipped file."""
+    folder = checkpoint_dir() if is_shipped(validate_name(name)) else visitor_dir()
+    return folder / f"{name}{SUFFIX}"
 
 
 def weights_hash(state: dict[str, torch.Tensor]) -> str:
@@ -171,7 +186,7 @@ def _read(name: str) -> tuple[dict[str, torch.Tensor], dict]:
     path = path_for(name)
     if not path.is_file():
         raise FileNotFoundError(
-            f"There is no checkpoint {name!r} in {checkpoint_dir()}; train it with "
+            f"There is no checkpoint {name!r} in {path.parent}; train it with "
             f"`python -m core.train --model {name}` or on the Train page."
         )
     try:
@@ -240,10 +255,46 @@ class CheckpointStatus:
     meta: dict | None
 
 
-def status(name: str) -> CheckpointStatus:
-    """Check a checkpoint without raising: its state, a sentence, and its metadata when readable."""
+def read_header(name: str) -> dict:
+    """A checkpoint's metadata from its header alone (a few KB, the weights unread), after checking
+    that the file is as long as its header says and that it fits its model; raises like `load`.
+
+    The weights' hash is checked by `load`, which every use of the weights goes through.
+    """
+    path = path_for(name)
     try:
-        meta = read_meta(name)
+        with path.open("rb") as f:
+            header_len = int.from_bytes(f.read(8), "little")
+            if not 2 <= header_len <= MAX_HEADER_BYTES:
+                raise ValueError(f"header of {header_len} bytes")
+            header = json.loads(f.read(header_len))
+            size = os.fstat(f.fileno()).st_size
+        meta = json.loads(header["__metadata__"][META_KEY])
+        data_end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+        if size != 8 + header_len + data_end:
+            raise ValueError(f"{size} bytes where the header describes {8 + header_len + data_end}")
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"There is no checkpoint {name!r} in {path.parent}; train it with "
+            f"`python -m core.train --model {name}` or on the Train page."
+        ) from None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, UnicodeDecodeError) as exc:
+        raise CorruptCheckpointError(
+            f"The checkpoint {name!r} is damaged or not a checkpoint of this lab ({type(exc).__name__}); "
+            "retrain it or restore the file."
+        ) from exc
+    meta["name"] = name
+    _check_fresh(name, meta)
+    return meta
+
+
+def status(name: str) -> CheckpointStatus:
+    """Check a checkpoint without raising: its state, a sentence, and its metadata when readable.
+
+    Reads the header only, so listing hundreds of checkpoints stays cheap (see `read_header`).
+    """
+    try:
+        meta = read_header(name)
     except FileNotFoundError as exc:
         return CheckpointStatus(name, "missing", str(exc), None)
     except StaleCheckpointError as exc:
@@ -253,13 +304,37 @@ def status(name: str) -> CheckpointStatus:
     return CheckpointStatus(name, "ok", f"Trained {meta['epochs']} epochs on {meta['data_source']}.", meta)
 
 
+def _names_in(folder: Path) -> set[str]:
+    names = {p.name[: -len(SUFFIX)] for p in folder.glob(f"*{SUFFIX}")} if folder.is_dir() else set()
+    return {n for n in names if NAME_PATTERN.fullmatch(n)}
+
+
+def list_shipped() -> list[str]:
+    """Registry models whose checkpoint file is present, in registry order."""
+    present = _names_in(checkpoint_dir())
+    return [n for n in list_models() if n in present]
+
+
+def list_visitor_models() -> list[str]:
+    """Names of visitors' saved models, in name order (registry names there are never read)."""
+    return sorted(_names_in(visitor_dir()) - set(list_models()))
+
+
 def list_checkpoints() -> list[str]:
-    """Names of the checkpoint files present: registry models first, then users' in name order."""
-    folder = checkpoint_dir()
-    present = {p.name[: -len(SUFFIX)] for p in folder.glob(f"*{SUFFIX}")} if folder.is_dir() else set()
-    present = {n for n in present if NAME_PATTERN.fullmatch(n)}
-    shipped = [n for n in list_models() if n in present]
-    return shipped + sorted(present - set(shipped))
+    """Names of the checkpoint files present: shipped models first, then visitors' in name order."""
+    return list_shipped() + list_visitor_models()
+
+
+def folders_stamp() -> tuple[int, ...]:
+    """The modification times of both checkpoint folders: any file added, removed or renamed into
+    place changes one, so a listing cached under this stamp is never stale."""
+    stamp = []
+    for folder in (checkpoint_dir(), visitor_dir()):
+        try:
+            stamp.append(folder.stat().st_mtime_ns)
+        except FileNotFoundError:
+            stamp.append(0)
+    return tuple(stamp)
 
 
 def delete(name: str) -> None:

@@ -135,7 +135,7 @@ def test_concurrent_saves_of_one_name_one_wins_and_the_file_is_whole(checkpoint_
     assert sorted(outcomes) == ["refused", "saved"]
     loaded, meta = checkpoints.load("race")
     assert any(checkpoints.weights_hash(m.state_dict()) == meta["sha256"] for m in models)
-    assert [p.name for p in checkpoint_dir.iterdir()] == ["race.safetensors"]  # no temp files left
+    assert [p.name for p in (checkpoint_dir / "visitors").iterdir()] == ["race.safetensors"]  # no temp files left
 
 
 def test_metadata_is_json_with_history(checkpoint_dir):
