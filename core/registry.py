@@ -29,6 +29,7 @@ class Recipe:
     digit: int | None = None   # train on one digit only (anomaly detection)
     kl_warmup_epochs: int = 0  # KL weight ramps 0 -> 1 over these; keeps VAEs from collapsing
     dataset: str = "mnist"     # "mnist" or "fashion"
+    train_digits: int | None = None  # learn from the first N training digits (quick runs); None = all
     seed: int = 0
 
 

@@ -47,6 +47,10 @@ def prepare_data(recipe: Recipe) -> TrainData:
     if recipe.digit is not None:
         train = train.subset(train.labels == recipe.digit)
         test = test.subset(test.labels == recipe.digit)
+    if recipe.train_digits is not None:
+        if recipe.train_digits < 1:
+            raise ValueError("A run needs at least one training digit.")
+        train = train.subset(slice(0, recipe.train_digits))  # MNIST's training order is already mixed
     val = test.subset(slice(0, VALIDATION_SIZE))
     full_test = data_lib.load(recipe.dataset, "test")
     return TrainData(
@@ -67,7 +71,7 @@ class TrainEvent:
     batches: int
     train: dict[str, float]    # running means of the loss terms over this epoch so far
     val: dict[str, float] | None = None      # validation loss terms (epoch events)
-    snapshot: np.ndarray | None = None       # (10, 28, 28) reconstructions of the fixed digits
+    snapshot: np.ndarray | None = None       # (10, 28, 28) reconstructions of the fixed digits (epochs; previews)
     elapsed: float = 0.0
     eta: float = 0.0           # seconds left at the pace so far
 
@@ -148,13 +152,16 @@ def _snapshot(model: nn.Module, data: TrainData, device: torch.device) -> np.nda
 def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
         callbacks: list[Callable[[TrainEvent], None]] = (),
         should_stop: Callable[[], bool] = lambda: False,
-        device: torch.device | None = None, max_batches: int | None = None) -> TrainResult:
+        device: torch.device | None = None, max_batches: int | None = None,
+        preview_seconds: float | None = None) -> TrainResult:
     """Train `model` in place by `recipe`; returns the loss history and per-epoch snapshots.
 
     Args:
         callbacks: called with a TrainEvent after every batch and every epoch.
         should_stop: polled after every batch; True ends training early, keeping what was learned.
         max_batches: stop each epoch after this many batches (dry runs).
+        preview_seconds: also put the fixed digits' reconstructions on a batch event this often
+            (and on the first batch), so a page shows progress inside a long epoch.
     """
     data = data or prepare_data(recipe)
     device = device or pick_device()
@@ -171,6 +178,7 @@ def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
     result = TrainResult(fixed_digits=data.fixed_x.numpy()[:, 0], source=data.source)
     start = time.perf_counter()
     step = 0
+    last_preview = -math.inf
     for epoch in range(1, recipe.epochs + 1):
         model.train()
         order = torch.randperm(n, generator=generator)
@@ -195,8 +203,12 @@ def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach())
             elapsed = time.perf_counter() - start
+            preview = None
+            if preview_seconds is not None and elapsed - last_preview >= preview_seconds:
+                preview, last_preview = _snapshot(model, data, device), elapsed
+                model.train()
             event = TrainEvent("batch", epoch, recipe.epochs, b + 1, batches,
-                               {k: v / (b + 1) for k, v in sums.items()}, elapsed=elapsed,
+                               {k: v / (b + 1) for k, v in sums.items()}, snapshot=preview, elapsed=elapsed,
                                eta=elapsed / step * (total_steps - step))
             for callback in callbacks:
                 callback(event)

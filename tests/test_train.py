@@ -122,3 +122,16 @@ def test_cli_dry_run_trains_every_model_and_saves_nothing(checkpoint_dir, capsys
     for name in list_models():
         assert f"{name} dry run ok" in out
     assert list(checkpoint_dir.iterdir()) == []
+
+
+def test_previews_arrive_inside_an_epoch_and_train_digits_cut_the_data():
+    events = []
+    recipe = _recipe("dense", epochs=1, train_digits=640, batch_size=64)
+    _, result = train.train_model("dense", recipe, callbacks=[events.append], preview_seconds=0.0)
+    batches = [e for e in events if e.kind == "batch"]
+    assert len(batches) == 10  # 640 digits in batches of 64
+    assert all(e.snapshot is not None and e.snapshot.shape == (10, 28, 28) for e in batches)
+    assert batches[0].snapshot is not None  # the first live picture comes with the first batch
+    quiet = []
+    train.train_model("dense", recipe, callbacks=[quiet.append], max_batches=2)
+    assert all(e.snapshot is None for e in quiet if e.kind == "batch")  # no previews unless asked
