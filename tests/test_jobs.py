@@ -57,7 +57,7 @@ def test_cancel_stops_within_an_epoch_and_keeps_what_was_learned():
 
 
 def test_a_second_job_waits_for_the_slot_and_can_be_cancelled_while_waiting(monkeypatch):
-    monkeypatch.setattr(jobs, "_slots", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(jobs, "TRAINING_SLOTS", 1)
     first = jobs.start("dense", dense_recipe(epochs=200))
     second = jobs.start("dense", dense_recipe())
     try:
@@ -81,37 +81,45 @@ def test_a_failing_job_reports_a_sentence():
     assert "Unknown dataset 'cifar'" in job.error
 
 
-def test_two_concurrent_saves_to_one_name_one_wins_and_the_file_loads(finished_job, checkpoint_dir):
+def test_two_concurrent_saves_of_one_run_save_it_once_and_the_file_loads(checkpoint_dir):
+    job = jobs.start("dense", dense_recipe(epochs=1, train_digits=500))
+    assert job.wait(timeout=300) and job.state == jobs.DONE
     barrier = threading.Barrier(2)
     outcomes = []
 
-    def save():
+    def save(name):
         barrier.wait()
         try:
-            outcomes.append(finished_job.save("mine"))
-        except FileExistsError as exc:
+            outcomes.append(job.save(name))
+        except ValueError as exc:
             outcomes.append(exc)
 
-    threads = [threading.Thread(target=save) for _ in range(2)]
+    threads = [threading.Thread(target=save, args=(name,)) for name in ("mine", "again")]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sum(isinstance(o, FileExistsError) for o in outcomes) == 1
-    assert [p.name for p in outcomes if not isinstance(p, Exception)] == ["mine.safetensors"]
-    model, meta = checkpoints.load("mine")
-    assert meta["model"] == "dense" and meta["epochs"] == 2 and meta["metrics"]["bce"] == finished_job.metrics["bce"]
+    refused = [o for o in outcomes if isinstance(o, ValueError)]
+    assert len(refused) == 1 and "already saved as" in str(refused[0])
+    saved = [p for p in outcomes if not isinstance(p, Exception)]
+    assert len(saved) == 1 and job.saved_as == saved[0].stem
+    model, meta = checkpoints.load(job.saved_as)
+    assert meta["model"] == "dense" and meta["epochs"] == 1 and meta["metrics"]["bce"] == job.metrics["bce"]
     x = torch.rand(4, 1, 28, 28)
     with torch.no_grad():
-        assert torch.equal(model(x)["recon"], finished_job.model(x)["recon"])
-    assert [p.name for p in checkpoint_dir.iterdir()] == ["mine.safetensors"]  # no temp files left
+        assert torch.equal(model(x)["recon"], job.model(x)["recon"])
+    assert [p.name for p in (checkpoint_dir / "visitors").iterdir()] == [saved[0].name]  # no temp files left
+    with pytest.raises(ValueError, match="already saved"):
+        job.save("third-name")
 
 
 def test_user_settings_need_their_own_name(finished_job, checkpoint_dir):
     job = jobs.start("dense", dense_recipe(epochs=1), dataclasses.replace(get_spec("dense").config, code_size=8))
     assert job.wait(timeout=300) and job.state == jobs.DONE
-    with pytest.raises(ValueError, match="need a name of their own"):
+    with pytest.raises(ValueError, match="shipped model"):
         job.save("dense")
+    with pytest.raises(ValueError, match="need a name of their own"):
+        job.save("dense", replace_shipped=True)
     with pytest.raises(ValueError, match="cannot be a checkpoint name"):
         job.save("../dense")
     job.save("dense-8")
