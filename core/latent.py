@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from core.data import PROJECT_DIR, Digits
+from core.flights import SingleFlight
 from core.evaluate import run_batches
 
 GRID_SPACINGS = ("linear", "quantile")
@@ -302,18 +303,34 @@ def read_map(file_name: str) -> LatentMap:
     raise FileNotFoundError(f"No cached map {file_name}.")
 
 
+# One computation per map among concurrent sessions, and one map at a time: a t-SNE takes a core.
+_map_flights = SingleFlight(slots=1)
+
+
 def get_map(space: str, model: nn.Module | None, weights_sha256: str | None, digits: Digits,
             method: str = "tsne", points: int = DEFAULT_POINTS, perplexity: float = DEFAULT_PERPLEXITY,
             progress: Progress | None = None) -> LatentMap:
-    """A map from the disk cache, else computed and saved in `map_cache_dir()`."""
+    """A map from the disk cache, else computed and saved in `map_cache_dir()`.
+
+    Sessions asking for the same uncached map at once share one computation (they wait for it,
+    seeing its progress); different maps are computed one after the other.
+    """
     name = map_file_name(space, weights_sha256, method, points, perplexity, digits_fingerprint(digits))
     try:
         return read_map(name)
     except FileNotFoundError:
         pass
-    latent_map = compute_map(model, digits, method, points, perplexity, progress)
-    save_map(map_cache_dir() / name, latent_map)
-    return latent_map
+
+    def compute(report: Progress) -> LatentMap:
+        try:
+            return read_map(name)  # finished by another caller between our look and our turn
+        except FileNotFoundError:
+            pass
+        latent_map = compute_map(model, digits, method, points, perplexity, report)
+        save_map(map_cache_dir() / name, latent_map)
+        return latent_map
+
+    return _map_flights.run(name, compute, progress)
 
 
 def precompute(spaces=SHIPPED_SPACES, methods=MAP_METHODS, points: int = DEFAULT_POINTS,
