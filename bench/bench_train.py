@@ -2,6 +2,7 @@
 
     python -m bench.bench_train                 # dense and conv, 3 epochs each
     python -m bench.bench_train --epochs 5 --models dense conv vae
+    python -m bench.bench_train --cost-table    # CPU ms per training step of every model (core.training_cost)
 
 Each model trains as the page trains it: a `core.jobs` job in a background thread with one
 torch thread (ui.py's setting), its registry recipe otherwise unchanged. An epoch here is one
@@ -22,9 +23,10 @@ import time
 import numpy as np
 import torch
 
-from core import jobs
-from core.registry import create_model, get_spec
-from core.train import prepare_data
+from core import jobs, training_cost
+from core.data import corrupt
+from core.registry import create_model, get_spec, list_models
+from core.train import augment, make_optimizer, prepare_data
 
 
 def epoch_seconds(name: str, epochs: int) -> tuple[list[float], jobs.TrainJob]:
@@ -36,6 +38,34 @@ def epoch_seconds(name: str, epochs: int) -> tuple[list[float], jobs.TrainJob]:
         raise SystemExit(f"{name}: {job.error}")
     ends = [row["seconds"] for row in job.history]
     return list(np.diff([0.0, *ends])), job
+
+
+def step_cpu_ms(name: str, steps: int = 24, warm_up: int = 4) -> float:
+    """Median thread-CPU milliseconds of one training step of `name` at its recipe's batch size,
+    with its augmentation and noise: CPU time, so other work on a shared machine does not inflate it."""
+    recipe = get_spec(name).recipe
+    data = prepare_data(dataclasses.replace(recipe, train_digits=steps * recipe.batch_size))
+    model = create_model(name)
+    optimizer = make_optimizer(model, recipe)
+    generator = torch.Generator().manual_seed(0)
+    memory_format = torch.channels_last if any(isinstance(m, torch.nn.Conv2d) for m in model.modules()) \
+        else torch.contiguous_format
+    model.to(memory_format=memory_format).train()
+    times = []
+    for step in range(steps):
+        started = time.thread_time()
+        clean = data.train_x[step * recipe.batch_size:(step + 1) * recipe.batch_size]
+        labels = data.train_y[step * recipe.batch_size:(step + 1) * recipe.batch_size]
+        if recipe.augment:
+            clean = augment(clean, recipe.augment, generator)
+        inputs = clean if recipe.noise is None else corrupt(clean, recipe.noise, recipe.noise_strength, generator)
+        terms = model.loss(model(inputs.to(memory_format=memory_format), labels),
+                           clean.to(memory_format=memory_format), labels)
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        optimizer.step()
+        times.append(time.thread_time() - started)
+    return 1000 * statistics.median(times[warm_up:])
 
 
 def decode_ms(repeats: int = 300) -> float:
@@ -55,8 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3, help="epochs per model (the first one is kept)")
     parser.add_argument("--models", nargs="+", default=["dense", "conv"], help="registry models to time")
+    parser.add_argument("--cost-table", action="store_true",
+                        help="print core.training_cost.STEP_MS measured here, for every registry model")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.cost_table:
+        measured = {name: round(step_cpu_ms(name), 2) for name in list_models()}
+        print(f"STEP_MS = {measured}")
+        print("in core.training_cost now:", training_cost.STEP_MS)
+        return 0
 
     start = time.perf_counter()
     data = prepare_data(get_spec("dense").recipe)  # loaded once per process, as on the server
