@@ -3,6 +3,7 @@
 import streamlit as st
 
 st.set_page_config(page_title="Autoencoder Lab", page_icon="🔢", layout="wide")
+HOME_VISITOR_MODELS = 10  # the newest visitors' models listed here; all of them are in the pickers
 
 st.title("Autoencoder Lab")
 st.markdown(
@@ -47,10 +48,13 @@ for i, name in enumerate(list_models()):
                     f"{meta['parameters']:,} parameters · {meta['epochs']} epochs  \n"
                     f":small[:gray[Trained on {meta['data_source']}]]")
 
-users = [n for n in ui.available_models(("ae", "vae", "classifier")) if n not in list_models()]
-if users:
-    st.subheader("Your models")
-    for name in users:
-        status = ui.checkpoint_status(name)
-        st.markdown(f"**{name}** — {status.meta['model']}, {headline(status.meta['model'], status.meta['metrics'])}, "
-                    f"{status.meta['epochs']} epochs")
+saved = [(name, status) for name, status in ui.visitor_models() if status.state == "ok"]
+if saved:
+    st.subheader("Models saved by visitors")
+    newest = sorted(saved, key=lambda item: item[1].meta["created"], reverse=True)[:HOME_VISITOR_MODELS]
+    lines = [f"- **{name}**: {status.meta['model']}, "
+             f"{headline(status.meta['model'], status.meta['metrics']) if status.meta['metrics'] else 'not measured'}, "
+             f"{status.meta['epochs']} epochs" for name, status in newest]
+    if len(saved) > len(newest):
+        lines.append(f"- and {len(saved) - len(newest)} more, in the model pickers of every page")
+    st.markdown("\n".join(lines))  # one element, however many models there are

@@ -11,7 +11,9 @@ import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhe
 import copy
 import functools
 import json
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +21,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import anomaly, checkpoints, data, denoise, evaluate, export, images, latent, metrics, models
+from core import anomaly, checkpoints, data, denoise, evaluate, export, images, jobs, latent, metrics, models, visitors
 from core.registry import get_spec, list_models
 
 if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
@@ -68,6 +70,7 @@ def load_model(name: str):
     Raises the checkpoint errors (FileNotFoundError, StaleCheckpointError, CorruptCheckpointError),
     whose messages are sentences for people; `show_model_error` shows them.
     """
+    visitors.mark_used(name)  # a visitor's model in use is the last to make room
     return _load_model(name, _file_stamp(name))
 
 
@@ -98,11 +101,38 @@ def test_digits(dataset: str = "mnist") -> data.Digits:
     return data.load(dataset, "test")
 
 
+@functools.lru_cache(maxsize=4)
+def _listing(folders_stamp: tuple[int, ...]) -> tuple[tuple[str, checkpoints.CheckpointStatus], ...]:
+    # Every checkpoint writer renames or links a file into place, which changes its folder's
+    # stamp: one stat per folder a run, however many files there are.
+    return tuple((name, checkpoints.status(name)) for name in checkpoints.list_checkpoints())
+
+
+def checkpoint_listing() -> tuple[tuple[str, checkpoints.CheckpointStatus], ...]:
+    """(name, status) of every checkpoint, shipped first, then visitors'; re-read only when a
+    checkpoint folder changes, so a run costs the same with 15 or 500 files."""
+    return _listing(checkpoints.folders_stamp())
+
+
+@functools.lru_cache(maxsize=4)
+def _visitor_bytes(folders_stamp: tuple[int, ...]) -> int:
+    return visitors.usage()[1]
+
+
+def visitor_bytes() -> int:
+    """Bytes of the models visitors saved, re-counted only when a checkpoint folder changes."""
+    return _visitor_bytes(checkpoints.folders_stamp())
+
+
+def visitor_models() -> list[tuple[str, checkpoints.CheckpointStatus]]:
+    """(name, status) of the models visitors saved on this server, in name order."""
+    return [(name, status) for name, status in checkpoint_listing() if not checkpoints.is_shipped(name)]
+
+
 def available_models(kinds: tuple[str, ...] = ("ae", "vae")) -> list[str]:
-    """Checkpoint names whose model is of one of `kinds`: shipped ones first, then users'."""
+    """Checkpoint names whose model is of one of `kinds`: shipped ones first, then visitors'."""
     names = []
-    for name in checkpoints.list_checkpoints():
-        status = checkpoint_status(name)
+    for name, status in checkpoint_listing():
         model_name = status.meta["model"] if status.meta else name
         if model_name in list_models() and get_spec(model_name).kind in kinds:
             names.append(name)
@@ -125,7 +155,7 @@ def describe(name: str) -> str:
     """A checkpoint's label for pickers: its name and, for a user's, the model it is."""
     status = checkpoint_status(name)
     if status.meta and status.meta["model"] != name:
-        return f"{name} ({status.meta['model']}, yours)"
+        return f"{name} ({status.meta['model']}, saved by a visitor)"
     return name
 
 
@@ -343,3 +373,89 @@ def latent_grid_png(name: str, n: int = 15, span: float = 3.0, scale: int = 2, s
     """A 2-D latent space's n x n decoded grid (`latent.latent_grid`) as one PNG; cached because
     decoding and encoding it took most of a page's run."""
     return _latent_grid_png(name, _file_stamp(name), n, span, scale, spacing)
+
+
+# --- Operator settings and visitors ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """What the server's operator allows visitors (README, "Serving many visitors")."""
+
+    allow_replace_shipped: bool
+    store: visitors.StoreLimits
+    jobs: jobs.JobLimits
+
+
+def _setting(name: str, default, parse: Callable):
+    """An operator setting: environment variable AE_<NAME>, else `name` in .streamlit/secrets.toml, else default."""
+    raw = os.environ.get(f"AE_{name.upper()}")
+    if raw is None:
+        try:
+            raw = st.secrets.get(name)
+        except FileNotFoundError:  # no secrets.toml: defaults
+            raw = None
+    if raw is None:
+        return default
+    try:
+        return parse(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"The operator setting {name} = {raw!r} is not a valid value "
+                         f"(the default is {default!r}); fix it in the environment or in secrets.toml.") from None
+
+
+def _flag(raw) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(text)
+
+
+def _positive(parse: Callable) -> Callable:
+    def check(raw):
+        value = parse(raw)
+        if not value > 0:
+            raise ValueError(raw)
+        return value
+    return check
+
+
+@st.cache_resource(show_spinner=False)
+def operator_settings() -> OperatorSettings:
+    """The operator's settings, read once per server process; the training queue gets its limits here."""
+    store, job = visitors.StoreLimits(), jobs.JobLimits()
+    settings = OperatorSettings(
+        allow_replace_shipped=_setting("allow_replace_shipped", False, _flag),
+        store=visitors.StoreLimits(
+            max_models=_setting("visitor_max_models", store.max_models, _positive(int)),
+            max_megabytes=_setting("visitor_max_megabytes", store.max_megabytes, _positive(float)),
+            drop_oldest_unused=_setting("visitor_drop_oldest_unused", store.drop_oldest_unused, _flag)),
+        jobs=jobs.JobLimits(
+            max_waiting=_setting("train_max_waiting", job.max_waiting, _positive(int)),
+            max_run_minutes=_setting("train_max_minutes", job.max_run_minutes, _positive(float)),
+            keep_finished_minutes=_setting("train_keep_finished_minutes", job.keep_finished_minutes, _positive(float)),
+            abandon_seconds=_setting("train_abandon_seconds", job.abandon_seconds, _positive(float))),
+    )
+    jobs.configure(settings.jobs)
+    return settings
+
+
+def session_id() -> str | None:
+    """This browser tab's Streamlit session id (None outside a script run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
+def session_presence(session: str | None) -> Callable[[], bool]:
+    """A check, callable from any thread, that says whether a session's tab is still connected
+    (always True where no server runs, as under AppTest)."""
+    from streamlit import runtime
+
+    def present() -> bool:
+        return session is None or not runtime.exists() or runtime.get_instance().is_active_session(session)
+    return present

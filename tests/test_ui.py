@@ -34,3 +34,43 @@ def test_shared_arrays_are_read_only():
     scores = ui._read_only(np.zeros(3))
     with pytest.raises(ValueError):
         scores[0] = 1.0
+
+
+def test_the_checkpoint_listing_costs_one_stat_per_folder_a_run_with_500_models(checkpoint_dir, monkeypatch):
+    import shutil
+
+    from core import checkpoints, visitors
+    from core.registry import create_model, get_spec
+
+    first = visitors.save_model("model-000", create_model("dense"), get_spec("dense").recipe, model_name="dense")
+    for i in range(1, 500):
+        shutil.copy(first, first.with_name(f"model-{i:03d}.safetensors"))
+    assert len(ui.checkpoint_listing()) == 500
+    reads = []
+    real = checkpoints.status
+    monkeypatch.setattr(checkpoints, "status", lambda name: reads.append(name) or real(name))
+    assert len(ui.visitor_models()) == 500 and len(ui.available_models()) == 500
+    assert reads == []  # nothing re-read while the folders are unchanged
+    visitors.save_model("one-more", create_model("dense"), get_spec("dense").recipe, model_name="dense",
+                        limits=visitors.StoreLimits(max_models=1000))
+    assert "one-more" in dict(ui.checkpoint_listing())
+
+
+def test_operator_settings_come_from_the_environment_and_bad_values_get_a_sentence(monkeypatch):
+    from core import jobs
+
+    before = jobs.limits()
+    monkeypatch.setenv("AE_TRAIN_MAX_MINUTES", "2.5")
+    monkeypatch.setenv("AE_VISITOR_DROP_OLDEST_UNUSED", "yes")
+    ui.operator_settings.clear()
+    try:
+        settings = ui.operator_settings()
+        assert settings.jobs.max_run_minutes == 2.5 and jobs.limits().max_run_minutes == 2.5
+        assert settings.store.drop_oldest_unused and not settings.allow_replace_shipped
+        monkeypatch.setenv("AE_VISITOR_MAX_MODELS", "-3")
+        ui.operator_settings.clear()
+        with pytest.raises(ValueError, match="visitor_max_models = '-3' is not a valid value"):
+            ui.operator_settings()
+    finally:
+        ui.operator_settings.clear()
+        jobs.configure(before)
