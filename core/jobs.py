@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 TRAINING_SLOTS = max(1, (os.cpu_count() or 2) - 1)
 TRAINING_NICENESS = 10   # the training thread yields the CPU to page reruns on a busy machine
 PREVIEW_SECONDS = 2.0    # live reconstructions inside an epoch at most this often (an epoch can take minutes)
+LIVE_POINT_SECONDS = 0.5  # a point of the live loss chart at most this often
+MAX_LIVE_POINTS = 600     # then thinned to half
 FORGOTTEN_IDS = 10_000   # ids of forgotten runs remembered, so a stale link gets a sentence (12 bytes each)
 
 
@@ -49,8 +51,8 @@ FORGOTTEN_IDS = 10_000   # ids of forgotten runs remembered, so a stale link get
 class JobLimits:
     """What the training queue lets visitors take; an operator's settings (ui.py reads them)."""
 
-    max_waiting: int = 6                 # runs waiting for a slot, server-wide; one more is refused
-    max_run_minutes: float = 10.0        # a run stops here, keeping what it learnt
+    max_waiting: int = 4                 # runs waiting for a slot, server-wide; one more is refused
+    max_run_minutes: float = 15.0        # a run stops here, keeping what it learnt (every shipped recipe fits)
     keep_finished_minutes: float = 60.0  # a finished run stays reachable by its link this long
     abandon_seconds: float = 60.0        # a waiting run whose visitor has been gone this long is dropped
 
@@ -114,6 +116,8 @@ class TrainJob:
         self.finished: float | None = None
         self._history: list[dict] = []
         self._snapshots: list[np.ndarray] = []
+        self._live_loss: list[tuple[float, float]] = []  # (epochs done, as a fraction; running training loss)
+        self._last_point = -float("inf")
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"train-{model_name}-{self.id}", daemon=True)
@@ -133,6 +137,13 @@ class TrainJob:
         """Per finished epoch: "epoch", "train" and "val" loss terms, "seconds" since the start."""
         with self._lock:
             return list(self._history)
+
+    @property
+    def live_loss(self) -> list[tuple[float, float]]:
+        """(epochs done as a fraction, running training loss) about every LIVE_POINT_SECONDS,
+        inside epochs too: the live chart's first points come seconds after the start."""
+        with self._lock:
+            return list(self._live_loss)
 
     @property
     def snapshots(self) -> list[np.ndarray]:
@@ -233,6 +244,13 @@ class TrainJob:
         self.latest = event
         if event.snapshot is not None:
             self.preview = event.snapshot
+        now = time.monotonic()
+        if event.kind == "batch" and now - self._last_point >= LIVE_POINT_SECONDS and "loss" in event.train:
+            self._last_point = now
+            with self._lock:
+                self._live_loss.append((event.epoch - 1 + event.batch / event.batches, event.train["loss"]))
+                if len(self._live_loss) > MAX_LIVE_POINTS:
+                    self._live_loss = self._live_loss[::2]  # a long run keeps its shape at half the detail
         if event.kind == "epoch":
             with self._lock:
                 self._history.append({"epoch": event.epoch, "train": event.train, "val": event.val,

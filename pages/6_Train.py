@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from core import jobs
+from core import jobs, training_cost
 from core.data import CLASS_NAMES, DATASETS, NOISE_KINDS
 from core.evaluate import headline
 from core.images import tile, to_png
@@ -23,6 +23,7 @@ LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0)  # Ada
 CODE_SIZES = (2, 4, 8, 16, 32, 64, 128)
 CODE_CHANNELS = (1, 2, 4, 8, 16, 32)
 L1_WEIGHTS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
+DIGIT_CHOICES = training_cost.TRAINING_DIGIT_CHOICES
 MAX_ANIMATION_FRAMES = 60  # longer runs show every k-th epoch (and always the last)
 DATASET_LABELS = {"mnist": "MNIST digits", "fashion": "Fashion-MNIST"}
 NOISE_LABELS = {"gaussian": "Gaussian", "salt_pepper": "salt and pepper", "masking": "masking"}
@@ -39,10 +40,20 @@ def with_default(options: tuple, default) -> list:
     return sorted({*options, default})
 
 
+def use_recipe(key: str, recipe) -> None:
+    """Put a recipe's digits, epochs, batch size, optimizer and learning rate into this model's widgets."""
+    st.session_state[f"{key}_digits"] = recipe.train_digits or max(DIGIT_CHOICES)
+    st.session_state[f"{key}_epochs"] = recipe.epochs
+    st.session_state[f"{key}_batch"] = recipe.batch_size
+    st.session_state[f"{key}_optimizer"] = recipe.optimizer
+    st.session_state[f"{key}_lr_{recipe.optimizer}"] = recipe.lr
+
+
 def describe_settings(job: jobs.TrainJob) -> str:
     """One line with what a job trains: model, data, schedule and the settings that matter."""
     recipe, config = job.recipe, job.config
-    parts = [f"**{job.model_name}**", DATASET_LABELS[recipe.dataset], count(recipe.epochs, "epoch"),
+    parts = [f"**{job.model_name}**", DATASET_LABELS[recipe.dataset],
+             f"{training_cost.training_digits(job.model_name, recipe):,} digits", count(recipe.epochs, "epoch"),
              f"batch {recipe.batch_size}", f"{recipe.optimizer.capitalize()} lr {recipe.lr:g}"]
     if hasattr(config, "recon_loss"):
         parts.append(config.recon_loss.upper())
@@ -60,9 +71,23 @@ def describe_settings(job: jobs.TrainJob) -> str:
     return " · ".join(parts)
 
 
+def duration(seconds: float) -> str:
+    """"40 s", "3 min", "1 h 05 min": how long something takes, for people."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def queue_text(job: jobs.TrainJob) -> str:
+    slots = count(jobs.TRAINING_SLOTS, "model")
+    return (f"Waiting in the training queue: position {job.queue_position or 1}, about "
+            f"{duration(job.expected_wait())} before it starts (this server trains {slots} at a time)…")
+
+
 def progress_text(job: jobs.TrainJob) -> str:
     if job.state == jobs.QUEUED:
-        return "Waiting for another training run to finish: this machine trains one model at a time…"
+        return queue_text(job)
     if job.state == jobs.LOADING:
         return f"Loading the {DATASET_LABELS[job.recipe.dataset]} training data…"
     if job.state == jobs.EVALUATING:
@@ -73,18 +98,36 @@ def progress_text(job: jobs.TrainJob) -> str:
     if job.cancel_requested:
         return f"Stopping after epoch {event.epoch}: keeping what was learned…"
     return (f"Epoch {event.epoch} of {event.epochs} · batch {event.batch}/{event.batches} · "
-            f"{event.elapsed:.0f} s so far · about {event.eta:.0f} s left")
+            f"{event.elapsed:.0f} s so far · about {duration(job.remaining_seconds())} left")
 
 
-def loss_chart(history: list[dict], epochs: int, kind: str) -> go.Figure:
-    """Training and validation loss per epoch, on an x axis as long as the planned run."""
+def cost_text(model_name: str, recipe, cap_minutes: float) -> str:
+    """What a run with these settings costs, said before it starts."""
+    seconds = training_cost.estimate_seconds(model_name, recipe)
+    digits = training_cost.training_digits(model_name, recipe)
+    text = (f"About **{duration(seconds)}** of training on one core: {count(recipe.epochs, 'epoch')} × "
+            f"{digits:,} digits.")
+    if seconds > cap_minutes * 60:
+        text += (f" This server stops a run after {cap_minutes:g} min, keeping what it learnt: "
+                 "fewer epochs or digits will finish.")
+    return text
+
+
+def loss_chart(history: list[dict], epochs: int, kind: str, live: list[tuple[float, float]] | None = None) -> go.Figure:
+    """Training and validation loss per epoch, on an x axis as long as the planned run; `live`
+    (epochs done, running loss) points draw the training line inside epochs as it learns."""
     x = [row["epoch"] for row in history]
     fig = go.Figure()
-    fig.add_scatter(x=x, y=[row["train"]["loss"] for row in history], name="training", mode="lines+markers")
+    if live:
+        fig.add_scatter(x=[p[0] for p in live], y=[p[1] for p in live], name="training (running mean)",
+                        mode="lines")
+    else:
+        fig.add_scatter(x=x, y=[row["train"]["loss"] for row in history], name="training", mode="lines+markers")
     fig.add_scatter(x=x, y=[row["val"]["loss"] for row in history], name="validation (1,000 test images)",
                     mode="lines+markers")
     fig.update_layout(height=320, margin=dict(l=60, r=10, t=30, b=40), uirevision="loss",
-                      xaxis=dict(title="epoch", range=[0.5, epochs + 0.5], tick0=1, dtick=-(-epochs // 10)),
+                      xaxis=dict(title="epoch", range=[0 if live else 0.5, epochs + 0.5], tick0=1,
+                                 dtick=-(-epochs // 10)),
                       yaxis_title=LOSS_UNITS[kind], legend=dict(orientation="h", y=1.12))
     return fig
 
@@ -130,19 +173,20 @@ def live_progress(job: jobs.TrainJob) -> None:
     if not job.running:
         st.rerun()  # the whole page, to show the results
     st.progress(job.fraction, text=progress_text(job))
-    history = job.history
+    live, event = job.live_loss, job.latest
     left, right = st.columns([3, 2])
     with left:
-        if history:
-            chart = loss_chart(history, job.recipe.epochs, get_spec(job.model_name).kind)
+        if live:
+            chart = loss_chart(job.history, job.recipe.epochs, get_spec(job.model_name).kind, live)
             st.plotly_chart(chart, key="trn_live_loss", config=CHART_CONFIG)
-        else:
-            st.caption("The loss chart appears after the first epoch.")
+        elif job.state != jobs.QUEUED:
+            st.caption("The loss chart appears with the first batches.")
     with right:
-        snapshots = job.snapshots
-        if snapshots and job.fixed_digits is not None:
-            st.markdown(f"**Ten fixed test images over their reconstructions after epoch {len(snapshots)}**")
-            ui.show_png(to_png(originals_over_reconstructions(job.fixed_digits, snapshots[-1]), scale=3))
+        preview = job.preview
+        if preview is not None and job.fixed_digits is not None and event is not None:
+            st.markdown(f"**Ten fixed test images over their reconstructions, epoch {event.epoch}, "
+                        f"batch {event.batch} of {event.batches}**")
+            ui.show_png(to_png(originals_over_reconstructions(job.fixed_digits, preview), scale=3))
     st.button("Cancel", key="trn_cancel", on_click=job.cancel, disabled=job.cancel_requested,
               help="Stops within one epoch; what the model learned so far is kept and can be saved.")
 
@@ -152,10 +196,18 @@ def show_results(job: jobs.TrainJob) -> None:
         st.error(job.error)
         return
     if job.state == jobs.CANCELLED:
-        st.warning("Cancelled before training started, so there is nothing to save.")
+        if job.stop_reason == "left":
+            st.warning("This run was dropped from the queue: its tab was closed before its turn came. "
+                       "Start it again from the sidebar.")
+        else:
+            st.warning("Cancelled before training started, so there is nothing to save.")
         return
     result, kind = job.result, get_spec(job.model_name).kind
-    if result.cancelled:
+    if job.capped:
+        st.warning(f"Stopped at this server's limit of {job.run_cap / 60:g} minutes per run, after "
+                   f"{result.epochs_done} of {job.recipe.epochs} epochs (the last one partly); what the "
+                   "model learned is kept and can be saved below.")
+    elif result.cancelled:
         st.warning(f"Stopped after {result.epochs_done} of {job.recipe.epochs} epochs (the last one partly); "
                    "what the model learned is kept and can be saved below.")
     else:
@@ -182,36 +234,64 @@ def show_results(job: jobs.TrainJob) -> None:
             st.caption("The classifier rebuilds no images, so there is nothing to animate.")
 
     st.subheader("Save it")
-    saved = st.session_state.get("trn_saved", {})
-    if job.id in saved:
-        name = saved[job.id]
-        st.success(f"Saved as **{name}**. Pick it on the other pages:")
+    if job.saved_as is not None:  # a run is saved once, whichever tab saved it
+        st.success(f"Saved as **{job.saved_as}**. Pick it on the other pages:")
         for path, (title, _) in ui.existing_pages().items():
             if path != "pages/6_Train.py":
                 st.page_link(path, label=title)
         return
+    settings = ui.operator_settings()
     with st.form("trn_save_form"):
-        name = st.text_input("Checkpoint name", value=f"my-{job.model_name}".replace("_", "-"), max_chars=40,
+        name = st.text_input("Model name", value=f"my-{job.model_name}".replace("_", "-"), max_chars=40,
                              key="trn_save_name",
-                             help="1 to 40 lowercase letters, digits, '-' or '_'.")
-        overwrite = st.checkbox("Replace an existing checkpoint of this name, even a shipped one",
-                                key="trn_overwrite")
+                             help="1 to 40 lowercase letters, digits, '-' or '_'; spaces become '-'.")
+        replace = False
+        if settings.allow_replace_shipped:
+            replace = st.checkbox(f"Replace the shipped {job.model_name} (save it under that exact name)",
+                                  key="trn_replace_shipped",
+                                  help="This server's operator lets the Train page replace shipped models.")
         submitted = st.form_submit_button("Save", type="primary")
+    if not settings.allow_replace_shipped:
+        st.caption("Saved models live beside the lab's shipped ones and never replace them or another "
+                   "visitor's: replacing shipped models is an operator's job (`python -m core.train`), "
+                   "and this server has not enabled it here (`AE_ALLOW_REPLACE_SHIPPED`).")
     if submitted:
-        name = name.strip()
         try:
-            job.save(name, overwrite=overwrite)
+            job.save(name, store=settings.store, replace_shipped=replace)
         except (ValueError, FileExistsError) as exc:
             st.error(str(exc))
         else:
-            st.session_state["trn_saved"] = {**saved, job.id: name}
             st.rerun()
+
+
+def visitor_models_section() -> None:
+    """The models visitors saved on this server, listed apart from the shipped ones, with the room left."""
+    saved, store = ui.visitor_models(), ui.operator_settings().store
+    used = ui.visitor_bytes()
+    st.subheader("Models saved by visitors")
+    st.caption(f"{len(saved)} of {store.max_models} saved models, {used / 2**20:.1f} of "
+               f"{store.max_megabytes:g} MB; " + ("the least recently used is dropped to make room."
+                                                  if store.drop_oldest_unused else "a save is refused when full."))
+    rows = [{"name": name, "model": status.meta["model"], "epochs": status.meta["epochs"],
+             "test figure": headline(status.meta["model"], status.meta["metrics"]) if status.meta["metrics"] else "-",
+             "saved": status.meta["created"].replace("T", " ").removesuffix("Z")}
+            for name, status in saved if status.state == "ok"]
+    if rows:
+        st.dataframe(rows, hide_index=True, key="trn_visitor_models")
+    else:
+        st.caption("None yet: train a model and save it under your own name.")
 
 
 # --- sidebar: what to train ------------------------------------------------------------------
 
 # The job lives in the session and in the URL, so a page rerun or a reloaded tab finds it again.
-job = st.session_state.get("trn_job") or jobs.get(st.query_params.get("job"))
+settings = ui.operator_settings()
+linked = st.query_params.get("job")
+job = st.session_state.get("trn_job")
+if job is None and linked:
+    job = jobs.get(linked)
+    if job is not None:  # a reloaded tab is a new session: it takes the run over
+        job.adopt(ui.session_id(), ui.session_presence(ui.session_id()))
 st.session_state["trn_job"] = job
 if job is not None:
     st.query_params["job"] = job.id  # again after a visit to another page, which clears it
@@ -225,15 +305,28 @@ with st.sidebar:
     st.caption(spec.summary)
     key = f"trn_{model_name}"  # per-model keys: each model keeps its own settings and defaults
     recipe, config = spec.recipe, spec.config
+    quick = training_cost.quick_recipe(model_name)
+    if f"{key}_epochs" not in st.session_state:  # first visit of this model: the quick run
+        use_recipe(key, quick)
+    left_button, right_button = st.columns(2)
+    left_button.button("Quick run", key=f"{key}_use_quick", on_click=use_recipe, args=(key, quick),
+                       width="stretch", help="Settings that train in about a minute on one core.")
+    right_button.button("Shipped recipe", key=f"{key}_use_shipped", on_click=use_recipe,
+                        args=(key, dataclasses.replace(recipe, train_digits=max(DIGIT_CHOICES))), width="stretch",
+                        help=f"The settings the shipped {model_name} was trained with: "
+                             f"{count(recipe.epochs, 'epoch')} on all {max(DIGIT_CHOICES):,} digits.")
     dataset = st.radio("Data", DATASETS, index=DATASETS.index(recipe.dataset), horizontal=True,
                        format_func=DATASET_LABELS.get, key=f"{key}_dataset")
-    epochs = int(st.number_input("Epochs", 1, 500, recipe.epochs, key=f"{key}_epochs"))
-    batch_size = st.select_slider("Batch size", with_default(BATCH_SIZES, recipe.batch_size),
-                                  recipe.batch_size, key=f"{key}_batch")
-    optimizer = st.radio("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(recipe.optimizer), horizontal=True,
+    train_digits = st.radio("Training digits", DIGIT_CHOICES, horizontal=True, format_func="{:,}".format,
+                            key=f"{key}_digits",
+                            help="The first N of the 60,000 training digits: fewer train faster and learn less.")
+    epochs = int(st.number_input("Epochs", 1, 500, key=f"{key}_epochs"))
+    batch_size = st.select_slider("Batch size", with_default(BATCH_SIZES, recipe.batch_size), key=f"{key}_batch")
+    optimizer = st.radio("Optimizer", OPTIMIZERS, horizontal=True,
                          format_func={"adam": "Adam", "adadelta": "Adadelta"}.get, key=f"{key}_optimizer")
     default_lr = recipe.lr if optimizer == recipe.optimizer else (1.0 if optimizer == "adadelta" else 1e-3)
-    lr = st.select_slider("Learning rate", with_default(LEARNING_RATES, default_lr), default_lr,
+    st.session_state.setdefault(f"{key}_lr_{optimizer}", default_lr)  # defaults through the state, as use_recipe sets them
+    lr = st.select_slider("Learning rate", with_default(LEARNING_RATES, default_lr),
                           format_func=lambda v: f"{v:g}", key=f"{key}_lr_{optimizer}")
     recipe_changes: dict = {}
     config_changes: dict = {}
@@ -264,15 +357,27 @@ with st.sidebar:
         recipe_changes["digit"] = st.selectbox("Train on this class only", range(10), index=recipe.digit,
                                                format_func=CLASS_NAMES[dataset].__getitem__, key=f"{key}_digit")
     chosen_recipe = dataclasses.replace(recipe, dataset=dataset, epochs=epochs, batch_size=batch_size,
-                                        optimizer=optimizer, lr=lr, **recipe_changes)
+                                        optimizer=optimizer, lr=lr, train_digits=train_digits, **recipe_changes)
     chosen_config = dataclasses.replace(config, **config_changes)
+    st.markdown(cost_text(model_name, chosen_recipe, settings.jobs.max_run_minutes))
+    waiting = jobs.waiting_for_slot()
+    if waiting and not busy:
+        st.caption(f"{count(waiting, 'run')} waiting for this server's training slot: a run started now "
+                   f"would start in about {duration(jobs.wait_for_new_run())}.")
     start = st.button("Train", type="primary", disabled=busy, width="stretch", key="trn_start",
                       help="Training runs in the background: you can switch pages and come back.")
 
+refusal = None
 if start:
-    job = jobs.start(model_name, chosen_recipe, chosen_config)
-    st.session_state["trn_job"] = job
-    st.rerun()
+    session = ui.session_id()
+    try:
+        job = jobs.start(model_name, chosen_recipe, chosen_config, owner=session,
+                         owner_present=ui.session_presence(session))
+    except ValueError as exc:  # one run per visitor, or the queue is full: say so
+        refusal = str(exc)
+    else:
+        st.session_state["trn_job"] = job
+        st.rerun()
 
 # --- main area -------------------------------------------------------------------------------
 
@@ -281,6 +386,13 @@ st.markdown("Retrain any model of the lab with your own settings, watch the loss
             "reconstructions sharpen epoch by epoch, then save it under your own name to use it on "
             "the other pages.")
 
+if refusal:
+    st.error(refusal)
+if job is None and linked and jobs.forgotten(linked):
+    st.info(f"The run in this link has been forgotten: this server keeps a finished run "
+            f"{settings.jobs.keep_finished_minutes:g} minutes. Start a new one from the sidebar.")
+elif job is None and linked:
+    st.info("The run in this link is not on this server (it may have restarted). Start a new one from the sidebar.")
 if job is None:
     parameters = sum(p.numel() for p in create_model(model_name, chosen_config).parameters())
     st.info(f"Pick a model and its settings in the sidebar, then press **Train**. With these settings "
@@ -292,6 +404,7 @@ if job is None:
                     f"test split after {count(meta['epochs'], 'epoch')} ({meta['data_source']}).")
         st.plotly_chart(loss_chart(meta["history"], meta["epochs"], spec.kind), key="trn_shipped_loss",
                         config=CHART_CONFIG)
+    visitor_models_section()
 else:
     st.markdown(describe_settings(job))
     if job.running:

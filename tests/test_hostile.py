@@ -268,7 +268,6 @@ def test_a_checkpoint_name_cannot_leave_the_folder(checkpoint_dir, finished_job,
     at.query_params["job"] = finished_job.id
     at.run()
     at.text_input(key="trn_save_name").set_value(name)
-    at.checkbox(key="trn_overwrite").check()  # even allowed to overwrite
     at.button(key="FormSubmitter:trn_save_form-Save").click().run()
     assert not at.exception
     assert "cannot be a checkpoint name" in at.error[0].value
@@ -293,6 +292,9 @@ WRITING_CALLS = {("shutil", "rmtree"), ("shutil", "move"), ("shutil", "copy"), (
 REVIEWED_WRITERS = {
     ("core/checkpoints.py", "_write_atomic"): "path_for(name): validate_name allows [a-z0-9_-] only",
     ("core/checkpoints.py", "delete"): "path_for(name), as above",
+    ("core/visitors.py", "_make_room"): "deletes only files list_visitor_models() found in the visitors' "
+                                        "folder, through path_for: never a shipped file",
+    ("core/visitors.py", "mark_used"): "path_for(name) of a non-registry name: the visitors' folder; only a time stamp",
     ("core/data.py", "_write_npz"): "data_dir() from AE_DATA_DIR or the home folder, a fixed name; no user input",
     ("core/latent.py", "save_map"): "map_file_name: a validated checkpoint name, widget choices, hashes",
     ("core/latent.py", "precompute"): "the shipped map folder, run from the command line only",

@@ -36,6 +36,7 @@ def test_short_job_completes_with_history_snapshots_and_metrics(finished_job):
     assert job.result.epochs_done == 2 and not job.result.cancelled
     assert 0 < job.metrics["bce"] < 0.7  # better than guessing 0.5 everywhere (BCE 0.69)
     assert jobs.get(job.id) is job
+    assert job.live_loss and job.live_loss[0][0] <= 1 and job.preview.shape == (10, 28, 28)
 
 
 def test_cancel_stops_within_an_epoch_and_keeps_what_was_learned():

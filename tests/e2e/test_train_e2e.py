@@ -58,13 +58,13 @@ def test_train_dense_shows_progress_and_chart_then_saves(page, train_server):
     page.wait_for_function("([chart, before]) => chart.querySelector('image').getAttribute('href') !== before",
                            arg=[animation.element_handle(), last_epoch], timeout=10_000)
 
-    name = main.get_by_label("Checkpoint name", exact=True).and_(main.get_by_role("textbox"))
+    name = main.get_by_label("Model name", exact=True).and_(main.get_by_role("textbox"))
     name.fill("e2e-dense")
     main.get_by_role("button", name="Save").click()
     page.get_by_text("Saved as e2e-dense").wait_for(timeout=30_000)
     no_exception(page)
     screenshot(page, "train-saved")
-    assert (folder / "e2e-dense.safetensors").is_file()
+    assert (folder / "visitors" / "e2e-dense.safetensors").is_file()  # beside the shipped ones, never among them
 
     open_page(page, url)  # the home page lists a user's models
     assert "e2e-dense" in page.locator('[data-testid="stMain"]').inner_text()
