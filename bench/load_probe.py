@@ -3,6 +3,8 @@
     python -m bench.load_probe                          # 10, 30 and 100 sessions
     python -m bench.load_probe --levels 3 --pages Reconstruction --think 0 0
     python -m bench.load_probe --json                   # the figures as JSON (bench/run_all.py)
+    python -m bench.load_probe --levels 1 30 100 --settle 30   # and the server's memory after each level
+    python -m bench.load_probe --hostile                # browsing, training and hostile visitors at once
 
 Starts the app on a free 127.0.0.1 port (as the browser tests do) and opens N sessions on
 `/_stcore/stream`, each sending what Streamlit's frontend sends: `rerun_script` BackMsgs with a
@@ -12,6 +14,11 @@ turn), Denoising, its Upload tab, and uploads a digit (PUT to `/_stcore/upload_f
 the uploader's widget state), pausing 2-8 s between steps like a person looking at the page
 (--think). A level's sessions arrive over 10 s (--ramp); a warm-up visitor first opens every page
 once, so the levels measure a warm server (its first runs are printed apart).
+
+With --hostile, 30 visitors browse while five others press Train at the same moment, one trains
+vae briefly and tries to save it as `vae` (spelt four ways), and one saves a finished run and
+then opens its link in 20 new tabs; the report says whether the queue drained in the order the
+runs arrived, whether the shipped files' SHA-256 stayed the same, and how many files were saved.
 
 Every run is checked: the page's title and its main elements arrive, no exception element and
 no error box is in the delta stream, the slider's value shows up in the page, the upload comes
@@ -33,7 +40,9 @@ import json
 import os
 import random
 import re
+import shutil
 import statistics
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -433,6 +442,7 @@ class LevelResult:
     server_cpu_seconds: float | None
     think: tuple[float, float]
     ramp_seconds: float
+    rss_mb: dict[str, float] = field(default_factory=dict)  # server memory: "before", "peak", "after"
 
     def summary(self) -> dict:
         times = [run.seconds for run in self.runs]
@@ -446,6 +456,7 @@ class LevelResult:
                                       if self.server_cpu_seconds is not None and times else None),
             "think_s": list(self.think), "ramp_s": self.ramp_seconds,
             "p95_by_action_s": {a: quantile([r.seconds for r in self.runs if r.action == a], 0.95) for a in actions},
+            "rss_mb": self.rss_mb,
             "error_samples": self.errors[:10],
         }
 
@@ -454,6 +465,26 @@ def quantile(values: list[float], q: float) -> float | None:
     """The nearest-rank quantile (no interpolation: a value that was measured), None when empty."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
+
+
+def resident_mb(pid: int) -> float | None:
+    """A process's resident memory now, in MB (Linux /proc), or None elsewhere."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+async def sample_peak_rss(pid: int | None, peak: dict, every: float = 0.5) -> None:
+    """Keep `peak["peak"]` at the highest resident memory seen, until cancelled."""
+    while pid:
+        rss = resident_mb(pid)
+        if rss is not None:
+            peak["peak"] = max(peak.get("peak", 0.0), rss)
+        await asyncio.sleep(every)
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -468,8 +499,10 @@ def process_cpu_seconds(pid: int) -> float | None:
 async def run_level(base_url: str, sessions: int, pages: tuple[str, ...] = tuple(PAGES),
                     think: tuple[float, float] = (2.0, 8.0), ramp_seconds: float = 10.0,
                     run_timeout: float = 60.0, deadline: float = 600.0, upload: bool = True,
-                    every_page: bool = False, server_pid: int | None = None) -> LevelResult:
-    """`sessions` visitors at once (their starts spread over `ramp_seconds`), all stopped by `deadline`."""
+                    every_page: bool = False, server_pid: int | None = None,
+                    settle_seconds: float = 0.0) -> LevelResult:
+    """`sessions` visitors at once (their starts spread over `ramp_seconds`), all stopped by `deadline`;
+    with `settle_seconds`, the server's memory is read again that long after the last one left."""
     require_loopback(base_url)
     runs: list[Run] = []
     errors: list[str] = []
@@ -489,6 +522,8 @@ async def run_level(base_url: str, sessions: int, pages: tuple[str, ...] = tuple
             errors.append(f"session {number}: unexpected {type(exc).__name__}: {exc}")
 
     cpu_before = process_cpu_seconds(server_pid) if server_pid else None
+    memory = {"before": resident_mb(server_pid)} if server_pid else {}
+    sampler = asyncio.create_task(sample_peak_rss(server_pid, memory))
     started = time.perf_counter()
     tasks = {asyncio.create_task(one(n)): n for n in range(sessions)}
     _, pending = await asyncio.wait(tasks, timeout=deadline)
@@ -498,9 +533,13 @@ async def run_level(base_url: str, sessions: int, pages: tuple[str, ...] = tuple
     if pending:
         await asyncio.wait(pending)
     wall = time.perf_counter() - started
+    sampler.cancel()
     cpu_after = process_cpu_seconds(server_pid) if server_pid else None
     cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
-    return LevelResult(sessions, runs, errors, wall, cpu, think, ramp_seconds)
+    if server_pid and settle_seconds:
+        await asyncio.sleep(settle_seconds)  # the sessions have closed their websockets: what stays?
+        memory["after"] = resident_mb(server_pid)
+    return LevelResult(sessions, runs, errors, wall, cpu, think, ramp_seconds, memory)
 
 
 def probe(base_url: str, sessions: int, **options) -> LevelResult:
@@ -514,18 +553,232 @@ def warm_up(base_url: str, server_pid: int | None = None) -> LevelResult:
                  every_page=True, server_pid=server_pid)
 
 
+# --- training and hostile visitors -------------------------------------------------------------
+# Many people on one server: browsing visitors while others train at once, one tries to save over
+# a shipped model, one saves the same finished run again and again. Shipped files must not change,
+# the queue must drain in the order the runs arrived, and each run is saved once.
+
+SAVE_BUTTON = "FormSubmitter:trn_save_form-Save"
+TRAINERS = (("dense", 2), ("tied", 2), ("dense_mse", 2), ("sparse", 2), ("deep", 1))  # model, epochs
+HOSTILE_NAMES = ("vae", "VAE ", "ｖａｅ", "Vae")  # the shipped name, as a visitor might spell it
+
+
+def alert_texts(run: Run, kind: int) -> list[str]:
+    return [alert.body for alert in run.of("alert") if alert.format == kind]
+
+
+def check_no_failure(run: Run, allowed_error: str | None = None) -> None:
+    """Raise ProbeError on an exception, or an error box other than the one `allowed_error` expects."""
+    for exc in run.of("exception"):
+        raise ProbeError(f"{run.page} ({run.action}): exception {exc.type}: {exc.message[:200]}")
+    for body in alert_texts(run, Alert.ERROR):
+        if allowed_error is None or allowed_error not in body:
+            raise ProbeError(f"{run.page} ({run.action}): error box: {body[:200]}")
+
+
+async def press(session: Session, run: Run, key: str, action: str) -> Run:
+    """Click a button as the browser does: its trigger is sent with one run, then forgotten."""
+    proto = run.widget(key)
+    if proto is None:
+        raise ProbeError(f"{session.page}: no button {key!r}")
+    session.widgets[proto.id] = WidgetState(id=proto.id, trigger_value=True)
+    try:
+        return await session.rerun(action)
+    finally:
+        session.widgets.pop(proto.id, None)
+
+
+async def prepare_training(session: Session, model: str, epochs: int, digits: str | None = None) -> Run:
+    """Open the Train page and pick a model, its epochs and (a label like "5,000") its training digits."""
+    run = await session.open("Train")
+    if model != "dense":
+        run = await session.set_widget(run, "trn_model", "model", string_value=model)
+    if digits:
+        run = await session.set_widget(run, f"trn_{model}_digits", "digits", string_value=digits)
+    run = await session.set_widget(run, f"trn_{model}_epochs", "epochs", double_value=float(epochs))
+    check_no_failure(run)
+    return run
+
+
+@dataclass
+class TrainedRun:
+    """What a training visitor saw: its place in the queue, when its run ended, and its link."""
+
+    model: str
+    position: int | None = None   # the first queue position shown (None: it trained at once)
+    done_at: float | None = None  # perf_counter when the page first showed the result
+    job_id: str = ""
+
+
+async def follow_run(session: Session, run: Run, trained: TrainedRun, runs: list[Run], poll: float,
+                     timeout: float) -> Run:
+    """Rerun the page every `poll` s, as its live fragment does, until it shows the result."""
+    deadline = time.perf_counter() + timeout
+    trained.job_id = urllib.parse.parse_qs(session.query_string).get("job", [""])[0]
+    while True:
+        check_no_failure(run)
+        for bar in run.of("progress"):
+            found = re.search(r"position (\d+)", bar.text)
+            if found and trained.position is None:
+                trained.position = int(found.group(1))
+        if any(body.startswith("Trained") for body in alert_texts(run, Alert.SUCCESS)):
+            trained.done_at = time.perf_counter()
+            return run
+        if time.perf_counter() > deadline:
+            raise ProbeError(f"Train ({trained.model}): no result within {timeout:.0f} s")
+        await asyncio.sleep(poll)
+        run = await session.rerun("poll")
+        runs.append(run)
+
+
+async def trainer(base_url: str, model: str, epochs: int, go: asyncio.Event, runs: list[Run],
+                  run_timeout: float, train_timeout: float) -> TrainedRun:
+    """A visitor who sets up a run, presses Train when `go` is set, and follows it to the end."""
+    trained = TrainedRun(model)
+    async with Session(base_url, run_timeout) as session:
+        ready = await prepare_training(session, model, epochs)
+        await go.wait()
+        started = await press(session, ready, "trn_start", "train")
+        runs.append(started)
+        await follow_run(session, started, trained, runs, 1.5, train_timeout)
+    return trained
+
+
+async def shipped_name_saver(base_url: str, runs: list[Run], run_timeout: float, train_timeout: float) -> list[str]:
+    """A visitor who trains vae briefly and tries to save it as `vae`, spelt several ways; returns the refusals."""
+    refusals = []
+    async with Session(base_url, run_timeout) as session:
+        ready = await prepare_training(session, "vae", 1, digits="5,000")
+        run = await follow_run(session, await press(session, ready, "trn_start", "train"), TrainedRun("vae"),
+                               runs, 1.5, train_timeout)
+        for name in HOSTILE_NAMES:
+            run = await session.set_widget(run, "trn_save_name", "name", string_value=name)
+            run = await press(session, run, SAVE_BUTTON, f"save as {name!r}")
+            runs.append(run)
+            check_no_failure(run, allowed_error="shipped model")
+            refusals += [body for body in alert_texts(run, Alert.ERROR) if "shipped model" in body]
+            if alert_texts(run, Alert.SUCCESS) and any("Saved as" in b for b in alert_texts(run, Alert.SUCCESS)):
+                raise ProbeError(f"Train: saving as {name!r} was accepted")
+    return refusals
+
+
+async def repeat_saver(base_url: str, runs: list[Run], run_timeout: float, train_timeout: float,
+                       tries: int = 20) -> dict:
+    """A visitor who saves one finished run, then opens its link in new sessions and tries to save it again."""
+    async with Session(base_url, run_timeout) as session:
+        ready = await prepare_training(session, "dense", 1, digits="5,000")
+        trained = TrainedRun("dense")
+        run = await follow_run(session, await press(session, ready, "trn_start", "train"), trained, runs, 1.5,
+                               train_timeout)
+        run = await session.set_widget(run, "trn_save_name", "name", string_value="probe-copy-0")
+        form = {key: run.widget(key) for key in ("trn_save_name", SAVE_BUTTON)}
+        run = await press(session, run, SAVE_BUTTON, "save")
+        runs.append(run)
+        check_no_failure(run)
+        saved_once = any("Saved as" in body for body in alert_texts(run, Alert.SUCCESS))
+        # the same tab forges the form's submit again, with another name: the form is gone
+        session.widgets[form["trn_save_name"].id] = WidgetState(id=form["trn_save_name"].id, string_value="probe-copy-x")
+        session.widgets[form[SAVE_BUTTON].id] = WidgetState(id=form[SAVE_BUTTON].id, trigger_value=True)
+        forged = await session.rerun("forged save")
+        session.widgets.pop(form[SAVE_BUTTON].id)
+        runs.append(forged)
+        check_no_failure(forged)
+    offered = 0
+    for attempt in range(tries):  # other tabs open the run's link: each finds it saved, with no form
+        async with Session(base_url, run_timeout) as other:
+            linked = await other.open("Train", query_string=f"job={trained.job_id}",
+                                      check=PageCheck("Train a model", ("button",)))
+            runs.append(linked)
+            offered += linked.widget("trn_save_name") is not None
+    return {"saved_once": saved_once, "link_opens": tries, "save_forms_offered": offered}
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.safetensors"))}
+
+
+async def hostile_level(base_url: str, checkpoint_dir: Path, browsing: int = 30, server_pid: int | None = None,
+                        think: tuple[float, float] = (2.0, 8.0), run_timeout: float = 60.0,
+                        train_timeout: float = 600.0) -> dict:
+    """`browsing` visitors browse while the TRAINERS press Train at the same moment and two hostile
+    visitors act; returns the figures and the checks."""
+    shipped_before = file_hashes(checkpoint_dir)
+    runs: list[Run] = []
+    errors: list[str] = []
+    go = asyncio.Event()
+    memory = {"before": resident_mb(server_pid)} if server_pid else {}
+    sampler = asyncio.create_task(sample_peak_rss(server_pid, memory))
+    picture = digit_png(0)
+
+    async def guarded(label: str, coroutine):
+        try:
+            return await coroutine
+        except ProbeError as exc:
+            errors.append(f"{label}: {exc}")
+        except (OSError, websockets.WebSocketException) as exc:
+            errors.append(f"{label}: connection failed: {type(exc).__name__}: {exc}")
+        return None
+
+    async def browse(number: int) -> None:
+        await asyncio.sleep(10.0 * number / browsing)
+        async with Session(base_url, run_timeout) as session:
+            await Visitor(number, tuple(PAGES), think, picture).visit(session, runs)
+
+    async def release_trainers() -> None:
+        await asyncio.sleep(5.0)  # the trainers have their settings ready by then
+        go.set()
+
+    started = time.perf_counter()
+    tasks = [guarded(f"browser {n}", browse(n)) for n in range(browsing)]
+    tasks += [guarded(f"trainer {m}", trainer(base_url, m, e, go, runs, run_timeout, train_timeout))
+              for m, e in TRAINERS]
+    tasks += [guarded("shipped-name saver", shipped_name_saver(base_url, runs, run_timeout, train_timeout)),
+              guarded("repeat saver", repeat_saver(base_url, runs, run_timeout, train_timeout)),
+              release_trainers()]
+    outcomes = await asyncio.gather(*tasks)
+    wall = time.perf_counter() - started
+    sampler.cancel()
+    trained = [o for o in outcomes[browsing:browsing + len(TRAINERS)] if isinstance(o, TrainedRun)]
+    by_arrival = sorted(trained, key=lambda t: t.position or 0)
+    in_order = len(trained) == len(TRAINERS) and [t.done_at for t in by_arrival] == sorted(t.done_at for t in trained)
+    refusals, repeats = outcomes[browsing + len(TRAINERS)], outcomes[browsing + len(TRAINERS) + 1]
+    visitor_files = sorted(p.name for p in (checkpoint_dir / "visitors").glob("*.safetensors"))
+    times = [run.seconds for run in runs]
+    return {
+        "browsing_sessions": browsing, "training_sessions": len(TRAINERS), "runs": len(runs), "errors": errors,
+        "p50_s": quantile(times, 0.5), "p95_s": quantile(times, 0.95), "max_s": max(times, default=None),
+        "wall_s": round(wall, 1),
+        "queue": [{"model": t.model, "position": t.position, "done_s": round(t.done_at - started, 1)} for t in by_arrival],
+        "queue_in_order": in_order,
+        "shipped_name_refusals": len(refusals or []), "shipped_name_attempts": len(HOSTILE_NAMES),
+        "repeat_saver": repeats, "visitor_files": visitor_files,
+        "shipped_sha256_unchanged": file_hashes(checkpoint_dir) == shipped_before,
+        "shipped_files": len(shipped_before), "server_rss_mb": memory,
+    }
+
+
 def format_seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def format_mb(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
 def markdown_table(results: list[LevelResult]) -> str:
-    rows = ["| sessions | script runs | errors | p50 run (s) | p95 run (s) | max (s) | runs/s | server CPU per run |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| sessions | script runs | errors | p50 run (s) | p95 run (s) | max (s) | runs/s | server CPU per run "
+            "| server MB before / peak / after |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for result in results:
         s = result.summary()
         cpu = "-" if s["server_cpu_ms_per_run"] is None else f"{s['server_cpu_ms_per_run']:.0f} ms"
+        rss = s["rss_mb"]
+        memory = " / ".join(format_mb(rss.get(k)) for k in ("before", "peak", "after"))
         rows.append(f"| {s['sessions']} | {s['runs']} | {s['errors']} | {format_seconds(s['p50_s'])} | "
-                    f"{format_seconds(s['p95_s'])} | {format_seconds(s['max_s'])} | {s['runs_per_s']:.1f} | {cpu} |")
+                    f"{format_seconds(s['p95_s'])} | {format_seconds(s['max_s'])} | {s['runs_per_s']:.1f} | {cpu} "
+                    f"| {memory} |")
     return "\n".join(rows)
 
 
@@ -543,24 +796,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-env", nargs="+", default=[], metavar="NAME=VALUE",
                         help="environment of the started server, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="seconds after a level's last visitor left to read the server's memory again")
+    parser.add_argument("--hostile", action="store_true",
+                        help="instead of the levels: 30 visitors browsing while training and hostile visitors act "
+                             "(the server gets a temporary copy of the checkpoints)")
+    parser.add_argument("--browsers", type=int, default=30, help="with --hostile: visitors browsing meanwhile")
+    parser.add_argument("--server-pid", type=int, help="with --url: the server's process id, for its CPU and memory")
+    parser.add_argument("--checkpoint-dir", type=Path,
+                        help="with --url --hostile: the server's checkpoint folder (AE_CHECKPOINT_DIR), to hash")
     args = parser.parse_args(argv)
 
     from tests.e2e.conftest import start_server, stop_server
 
-    process = None
+    process, server_env = None, dict(item.split("=", 1) for item in args.server_env)
+    checkpoint_copy = None
+    if args.hostile and not args.url:
+        checkpoint_copy = Path(tempfile.mkdtemp(prefix="probe-checkpoints-"))
+        for path in (Path(__file__).resolve().parents[1] / "checkpoints").glob("*.safetensors"):
+            shutil.copy(path, checkpoint_copy)
+        server_env = {"AE_CHECKPOINT_DIR": str(checkpoint_copy), "AE_TRAIN_MAX_WAITING": "8", **server_env}
     if args.url:
-        url, pid = require_loopback(args.url), None
+        url, pid = require_loopback(args.url), args.server_pid
     else:
-        process, url = start_server(dict(item.split("=", 1) for item in args.server_env))
+        process, url = start_server(server_env)
         pid = process.pid
     try:
         cold = warm_up(url, pid)
+        if args.hostile:
+            report = run_sync(hostile_level(url, args.checkpoint_dir or checkpoint_copy, args.browsers, server_pid=pid,
+                                            think=tuple(args.think), run_timeout=args.run_timeout))
+            print(json.dumps({"warm_up_errors": cold.errors, "server_env": server_env,
+                              "load_average": os.getloadavg()[0], **report}, indent=1, ensure_ascii=False))
+            return 0 if not report["errors"] and report["queue_in_order"] and report["shipped_sha256_unchanged"] else 1
         results = [probe(url, n, pages=tuple(args.pages), think=tuple(args.think), ramp_seconds=args.ramp,
-                         run_timeout=args.run_timeout, deadline=args.deadline, server_pid=pid)
+                         run_timeout=args.run_timeout, deadline=args.deadline, server_pid=pid,
+                         settle_seconds=args.settle)
                    for n in args.levels]
     finally:
         if process is not None:
             stop_server(process)
+        if checkpoint_copy is not None:
+            shutil.rmtree(checkpoint_copy, ignore_errors=True)
 
     if args.json:
         print(json.dumps({"warm_up": cold.summary(), "levels": [r.summary() for r in results],
