@@ -3,6 +3,7 @@
     python -m bench.bench_train                 # dense and conv, 3 epochs each
     python -m bench.bench_train --epochs 5 --models dense conv vae
     python -m bench.bench_train --cost-table    # CPU ms per training step of every model (core.training_cost)
+    python -m bench.bench_train --quick-runs --models conv denoising   # the Train page's default runs, timed
 
 Each model trains as the page trains it: a `core.jobs` job in a background thread with one
 torch thread (ui.py's setting), its registry recipe otherwise unchanged. An epoch here is one
@@ -23,7 +24,7 @@ import time
 import numpy as np
 import torch
 
-from core import jobs, training_cost
+from core import evaluate, jobs, training_cost
 from core.data import corrupt
 from core.registry import create_model, get_spec, list_models
 from core.train import augment, make_optimizer, prepare_data
@@ -68,6 +69,29 @@ def step_cpu_ms(name: str, steps: int = 24, warm_up: int = 4) -> float:
     return 1000 * statistics.median(times[warm_up:])
 
 
+def quick_run(name: str) -> dict:
+    """A visitor's default run of `name` (core.training_cost.quick_recipe) as the page starts it:
+    seconds to the first live picture, to the first loss point, and to the end (evaluation included)."""
+    recipe = training_cost.quick_recipe(name)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    job = jobs.start(name, recipe)
+    first_picture = first_point = None
+    while job.running:
+        if first_picture is None and job.preview is not None:
+            first_picture = time.perf_counter() - started
+        if first_point is None and job.live_loss:
+            first_point = time.perf_counter() - started
+        time.sleep(0.05)
+    if job.state != jobs.DONE:
+        raise SystemExit(f"{name}: {job.error}")
+    return {"model": name, "digits": recipe.train_digits, "epochs": recipe.epochs,
+            "estimate_s": round(training_cost.estimate_seconds(name, recipe), 1),
+            "first_picture_s": first_picture, "first_loss_point_s": first_point,
+            "total_s": round(time.perf_counter() - started, 1),
+            # what one idle core would take: this process does little else while the job runs
+            "cpu_s": round(time.process_time() - cpu_started, 1), "headline": evaluate.headline(name, job.metrics)}
+
+
 def decode_ms(repeats: int = 300) -> float:
     """Median milliseconds of one 16-D VAE decode of a single code, in this thread."""
     model = create_model("vae").eval()
@@ -87,8 +111,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=["dense", "conv"], help="registry models to time")
     parser.add_argument("--cost-table", action="store_true",
                         help="print core.training_cost.STEP_MS measured here, for every registry model")
+    parser.add_argument("--quick-runs", action="store_true",
+                        help="time the Train page's default run of each of --models, start to end")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.quick_runs:
+        for name in args.models:
+            row = quick_run(name)
+            print(f"{name:>10}: {row['digits']:,} digits x {row['epochs']} epochs (estimate {row['estimate_s']} s): "
+                  f"first picture after {row['first_picture_s']:.1f} s, first loss point {row['first_loss_point_s']:.1f} s, "
+                  f"done in {row['total_s']} s ({row['cpu_s']} CPU-s); {row['headline']}", flush=True)
+        return 0
     if args.cost_table:
         measured = {name: round(step_cpu_ms(name), 2) for name in list_models()}
         print(f"STEP_MS = {measured}")
