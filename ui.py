@@ -19,7 +19,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import anomaly, checkpoints, data, denoise, evaluate, export, images, latent, metrics, models
+from core import anomaly, checkpoints, data, denoise, export, images, inference, latent, metrics, models
 from core.registry import get_spec, list_models
 
 if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
@@ -171,7 +171,7 @@ def _reconstruction_row(name: str, stamp: tuple[int, int], indices: tuple[int, .
     model = load_model(name)[0]
     digits = test_digits("mnist").subset(np.array(indices))
     x = digits.floats()
-    recon = evaluate.reconstruct(model, x, torch.from_numpy(digits.labels))
+    recon = inference.reconstruct(model, x, torch.from_numpy(digits.labels))
     return images.to_png(images.tile(recon[:, 0].numpy(), pad=2), scale=DISPLAY_SCALE), float(
         metrics.bce_per_pixel(recon, x).mean())
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -22,7 +21,8 @@ from torch import nn
 from core import checkpoints
 from core import data as data_lib
 from core import metrics
-from core.evaluate import run_batches
+from core.files import write_atomic
+from core.inference import run_batches
 
 SWEEP_DIGITS = 1000   # the first 1,000 test digits: enough for a smooth curve, a few seconds of CPU
 PSNR_CAP_DB = 60.0    # a digit the noise left untouched has infinite PSNR; cap it so means stay finite
@@ -164,10 +164,8 @@ def read_sweep(path: Path) -> SweepLine:
 
 def write_sweep(path: Path, line: SweepLine) -> None:
     """Keep a sweep line on disk atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({k: getattr(line, k).round(5).tolist() for k in ("strengths", "psnr", "accuracy")}))
-    os.replace(tmp, path)
+    values = {k: getattr(line, k).round(5).tolist() for k in ("strengths", "psnr", "accuracy")}
+    write_atomic(path, json.dumps(values).encode())
 
 
 def stored_sweep_line(model_name: str | None, kind: str, clean: np.ndarray, labels: np.ndarray,

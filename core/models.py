@@ -34,6 +34,17 @@ def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, kind: str) -
     raise ValueError(f"Unknown reconstruction loss {kind!r}; choose one of {', '.join(RECON_LOSSES)}.")
 
 
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """A posterior sample from standard-normal `noise` of mu's shape: the reparameterisation trick
+    (Kingma & Welling 2014, eq. 10)."""
+    return mu + noise * torch.exp(0.5 * logvar)
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)) per sample, (B, latent) -> (B,), in closed form (Kingma & Welling 2014, appendix B)."""
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+
+
 class Autoencoder(nn.Module):
     """Base of every autoencoder: subclasses give `encode` and `decode_logits`."""
 
@@ -227,19 +238,13 @@ class VAE(Autoencoder):
 
     def forward(self, x, y=None):
         mu, logvar = self.posterior(x, y)
-        if self.training:
-            # reparameterisation trick (Kingma & Welling 2014, eq. 10)
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        else:
-            z = mu
+        z = reparameterize(mu, logvar, torch.randn_like(mu)) if self.training else mu
         logits = self.decode_logits(z, y)
         return {"recon": torch.sigmoid(logits), "logits": logits, "code": mu, "mu": mu, "logvar": logvar, "z": z}
 
     def loss(self, out, target, labels=None, kl_weight=1.0):
         recon = reconstruction_loss(out["logits"], target, self.config.recon_loss).flatten(1).sum(1).mean()
-        # KL(q(z|x) || N(0, I)) in closed form (Kingma & Welling 2014, appendix B)
-        mu, logvar = out["mu"], out["logvar"]
-        kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean()
+        kl = gaussian_kl(out["mu"], out["logvar"]).mean()
         return {"loss": recon + kl_weight * kl, "recon": recon, "kl": kl}
 
 

@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 import ui
-from core import evaluate, images, latent
+from core import images, inference, latent
 from core.models import code_maps
 
 st.set_page_config(page_title="Reconstruction · Autoencoder Lab", page_icon="🔢", layout="wide")
@@ -164,7 +164,7 @@ if tab_worst.open:
             worst = np.array([i for i, _ in stored["worst"][:n_worst]])
             errors = np.array([e for _, e in stored["worst"][:n_worst]])
             subset = test.subset(worst)
-            recon = evaluate.reconstruct(model, subset.floats(), torch.from_numpy(subset.labels))[:, 0].numpy()
+            recon = inference.reconstruct(model, subset.floats(), torch.from_numpy(subset.labels))[:, 0].numpy()
             st.markdown(f"The {n_worst} test digits {worst_model} rebuilds worst, out of {stored['test_digits']:,}"
                         + (f" (its digit {stored['digit']} only)." if "digit" in stored else "."))
             ui.digit_row(subset.images / 255.0, "Originals")
@@ -229,7 +229,7 @@ if tab_loss.open:
             recons = {}
             for name in pair:
                 model, meta = ui.load_model(name)
-                recons[name] = evaluate.reconstruct(model, digits.floats(), torch.from_numpy(digits.labels))[:, 0].numpy()
+                recons[name] = inference.reconstruct(model, digits.floats(), torch.from_numpy(digits.labels))[:, 0].numpy()
             ui.digit_row(digits.images / 255.0, "Originals")
             ui.digit_row(recons["dense"], "dense (BCE)")
             ui.digit_row(recons["dense_mse"], "dense_mse (MSE)")

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import torch
 
-from core import evaluate, metrics
+from core import evaluate, inference, metrics
 from core.registry import list_models
 
 
@@ -27,7 +27,7 @@ def test_negative_elbo_parts_add_up():
 
     vae = create_model("vae").eval()
     x = torch.rand(5, 1, 28, 28)
-    parts = evaluate.negative_elbo(vae, x)
+    parts = inference.negative_elbo(vae, x)
     assert np.allclose(parts["nelbo"], parts["recon"] + parts["kl"])
     assert parts["mu"].shape == (5, 16) and (parts["kl"] >= 0).all()
 
