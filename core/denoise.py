@@ -20,6 +20,7 @@ from torch import nn
 
 from core import checkpoints
 from core import data as data_lib
+from core import images
 from core import metrics
 from core.files import write_atomic
 from core.inference import run_batches
@@ -90,6 +91,11 @@ class DenoisedDigits:
     psnr_denoised: np.ndarray
     ssim_noisy: np.ndarray
     ssim_denoised: np.ndarray
+
+    def columns(self) -> list[np.ndarray]:
+        """Per digit, one image of it clean over noisy over denoised (2 px apart)."""
+        return [images.tile(np.stack([self.clean[i], self.noisy[i], self.denoised[i]]), columns=1, pad=2)
+                for i in range(len(self.clean))]
 
 
 def noise_and_denoise(model: nn.Module, clean: np.ndarray, kind: str, strength: float,

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core import metrics
 from core.models import gaussian_kl, reconstruction_loss, reparameterize
 
 EVAL_SEED = 0  # the posterior sample of negative_elbo, so a score is the same on every run
@@ -24,6 +25,12 @@ def run_batches(fn, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: 
 def reconstruct(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
     """Reconstructions (N, 1, 28, 28) of images in [0, 1]; VAEs decode the posterior mean."""
     return torch.cat(run_batches(lambda xb, yb: model(xb, yb)["recon"], x, y))
+
+
+def reconstruct_with_bce(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[np.ndarray, float]:
+    """Reconstructions (N, 28, 28) of images in [0, 1] and their mean binary cross-entropy per pixel."""
+    recon = reconstruct(model, x, y)
+    return recon[:, 0].numpy(), float(metrics.bce_per_pixel(recon, x).mean())
 
 
 def negative_elbo(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None,

@@ -1,6 +1,5 @@
 """Train page: retrain any registry model with your own settings, watch it learn, save it."""
 
-import base64
 import dataclasses
 
 import numpy as np
@@ -11,7 +10,7 @@ import ui
 from core import jobs
 from core.data import CLASS_NAMES, DATASETS, NOISE_KINDS
 from core.evaluate import headline
-from core.images import tile, to_png
+from core.images import png_data_url, tile, to_png
 from core.registry import OPTIMIZERS, create_model, get_spec, list_models
 
 st.set_page_config(page_title="Train · Autoencoder Lab", page_icon="🏋️", layout="wide")
@@ -103,8 +102,7 @@ def reconstruction_animation(originals: np.ndarray, snapshots: list[np.ndarray])
     epochs = list(range(1, len(snapshots) + 1))
     step = -(-len(epochs) // MAX_ANIMATION_FRAMES)
     shown = sorted({*epochs[::step], epochs[-1]})
-    sources = {e: "data:image/png;base64," + base64.b64encode(
-        to_png(originals_over_reconstructions(originals, snapshots[e - 1]), scale=3)).decode() for e in shown}
+    sources = {e: png_data_url(originals_over_reconstructions(originals, snapshots[e - 1]), scale=3) for e in shown}
     still = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     play = dict(fromcurrent=False, frame=dict(duration=max(80, 4000 // len(shown)), redraw=True),
                 transition=dict(duration=0))
