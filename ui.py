@@ -20,7 +20,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import anomaly, checkpoints, data, denoise, export, images, inference, latent, models
+from core import anomaly, checkpoints, data, denoise, export, images, inference, latent, metrics, models
 from core.registry import get_spec, list_models
 
 if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
@@ -120,6 +120,12 @@ def _read_only(value):
 @per_checkpoint(functools.lru_cache(maxsize=256))  # called dozens of times a run: Streamlit's cache costs ~0.1 ms a call
 def checkpoint_status(name: str) -> checkpoints.CheckpointStatus:
     return checkpoints.status(name)
+
+
+@per_checkpoint(functools.lru_cache(maxsize=256))
+def model_metrics(name: str) -> metrics.ModelMetrics:
+    """The test metrics stored in a usable checkpoint, as a record (shared, do not change)."""
+    return metrics.ModelMetrics.from_dict(checkpoint_status(name).meta["metrics"])
 
 
 @st.cache_resource(show_spinner="Loading digits…")

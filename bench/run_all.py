@@ -80,11 +80,15 @@ def guarded(source: str, benchmark) -> list[Row]:
 
 def model_quality(quick: bool, log: list[str]) -> list[Row]:
     from core.evaluate import headline
+    from core.metrics import ModelMetrics
+    from core.registry import get_spec
 
     models = ["dense", "vae", "classifier"] if quick else []
     args = ["--json", *[a for m in models for a in ("--model", m)]]
     results = json.loads(run_module("core.evaluate", args, 3600, log))
-    return [Row(f"quality: {name}", result.get("error") or headline(name, result), source="core.evaluate --json")
+    return [Row(f"quality: {name}", result.get("error")
+                or headline(ModelMetrics.from_dict(result), get_spec(name).recipe.noise is not None),
+                source="core.evaluate --json")
             for name, result in results.items()]
 
 

@@ -24,6 +24,7 @@ from core import images
 from core import metrics
 from core.files import write_atomic
 from core.inference import run_batches
+from core.registry import KERAS_NOISE_FACTOR
 
 SWEEP_DIGITS = 1000   # the first 1,000 test digits: enough for a smooth curve, a few seconds of CPU
 PSNR_CAP_DB = 60.0    # a digit the noise left untouched has infinite PSNR; cap it so means stay finite
@@ -47,7 +48,7 @@ class StrengthRange:
 
 
 NOISE_RANGES = {
-    "gaussian": StrengthRange(0.0, 1.0, 0.1, 0.5, "Gaussian (noise factor)", "gaussian"),  # 0.5: the Keras blog's
+    "gaussian": StrengthRange(0.0, 1.0, 0.1, KERAS_NOISE_FACTOR, "Gaussian (noise factor)", "gaussian"),
     "salt_pepper": StrengthRange(0.0, 0.5, 0.05, 0.2, "Salt and pepper (fraction of pixels)", "salt and pepper"),
     "masking": StrengthRange(0.0, 0.9, 0.1, 0.5, "Masking (fraction of pixels blacked out)", "masking"),
 }

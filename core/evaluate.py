@@ -18,9 +18,10 @@ from core import checkpoints
 from core import data as data_lib
 from core import metrics
 from core.inference import EVAL_SEED, negative_elbo, reconstruct, run_batches
-from core.registry import get_spec, list_models
+from core.metrics import ModelMetrics
+from core.registry import KERAS_NOISE_FACTOR, get_spec, list_models
 
-DENOISE_NOISE = ("gaussian", 0.5)  # the Keras blog's noise factor
+DENOISE_NOISE = ("gaussian", KERAS_NOISE_FACTOR)
 WORST_KEPT = 32       # worst-reconstructed test digits kept in a checkpoint's metrics
 HISTOGRAM_BINS = 60   # bins of the per-digit BCE histogram kept likewise
 # Published figures with the full 60,000 training digits, for comparison.
@@ -86,17 +87,26 @@ def evaluate_model(name: str, model: nn.Module, dataset: str = "mnist", digit: i
     return result
 
 
-def headline(name: str, result: dict) -> str:
-    """The one figure that says most about a model, as a short phrase."""
-    if "roc_auc" in result:
-        return f"ROC AUC {result['roc_auc']:.3f} (digit {result['digit']} vs the rest)"
-    if "nelbo" in result:
-        return f"-ELBO {result['nelbo']:.1f} nats"
-    if "accuracy" in result:
-        return f"accuracy {100 * result['accuracy']:.2f}%"
-    if name == "denoising":
-        return f"PSNR {result['psnr_denoised']:.1f} dB at noise 0.5"
-    return f"BCE {result['bce']:.4f} per pixel"
+def headline(metrics: ModelMetrics, denoiser: bool = False) -> str:
+    """The one figure that says most about a model, as a short phrase.
+
+    Args:
+        denoiser: the model was trained on noisy inputs (its recipe has a noise), so its PSNR says most.
+    """
+    if metrics.roc_auc is not None:
+        return f"ROC AUC {metrics.roc_auc:.3f} (digit {metrics.digit} vs the rest)"
+    if metrics.nelbo is not None:
+        return f"-ELBO {metrics.nelbo:.1f} nats"
+    if metrics.accuracy is not None:
+        return f"accuracy {100 * metrics.accuracy:.2f}%"
+    if denoiser:
+        return f"PSNR {metrics.psnr_denoised:.1f} dB at noise {DENOISE_NOISE[1]:g}"
+    return f"BCE {metrics.bce:.4f} per pixel"
+
+
+def checkpoint_headline(meta: dict) -> str:
+    """`headline` of a checkpoint from its metadata."""
+    return headline(ModelMetrics.from_dict(meta["metrics"]), meta["recipe"].get("noise") is not None)
 
 
 def evaluate_all(names: list[str] | None = None) -> dict[str, dict]:
@@ -117,7 +127,7 @@ def evaluate_all(names: list[str] | None = None) -> dict[str, dict]:
 
 def format_table(results: dict[str, dict]) -> str:
     columns = [("bce", "BCE/px", "{:.4f}"), ("mse", "MSE/px", "{:.4f}"), ("euclidean_sum", "sum Eucl.", "{:,.0f}"),
-               ("psnr_denoised", "PSNR@0.5", "{:.1f}"), ("nelbo", "-ELBO", "{:.1f}"), ("kl", "KL", "{:.1f}"),
+               ("psnr_denoised", f"PSNR@{DENOISE_NOISE[1]:g}", "{:.1f}"), ("nelbo", "-ELBO", "{:.1f}"), ("kl", "KL", "{:.1f}"),
                ("active_units", "active", "{}"), ("roc_auc", "AUC", "{:.3f}"), ("accuracy", "acc", "{:.4f}"),
                ("parameters", "params", "{:,}"), ("epochs", "epochs", "{}")]
     head = ["model"] + [c[1] for c in columns] + ["reference (60k digits)"]

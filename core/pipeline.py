@@ -23,6 +23,7 @@ from torch import nn
 
 from core import checkpoints, evaluate
 from core import data as data_lib
+from core.metrics import ModelMetrics
 from core.registry import Recipe, get_spec, list_models
 from core.train import TrainEvent, TrainResult, train_model
 
@@ -112,7 +113,7 @@ def _train_and_save(name: str, changes: dict, dry_run: bool, threads: int, live:
         return f"{name:>10} dry run ok: loss {result.history[-1]['train']['loss']:.4f}"
     trained = train_and_evaluate(name, recipe, callbacks=callbacks)
     path = save(trained, overwrite=True)
-    return f"{name:>10} saved {path} in {trained.result.seconds:.0f}s: {evaluate.headline(name, trained.metrics)}"
+    return f"{name:>10} saved {path} in {trained.result.seconds:.0f}s: {evaluate.headline(ModelMetrics.from_dict(trained.metrics), recipe.noise is not None)}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ import streamlit as st
 import ui
 from core import data, denoise, images
 from core.denoise import NOISE_RANGES
+from core.registry import KERAS_NOISE_FACTOR
 
 st.set_page_config(page_title="Denoising · Autoencoder Lab", page_icon="🧽", layout="wide")
 
@@ -24,7 +25,7 @@ with st.sidebar:
     noise = NOISE_RANGES[kind]
     strength = round(st.slider("Strength", noise.step, noise.high, noise.default, noise.step,
                                key=f"den_strength_{kind}",
-                               help="Gaussian: the noise's standard deviation (the Keras blog uses 0.5). "
+                               help=f"Gaussian: the noise's standard deviation (the Keras blog uses {KERAS_NOISE_FACTOR:g}). "
                                     "Salt and pepper, masking: the fraction of pixels hit."), 4)
     denoiser = ui.model_picker("Denoiser", key="den_model", kinds=("ae",), default="denoising")
     st.caption("The `denoising` model was trained on noisy digits against clean ones; every other "
