@@ -17,7 +17,7 @@ st.markdown(
 # the title and the introduction are on screen meanwhile.
 with st.spinner("Starting the lab…"):
     import ui
-    from core.evaluate import headline
+    from core.evaluate import checkpoint_headline
     from core.registry import get_spec, list_models
 
 columns = st.columns(3)
@@ -44,7 +44,7 @@ for i, name in enumerate(list_models()):
             st.warning(status.message)
             continue
         meta = status.meta
-        st.markdown(f"{card}\n\n{headline(name, meta['metrics'])}  \n"
+        st.markdown(f"{card}\n\n{checkpoint_headline(meta)}  \n"
                     f"{meta['parameters']:,} parameters · {meta['epochs']} epochs  \n"
                     f":small[:gray[Trained on {meta['data_source']}]]")
 
@@ -53,7 +53,7 @@ if saved:
     st.subheader("Models saved by visitors")
     newest = sorted(saved, key=lambda item: item[1].meta["created"], reverse=True)[:HOME_VISITOR_MODELS]
     lines = [f"- **{name}**: {status.meta['model']}, "
-             f"{headline(status.meta['model'], status.meta['metrics']) if status.meta['metrics'] else 'not measured'}, "
+             f"{checkpoint_headline(status.meta) if status.meta['metrics'] else 'not measured'}, "
              f"{status.meta['epochs']} epochs" for name, status in newest]
     if len(saved) > len(newest):
         lines.append(f"- and {len(saved) - len(newest)} more, in the model pickers of every page")

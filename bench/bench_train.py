@@ -26,6 +26,7 @@ import torch
 
 from core import evaluate, jobs, training_cost
 from core.data import corrupt
+from core.metrics import ModelMetrics
 from core.registry import create_model, get_spec, list_models
 from core.train import augment, make_optimizer, prepare_data
 
@@ -89,7 +90,7 @@ def quick_run(name: str) -> dict:
             "first_picture_s": first_picture, "first_loss_point_s": first_point,
             "total_s": round(time.perf_counter() - started, 1),
             # what one idle core would take: this process does little else while the job runs
-            "cpu_s": round(time.process_time() - cpu_started, 1), "headline": evaluate.headline(name, job.metrics)}
+            "cpu_s": round(time.process_time() - cpu_started, 1), "headline": evaluate.headline(ModelMetrics.from_dict(job.metrics), recipe.noise is not None)}
 
 
 def decode_ms(repeats: int = 300) -> float:

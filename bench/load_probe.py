@@ -807,7 +807,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --url --hostile: the server's checkpoint folder (AE_CHECKPOINT_DIR), to hash")
     args = parser.parse_args(argv)
 
-    from tests.e2e.conftest import start_server, stop_server
+    from tests.app_server import start_server, stop_server
 
     process, server_env = None, dict(item.split("=", 1) for item in args.server_env)
     checkpoint_copy = None

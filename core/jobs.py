@@ -3,15 +3,15 @@
 A job outlives the page script that started it (a rerun never stops it) and is kept in a
 process-wide table by id, so a reloaded browser tab finds its run again. At most
 `TRAINING_SLOTS` jobs train at once; the others wait in one first-come, first-served queue, so
-interactive sessions on a small machine always keep a core. The trainer itself is
-`core.train.fit`; this module only runs it, records what it reports, evaluates the result and
-saves it on request.
+interactive sessions on a small machine always keep a core. The run itself is `core.pipeline`
+(train, then evaluate); this module only runs it in a thread, records what it reports, and saves
+the result on request.
 
 Many visitors share the queue, so what one of them can take is bounded (`JobLimits`): one run
 per visitor at a time, a bounded number waiting, a cap on a run's minutes (it then stops as if
 cancelled, keeping what it learnt), a waiting run dropped when its visitor has left, a finished
 run kept for a fixed time after it ends (never forgotten because of others' activity), and one
-save per run.
+save per run, as a visitor's model (`core.visitors`).
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from core import evaluate, visitors
+from core import pipeline, visitors
 from core.registry import Recipe
+from core.train import TrainEvent, TrainResult, prepare_data
 from core.training_cost import estimate_seconds
-from core.train import TrainEvent, TrainResult, prepare_data, train_model
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ class TrainJob:
         self.model: nn.Module | None = None
         self.result: TrainResult | None = None
         self.metrics: dict | None = None
+        self._trained: pipeline.Trained | None = None
         self.error: str | None = None
         self.started = time.time()
         self.finished: float | None = None
@@ -233,9 +234,9 @@ class TrainJob:
             if self.saved_as is not None:
                 raise ValueError(f"This run is already saved as {self.saved_as!r}; each run is saved once. "
                                  "Train again to save another model.")
-            path = visitors.save_model(name, self.model, self.recipe, self.result, self.metrics,
-                                       model_name=self.model_name, limits=store, replace_shipped=replace_shipped)
-            self.saved_as = path.name.removesuffix(".safetensors")
+            with visitors.reserve(name, self.model, store, replace_shipped) as (checkpoint_name, overwrite):
+                path = pipeline.save(self._trained, checkpoint_name, overwrite=overwrite)
+            self.saved_as = checkpoint_name
         return path
 
     # --- the thread -------------------------------------------------------------------------
@@ -308,12 +309,11 @@ class TrainJob:
                 return
             self.state = TRAINING
             self.training_started = time.time()
-            model, result = train_model(self.model_name, self.recipe, self.config, data=data,
-                                        callbacks=[self._record], should_stop=self._should_stop,
-                                        preview_seconds=PREVIEW_SECONDS)
-            self.state = EVALUATING
-            self.metrics = evaluate.evaluate_model(self.model_name, model, self.recipe.dataset, self.recipe.digit)
-            self.model, self.result = model, result
+            trained = pipeline.train_and_evaluate(
+                self.model_name, self.recipe, self.config, on_evaluating=lambda: setattr(self, "state", EVALUATING),
+                data=data, callbacks=[self._record], should_stop=self._should_stop, preview_seconds=PREVIEW_SECONDS)
+            self._trained = trained
+            self.model, self.result, self.metrics = trained.model, trained.result, trained.metrics
             self._finish(DONE)
         except (ValueError, FileNotFoundError) as exc:  # bad settings or missing data: say so
             self.error = str(exc)

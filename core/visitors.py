@@ -10,6 +10,7 @@ happens only when the operator allows it (`replace_shipped`), and only under its
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -118,15 +119,15 @@ def _make_room(new_bytes: int, limits: StoreLimits) -> None:
         oldest.unlink(missing_ok=True)
 
 
-def save_model(text: str, model: nn.Module, recipe: Recipe, result=None, metrics: dict | None = None,
-               model_name: str | None = None, limits: StoreLimits = StoreLimits(),
-               replace_shipped: bool = False) -> Path:
-    """Save a visitor's trained model under the name their `text` stands for; returns the path.
+@contextlib.contextmanager
+def reserve(text: str, model: nn.Module, limits: StoreLimits = StoreLimits(), replace_shipped: bool = False):
+    """Check a visitor's save of `model` under the name `text` stands for, then let the caller write it:
+    `with reserve(...) as (name, overwrite): write the checkpoint "name"`. Saves in this process
+    wait for each other, so two names that collide after normalising cannot both pass.
 
     Args:
-        model_name: the registry model it is an instance of.
         replace_shipped: the operator allows replacing a shipped model from the web page; the
-            visitor must then give its exact name, and the settings must be the registry's.
+            visitor must then give its exact name (and the writer checks the settings are the registry's).
 
     Raises:
         ValueError: a bad name, a shipped name (unless allowed), or no room; a sentence each.
@@ -141,7 +142,8 @@ def save_model(text: str, model: nn.Module, recipe: Recipe, result=None, metrics
         if name != twin:
             raise ValueError(f"{name!r} is too close to the shipped {twin!r}: to replace that model, "
                              f"save under {twin!r} exactly; otherwise choose another name.")
-        return checkpoints.save(twin, model, recipe, result, metrics, model_name=model_name, overwrite=True)
+        yield twin, True
+        return
     size = sum(t.numel() * t.element_size() for t in model.state_dict().values()) + HEADER_ALLOWANCE
     with _save_lock:
         key = name_key(name)
@@ -150,6 +152,13 @@ def save_model(text: str, model: nn.Module, recipe: Recipe, result=None, metrics
             raise FileExistsError(f"A model named {taken!r} is already saved on this server; "
                                   "choose another name (saved models are never replaced).")
         _make_room(size, limits)
-        path = checkpoints.save(name, model, recipe, result, metrics, model_name=model_name, overwrite=False)
+        yield name, False  # never overwrite: of two processes saving one name, the file system picks one
     _last_marked.pop(name, None)
-    return path
+
+
+def save_model(text: str, model: nn.Module, recipe: Recipe, result=None, metrics: dict | None = None,
+               model_name: str | None = None, limits: StoreLimits = StoreLimits(),
+               replace_shipped: bool = False) -> Path:
+    """Save a visitor's model under the name `text` stands for, by the rules of `reserve`; returns the path."""
+    with reserve(text, model, limits, replace_shipped) as (name, overwrite):
+        return checkpoints.save(name, model, recipe, result, metrics, model_name=model_name, overwrite=overwrite)

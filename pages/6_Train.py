@@ -1,6 +1,5 @@
 """Train page: retrain any registry model with your own settings, watch it learn, save it."""
 
-import base64
 import dataclasses
 
 import numpy as np
@@ -10,8 +9,9 @@ import streamlit as st
 import ui
 from core import jobs, training_cost
 from core.data import CLASS_NAMES, DATASETS, NOISE_KINDS
-from core.evaluate import headline
-from core.images import tile, to_png
+from core.evaluate import checkpoint_headline, headline
+from core.metrics import ModelMetrics
+from core.images import png_data_url, tile, to_png
 from core.registry import OPTIMIZERS, create_model, get_spec, list_models
 
 st.set_page_config(page_title="Train · Autoencoder Lab", page_icon="🏋️", layout="wide")
@@ -49,20 +49,41 @@ def use_recipe(key: str, recipe) -> None:
     st.session_state[f"{key}_lr_{recipe.optimizer}"] = recipe.lr
 
 
+def shape_text(shape: tuple[int, ...]) -> str:
+    """(8, 4, 4) -> "8×4×4"."""
+    return "×".join(str(n) for n in shape)
+
+
+# The config fields people may change, each with its sidebar control, in the sidebar's order
+CONFIG_CONTROLS = {
+    "recon_loss": lambda config, key: st.radio(
+        "Reconstruction loss", ("bce", "mse"), index=("bce", "mse").index(config.recon_loss),
+        horizontal=True, format_func=str.upper, key=f"{key}_loss"),
+    "code_size": lambda config, key: st.select_slider(
+        "Code size", with_default(CODE_SIZES, config.code_size), config.code_size, key=f"{key}_code"),
+    "latent": lambda config, key: st.select_slider(
+        "Latent dimensions", with_default(CODE_SIZES, config.latent), config.latent, key=f"{key}_latent"),
+    "filters": lambda config, key: (*config.filters[:-1], st.select_slider(
+        f"Code channels (each {shape_text(config.code_shape[1:])})", with_default(CODE_CHANNELS, config.filters[-1]),
+        config.filters[-1], key=f"{key}_channels")),
+    "l1": lambda config, key: st.select_slider(
+        "L1 weight on the code", with_default(L1_WEIGHTS, config.l1), config.l1, format_func=lambda v: f"{v:g}",
+        key=f"{key}_l1"),
+}
+
+
 def describe_settings(job: jobs.TrainJob) -> str:
     """One line with what a job trains: model, data, schedule and the settings that matter."""
     recipe, config = job.recipe, job.config
     parts = [f"**{job.model_name}**", DATASET_LABELS[recipe.dataset],
              f"{training_cost.training_digits(job.model_name, recipe):,} digits", count(recipe.epochs, "epoch"),
              f"batch {recipe.batch_size}", f"{recipe.optimizer.capitalize()} lr {recipe.lr:g}"]
-    if hasattr(config, "recon_loss"):
+    settings = dataclasses.asdict(config) if config is not None else {}  # None: a job started with no settings
+    if "recon_loss" in settings:
         parts.append(config.recon_loss.upper())
-    for field in ("code_size", "latent"):
-        if hasattr(config, field):
-            parts.append(f"code {getattr(config, field)}")
-    if hasattr(config, "filters"):
-        parts.append(f"code {config.filters[-1]}×4×4")
-    if getattr(config, "l1", 0) > 0:
+    if settings and config.code_shape:
+        parts.append(f"code {shape_text(config.code_shape)}")
+    if settings.get("l1", 0) > 0:
         parts.append(f"L1 {config.l1:g}")
     if recipe.noise is not None:
         parts.append(f"{NOISE_LABELS[recipe.noise]} noise {recipe.noise_strength:g}")
@@ -146,8 +167,7 @@ def reconstruction_animation(originals: np.ndarray, snapshots: list[np.ndarray])
     epochs = list(range(1, len(snapshots) + 1))
     step = -(-len(epochs) // MAX_ANIMATION_FRAMES)
     shown = sorted({*epochs[::step], epochs[-1]})
-    sources = {e: "data:image/png;base64," + base64.b64encode(
-        to_png(originals_over_reconstructions(originals, snapshots[e - 1]), scale=3)).decode() for e in shown}
+    sources = {e: png_data_url(originals_over_reconstructions(originals, snapshots[e - 1]), scale=3) for e in shown}
     still = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     play = dict(fromcurrent=False, frame=dict(duration=max(80, 4000 // len(shown)), redraw=True),
                 transition=dict(duration=0))
@@ -216,8 +236,8 @@ def show_results(job: jobs.TrainJob) -> None:
     comparison = ""
     if shipped.state == "ok" and shipped.meta["recipe"].get("dataset", "mnist") == job.recipe.dataset:
         comparison = (f" The shipped {job.model_name} ({count(shipped.meta['epochs'], 'epoch')}): "
-                      f"{headline(job.model_name, shipped.meta['metrics'])}.")
-    st.markdown(f"On the test split: **{headline(job.model_name, job.metrics)}**.{comparison}")
+                      f"{checkpoint_headline(shipped.meta)}.")
+    st.markdown(f"On the test split: **{headline(ModelMetrics.from_dict(job.metrics), job.recipe.noise is not None)}**.{comparison}")
 
     left, right = st.columns([3, 2])
     with left:
@@ -273,7 +293,7 @@ def visitor_models_section() -> None:
                f"{store.max_megabytes:g} MB; " + ("the least recently used is dropped to make room."
                                                   if store.drop_oldest_unused else "a save is refused when full."))
     rows = [{"name": name, "model": status.meta["model"], "epochs": status.meta["epochs"],
-             "test figure": headline(status.meta["model"], status.meta["metrics"]) if status.meta["metrics"] else "-",
+             "test figure": checkpoint_headline(status.meta) if status.meta["metrics"] else "-",
              "saved": status.meta["created"].replace("T", " ").removesuffix("Z")}
             for name, status in saved if status.state == "ok"]
     if rows:
@@ -285,7 +305,7 @@ def visitor_models_section() -> None:
 # --- sidebar: what to train ------------------------------------------------------------------
 
 # The job lives in the session and in the URL, so a page rerun or a reloaded tab finds it again.
-settings = ui.operator_settings()
+operator = ui.operator_settings()
 linked = st.query_params.get("job")
 job = st.session_state.get("trn_job")
 if job is None and linked:
@@ -329,24 +349,9 @@ with st.sidebar:
     lr = st.select_slider("Learning rate", with_default(LEARNING_RATES, default_lr),
                           format_func=lambda v: f"{v:g}", key=f"{key}_lr_{optimizer}")
     recipe_changes: dict = {}
-    config_changes: dict = {}
-    if hasattr(config, "recon_loss"):
-        config_changes["recon_loss"] = st.radio(
-            "Reconstruction loss", ("bce", "mse"), index=("bce", "mse").index(config.recon_loss),
-            horizontal=True, format_func=str.upper, key=f"{key}_loss")
-    if hasattr(config, "code_size"):
-        config_changes["code_size"] = st.select_slider(
-            "Code size", with_default(CODE_SIZES, config.code_size), config.code_size, key=f"{key}_code")
-    if hasattr(config, "latent"):
-        config_changes["latent"] = st.select_slider(
-            "Latent dimensions", with_default(CODE_SIZES, config.latent), config.latent, key=f"{key}_latent")
-    if hasattr(config, "filters"):
-        channels = st.select_slider("Code channels (each 4×4)", with_default(CODE_CHANNELS, config.filters[-1]),
-                                    config.filters[-1], key=f"{key}_channels")
-        config_changes["filters"] = (*config.filters[:-1], channels)
-    if getattr(config, "l1", 0) > 0:
-        config_changes["l1"] = st.select_slider("L1 weight on the code", with_default(L1_WEIGHTS, config.l1),
-                                                config.l1, format_func=lambda v: f"{v:g}", key=f"{key}_l1")
+    settings = dataclasses.asdict(config)
+    config_changes = {field: control(config, key) for field, control in CONFIG_CONTROLS.items()
+                      if field in settings and (field != "l1" or config.l1 > 0)}  # L1 only where the model has it on
     if recipe.noise is not None:
         recipe_changes["noise"] = st.selectbox("Noise on the inputs", NOISE_KINDS,
                                                index=NOISE_KINDS.index(recipe.noise),
@@ -359,7 +364,7 @@ with st.sidebar:
     chosen_recipe = dataclasses.replace(recipe, dataset=dataset, epochs=epochs, batch_size=batch_size,
                                         optimizer=optimizer, lr=lr, train_digits=train_digits, **recipe_changes)
     chosen_config = dataclasses.replace(config, **config_changes)
-    st.markdown(cost_text(model_name, chosen_recipe, settings.jobs.max_run_minutes))
+    st.markdown(cost_text(model_name, chosen_recipe, operator.jobs.max_run_minutes))
     waiting = jobs.waiting_for_slot()
     if waiting and not busy:
         st.caption(f"{count(waiting, 'run')} waiting for this server's training slot: a run started now "
@@ -390,7 +395,7 @@ if refusal:
     st.error(refusal)
 if job is None and linked and jobs.forgotten(linked):
     st.info(f"The run in this link has been forgotten: this server keeps a finished run "
-            f"{settings.jobs.keep_finished_minutes:g} minutes. Start a new one from the sidebar.")
+            f"{operator.jobs.keep_finished_minutes:g} minutes. Start a new one from the sidebar.")
 elif job is None and linked:
     st.info("The run in this link is not on this server (it may have restarted). Start a new one from the sidebar.")
 if job is None:
@@ -400,7 +405,7 @@ if job is None:
     shipped = ui.checkpoint_status(model_name)
     if shipped.state == "ok" and shipped.meta["history"]:
         meta = shipped.meta
-        st.markdown(f"For comparison, the shipped **{model_name}**: {headline(model_name, meta['metrics'])} on the "
+        st.markdown(f"For comparison, the shipped **{model_name}**: {checkpoint_headline(meta)} on the "
                     f"test split after {count(meta['epochs'], 'epoch')} ({meta['data_source']}).")
         st.plotly_chart(loss_chart(meta["history"], meta["epochs"], spec.kind), key="trn_shipped_loss",
                         config=CHART_CONFIG)
