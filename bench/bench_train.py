@@ -4,6 +4,7 @@
     python -m bench.bench_train --epochs 5 --models dense conv vae
     python -m bench.bench_train --cost-table    # CPU ms per training step of every model (core.training_cost)
     python -m bench.bench_train --quick-runs --models conv denoising   # the Train page's default runs, timed
+    python -m bench.bench_train --first-pictures   # every default run until its first live picture
 
 Each model trains as the page trains it: a `core.jobs` job in a background thread with one
 torch thread (ui.py's setting), its registry recipe otherwise unchanged. An epoch here is one
@@ -70,16 +71,19 @@ def step_cpu_ms(name: str, steps: int = 24, warm_up: int = 4) -> float:
     return 1000 * statistics.median(times[warm_up:])
 
 
-def quick_run(name: str) -> dict:
+def quick_run(name: str, until_first_picture: bool = False) -> dict:
     """A visitor's default run of `name` (core.training_cost.quick_recipe) as the page starts it:
-    seconds to the first live picture, to the first loss point, and to the end (evaluation included)."""
+    seconds to the first live picture, to the first loss point, and to the end (evaluation included);
+    `until_first_picture` cancels it once the first picture is there."""
     recipe = training_cost.quick_recipe(name)
     started, cpu_started = time.perf_counter(), time.process_time()
     job = jobs.start(name, recipe)
-    first_picture = first_point = None
+    first_picture = first_point = first_picture_cpu = None
     while job.running:
         if first_picture is None and job.preview is not None:
-            first_picture = time.perf_counter() - started
+            first_picture, first_picture_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            if until_first_picture:
+                job.cancel()
         if first_point is None and job.live_loss:
             first_point = time.perf_counter() - started
         time.sleep(0.05)
@@ -87,7 +91,8 @@ def quick_run(name: str) -> dict:
         raise SystemExit(f"{name}: {job.error}")
     return {"model": name, "digits": recipe.train_digits, "epochs": recipe.epochs,
             "estimate_s": round(training_cost.estimate_seconds(name, recipe), 1),
-            "first_picture_s": first_picture, "first_loss_point_s": first_point,
+            "first_picture_s": first_picture, "first_picture_cpu_s": first_picture_cpu,
+            "first_loss_point_s": first_point,
             "total_s": round(time.perf_counter() - started, 1),
             # what one idle core would take: this process does little else while the job runs
             "cpu_s": round(time.process_time() - cpu_started, 1), "headline": evaluate.headline(ModelMetrics.from_dict(job.metrics), recipe.noise is not None)}
@@ -114,8 +119,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="print core.training_cost.STEP_MS measured here, for every registry model")
     parser.add_argument("--quick-runs", action="store_true",
                         help="time the Train page's default run of each of --models, start to end")
+    parser.add_argument("--first-pictures", action="store_true",
+                        help="every model's default run until its first live picture (then cancelled)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.first_pictures:
+        for name in list_models():
+            row = quick_run(name, until_first_picture=True)
+            print(f"{name:>10}: first live picture after {row['first_picture_s']:.1f} s "
+                  f"({row['first_picture_cpu_s']:.1f} CPU-s)", flush=True)
+        return 0
     if args.quick_runs:
         for name in args.models:
             row = quick_run(name)
