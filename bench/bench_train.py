@@ -79,13 +79,14 @@ def quick_run(name: str, until_first_picture: bool = False) -> dict:
     started, cpu_started = time.perf_counter(), time.process_time()
     job = jobs.start(name, recipe)
     first_picture = first_point = first_picture_cpu = None
+    pictures = get_spec(name).kind != "classifier"  # a classifier rebuilds no digits to show
     while job.running:
         if first_picture is None and job.preview is not None:
             first_picture, first_picture_cpu = time.perf_counter() - started, time.process_time() - cpu_started
-            if until_first_picture:
-                job.cancel()
         if first_point is None and job.live_loss:
             first_point = time.perf_counter() - started
+        if until_first_picture and (first_picture is not None or (first_point is not None and not pictures)):
+            job.cancel()
         time.sleep(0.05)
     if job.state != jobs.DONE:
         raise SystemExit(f"{name}: {job.error}")
@@ -126,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.first_pictures:
         for name in list_models():
             row = quick_run(name, until_first_picture=True)
+            if row["first_picture_s"] is None:  # the classifier rebuilds no digits: its loss point is the first figure
+                print(f"{name:>10}: no pictures; first loss point after {row['first_loss_point_s']:.1f} s", flush=True)
+                continue
             print(f"{name:>10}: first live picture after {row['first_picture_s']:.1f} s "
                   f"({row['first_picture_cpu_s']:.1f} CPU-s)", flush=True)
         return 0

@@ -331,7 +331,7 @@ with st.sidebar:
     left_button, right_button = st.columns(2)
     left_button.button("Quick run", key=f"{key}_use_quick", on_click=use_recipe, args=(key, quick),
                        width="stretch", help="Settings that train in about a minute on one core.")
-    right_button.button("Shipped recipe", key=f"{key}_use_shipped", on_click=use_recipe,
+    right_button.button("As shipped", key=f"{key}_use_shipped", on_click=use_recipe,
                         args=(key, dataclasses.replace(recipe, train_digits=max(DIGIT_CHOICES))), width="stretch",
                         help=f"The settings the shipped {model_name} was trained with: "
                              f"{count(recipe.epochs, 'epoch')} on all {max(DIGIT_CHOICES):,} digits.")
