@@ -142,26 +142,26 @@ def test_digits(dataset: str = "mnist") -> data.Digits:
 
 
 @functools.lru_cache(maxsize=4)
-def _listing(folders_stamp: tuple[int, ...]) -> tuple[tuple[str, checkpoints.CheckpointStatus], ...]:
-    # Every checkpoint writer renames or links a file into place, which changes its folder's
-    # stamp: one stat per folder a run, however many files there are.
+def _listing(listing_stamp: tuple) -> tuple[tuple[str, checkpoints.CheckpointStatus], ...]:
+    # Keyed on every file's name, size and time (one directory scan a run): statuses are read
+    # again only when a file changes, and status reads a header, never the weights.
     return tuple((name, checkpoints.status(name)) for name in checkpoints.list_checkpoints())
 
 
 def checkpoint_listing() -> tuple[tuple[str, checkpoints.CheckpointStatus], ...]:
     """(name, status) of every checkpoint, shipped first, then visitors'; re-read only when a
-    checkpoint folder changes, so a run costs the same with 15 or 500 files."""
-    return _listing(checkpoints.folders_stamp())
+    checkpoint file changes, so a run costs about the same with 15 or 500 files."""
+    return _listing(checkpoints.listing_stamp())
 
 
 @functools.lru_cache(maxsize=4)
-def _visitor_bytes(folders_stamp: tuple[int, ...]) -> int:
+def _visitor_bytes(listing_stamp: tuple) -> int:
     return visitors.usage()[1]
 
 
 def visitor_bytes() -> int:
-    """Bytes of the models visitors saved, re-counted only when a checkpoint folder changes."""
-    return _visitor_bytes(checkpoints.folders_stamp())
+    """Bytes of the models visitors saved, re-counted only when a checkpoint file changes."""
+    return _visitor_bytes(checkpoints.listing_stamp())
 
 
 def visitor_models() -> list[tuple[str, checkpoints.CheckpointStatus]]:

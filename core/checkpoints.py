@@ -304,15 +304,19 @@ def list_checkpoints() -> list[str]:
     return list_shipped() + list_visitor_models()
 
 
-def folders_stamp() -> tuple[int, ...]:
-    """The modification times of both checkpoint folders: any file added, removed or renamed into
-    place changes one, so a listing cached under this stamp is never stale."""
+def listing_stamp() -> tuple:
+    """The name, size and modification time of every checkpoint file in both folders: a listing
+    cached under this stamp is never stale, even after a file is changed in place. One directory
+    scan per folder (about a millisecond for 500 files), no file opened."""
     stamp = []
     for folder in (checkpoint_dir(), visitor_dir()):
         try:
-            stamp.append(folder.stat().st_mtime_ns)
+            with os.scandir(folder) as entries:
+                files = sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in entries
+                               if e.name.endswith(SUFFIX) and e.is_file())
         except FileNotFoundError:
-            stamp.append(0)
+            files = []
+        stamp.append((str(folder), tuple(files)))
     return tuple(stamp)
 
 

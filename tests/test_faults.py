@@ -172,10 +172,10 @@ def test_two_sessions_saving_one_name_one_wins_and_the_other_is_told(checkpoint_
         assert not at.exception
     first, second = sessions
     assert any("Saved as **class-demo**" in m for m in texts(first.success))
-    assert any("already exists; choose another name" in m for m in texts(second.error))
+    assert any("'class-demo' is already saved on this server" in m for m in texts(second.error))
     _, meta = checkpoints.load("class-demo")  # whole, and the winner's weights
     assert meta["sha256"] == checkpoints.weights_hash(two_finished_jobs[0].model.state_dict())
-    assert [p.name for p in checkpoint_dir.iterdir()] == ["class-demo.safetensors"]  # no temp file left
+    assert [p.name for p in (checkpoint_dir / "visitors").iterdir()] == ["class-demo.safetensors"]  # no temp file left
 
 
 def test_overwrites_racing_with_readers_never_show_a_torn_file(checkpoint_dir):
@@ -209,7 +209,7 @@ def test_overwrites_racing_with_readers_never_show_a_torn_file(checkpoint_dir):
         thread.join()
     assert failures == []
     assert seen and set(seen) <= hashes
-    assert [p.name for p in checkpoint_dir.iterdir()] == ["shared.safetensors"]
+    assert [p.name for p in (checkpoint_dir / "visitors").iterdir()] == ["shared.safetensors"]
 
 
 # --- an empty checkpoint folder ------------------------------------------------------------------

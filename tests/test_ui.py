@@ -36,7 +36,7 @@ def test_shared_arrays_are_read_only():
         scores[0] = 1.0
 
 
-def test_the_checkpoint_listing_costs_one_stat_per_folder_a_run_with_500_models(checkpoint_dir, monkeypatch):
+def test_the_checkpoint_listing_reads_no_file_again_while_none_changes_with_500_models(checkpoint_dir, monkeypatch):
     import shutil
 
     from core import checkpoints, visitors

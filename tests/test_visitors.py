@@ -129,13 +129,16 @@ def test_status_reads_the_header_only(checkpoint_dir, monkeypatch):
     assert checkpoints.status("header-only").state == "corrupt"
 
 
-def test_the_folders_stamp_changes_when_a_model_is_saved_or_removed(checkpoint_dir):
-    before = checkpoints.folders_stamp()
+def test_the_listing_stamp_changes_when_a_model_is_saved_changed_in_place_or_removed(checkpoint_dir):
+    before = checkpoints.listing_stamp()
     path = save("stamped")
-    after = checkpoints.folders_stamp()
+    after = checkpoints.listing_stamp()
     assert after != before
+    path.write_bytes(path.read_bytes()[:1000])  # cut short in place: the folder itself does not change
+    cut = checkpoints.listing_stamp()
+    assert cut != after
     path.unlink()
-    assert checkpoints.folders_stamp() != after
+    assert checkpoints.listing_stamp() not in (after, cut)
 
 
 def test_every_shipped_name_is_known_to_the_collision_check():
