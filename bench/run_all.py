@@ -8,6 +8,8 @@ Runs, one after the other so they do not slow each other down:
 - cold start to the home page and to the first digit, warm page switches (bench/bench_pages.py);
 - live-drag updates per second and slider-release reruns (bench/bench_generate.py);
 - upload-to-denoised time (bench/bench_denoise.py);
+- person-like digits through the upload path, classifier accuracy before and after denoising
+  (bench/bench_upload.py);
 - t-SNE cost for 2,000 / 5,000 / 10,000 points and the cached map's rerun (bench/bench_latent.py);
 - seconds per training epoch and a decode's latency while a model trains (bench/bench_train.py);
 - the load levels of bench/load_probe.py (10, 30 and 100 sessions).
@@ -105,6 +107,16 @@ def denoise_figures(quick: bool, log: list[str]) -> list[Row]:
     return [Row("upload -> denoised digit on screen", f"{warm[1]} s median ({warm[2]})", "<= 0.5 s", "bench_denoise")]
 
 
+def upload_figures(quick: bool, log: list[str]) -> list[Row]:
+    out = run_module("bench.bench_upload", ["--digits", "100" if quick else "300"], 1800, log)
+    rows = [Row(f"person-like uploads: {m[1]}", f"classifier {m[2]} prepared, {m[3]} denoised ({m[4]})",
+                ">= 95% denoised, at most 1 point below prepared", "bench_upload")
+            for m in re.finditer(r"^\| (.+?) \| ([\d.]+%) \| ([\d.]+%) \| (.+?) \|", out, re.MULTILINE)]
+    if not rows:
+        raise RuntimeError("no variant rows in the output")
+    return rows
+
+
 def latent_figures(quick: bool, log: list[str]) -> list[Row]:
     if quick:
         return [Row("t-SNE recompute", "skipped with --quick", "10,000 points <= 20 s", "bench_latent")]
@@ -198,6 +210,7 @@ BENCHMARKS = [  # (source, function): lightest first, the load levels last
     ("bench_pages", page_figures),
     ("bench_generate", generate_figures),
     ("bench_denoise", denoise_figures),
+    ("bench_upload", upload_figures),
     ("bench_latent", latent_figures),
     ("bench_train", train_figures),
     ("load_probe", load_figures),
