@@ -26,6 +26,9 @@ class Recipe:
     augment: float = 0.0       # max random shift in pixels (plus small rotation and zoom); 0 = off
     noise: str | None = None   # train on corrupted inputs against clean targets (denoising)
     noise_strength: float = 0.5  # the Keras blog's noise factor
+    noise_mix: bool = False    # train on every noise kind at strengths from 0 up (data.corrupt_mixed);
+                               # `noise` and `noise_strength` then set only the validation noise
+    ink_augment: float = 0.0   # random stroke width, ink gamma and contrast toward people's digits; 0 = off
     digit: int | None = None   # train on one digit only (anomaly detection)
     kl_warmup_epochs: int = 0  # KL weight ramps 0 -> 1 over these; keeps VAEs from collapsing
     dataset: str = "mnist"     # "mnist" or "fashion"
