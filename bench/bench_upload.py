@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     classifier, classifier_meta = checkpoints.load("classifier")
     print(f"{args.digits} official test digits per variant; denoising {denoiser_meta['sha256'][:12]}, "
           f"classifier {classifier_meta['sha256'][:12]} ({classifier_meta['metrics'].get('accuracy', float('nan')):.2%} "
-          f"on clean test digits, trained on {classifier_meta['metrics'].get('data_source', '?')})")
+          f"on clean test digits; trained on {classifier_meta.get('data_source') or 'unrecorded data'})")
     print("| variant | prepared | denoised | change | out of depth | ms per upload |")
     print("|---|---|---|---|---|---|")
     failed = 0
