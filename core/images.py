@@ -109,9 +109,10 @@ def prepare_upload(data: bytes) -> UploadedDigit:
 
     Decode (first frame of an animation, camera rotation applied), composite transparency on a
     background, grey, invert dark ink on light paper, subtract the paper's shading, crop to the ink,
-    thicken pen strokes thinner than MNIST's, scale the longer side to 20 px keeping the aspect
-    ratio, and centre the centre of mass in 28x28. An image that is already 28x28 is only inverted when needed, so any noise in it
-    reaches the model as it is. Raises ValueError as `read_upload` does.
+    bring strokes to MNIST's width, scale the longer side to 20 px keeping the aspect ratio,
+    stretch the contrast and centre the centre of mass in 28x28 (`mnist_digit`). A 28x28 image
+    that is noisy or already MNIST is only inverted when needed, so its noise reaches the model
+    as it is (`_mnist_sized`). Raises ValueError as `read_upload` does.
     """
     image, steps, notes = _decode(data)
     grey, alpha, clear_grey = _grey_and_alpha(image)
@@ -123,8 +124,7 @@ def prepare_upload(data: bytes) -> UploadedDigit:
         grey = 1.0 - grey
         steps.append("dark ink on light paper, so inverted")
     paper = _paper_surface(grey)
-    if paper.max() - paper.min() > 0.05:
-        steps.append("uneven lighting evened out")
+    uneven = paper.max() - paper.min() > 0.05
     above_paper = grey - paper
     contrast = float(above_paper.max())
     if contrast < MIN_INK_CONTRAST:
@@ -135,6 +135,8 @@ def prepare_upload(data: bytes) -> UploadedDigit:
         if kept is not None:
             steps.append(kept)
             return UploadedDigit(grey.astype(np.float32), preview, tuple(steps), tuple(notes))
+    if uneven:  # said only where it is done: a 28x28 image kept as it is keeps its shading too
+        steps.append("uneven lighting evened out")
     ink = np.clip(above_paper / contrast, 0.0, 1.0)
     ink[ink < INK_FLOOR] = 0.0
     digit, fit_steps = mnist_digit(ink)
