@@ -13,6 +13,9 @@ from core.models import (ClassifierConfig, ConvAE, ConvConfig, DenseAE, DenseCon
 OPTIMIZERS = ("adam", "adadelta")
 
 
+KERAS_NOISE_FACTOR = 0.5  # the Keras blog's noise factor: the denoising recipe, evaluation, the lab's default
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How a model is trained; every field has a default so a recipe names only what differs."""
@@ -25,7 +28,7 @@ class Recipe:
     weight_decay: float = 0.0
     augment: float = 0.0       # max random shift in pixels (plus small rotation and zoom); 0 = off
     noise: str | None = None   # train on corrupted inputs against clean targets (denoising)
-    noise_strength: float = 0.5  # the Keras blog's noise factor
+    noise_strength: float = KERAS_NOISE_FACTOR
     noise_mix: bool = False    # train on every noise kind at strengths from 0 up (data.corrupt_mixed);
                                # `noise` and `noise_strength` then set only the validation noise
     ink_augment: float = 0.0   # random stroke width, ink gamma and contrast toward people's digits; 0 = off
@@ -86,7 +89,7 @@ _SPECS = [
     # A single 32-filter level (3 epochs, full-strength restyling) reached 16.3 dB at Gaussian 0.5
     # and 13.4 dB, 64.9% under masking 0.5: its field of view is too small to fill holes.
     ModelSpec("denoising", ConvAE, ConvConfig(filters=(32, 32)),
-              Recipe(epochs=6, batch_size=64, augment=1.0, noise="gaussian", noise_strength=0.5,
+              Recipe(epochs=6, batch_size=64, augment=1.0, noise="gaussian", noise_strength=KERAS_NOISE_FACTOR,
                      noise_mix=True, ink_augment=0.5),
               "Convolutional autoencoder (32-32 filters) trained on noisy digits to give clean ones."),
     ModelSpec("vae2", VAE, VAEConfig(latent=2), _VAE_RECIPE,
