@@ -30,6 +30,7 @@ SPRITE_SIDE = 28
 ATLAS_COLUMNS = 100  # 10,000 digits in a 2,800 x 2,800 sheet: within every browser's canvas limits
 PLACE_NEIGHBOURS = 10  # test digits whose map positions place a new digit on a t-SNE map
 SHOWN_NEIGHBOURS = 8   # nearest test digits shown beside your digit
+REBUILT_LEVELS = 16    # grey levels of the rebuilds' sprite sheet (see sprite_sheet)
 SAMPLE_METHODS = ("per digit", "at random")
 
 
@@ -49,12 +50,17 @@ def read_bundle(payload: bytes) -> tuple[dict, bytes]:
     return json.loads(payload[4:4 + length]), payload[4 + length:]
 
 
-def sprite_sheet(images: np.ndarray, columns: int = ATLAS_COLUMNS) -> bytes:
+def sprite_sheet(images: np.ndarray, columns: int = ATLAS_COLUMNS, levels: int = 256) -> bytes:
     """PNG atlas of digits (N, 28, 28), uint8 or floats in [0, 1]: digit i at column i % columns,
-    row i // columns, no padding, white ink on black as MNIST stores it."""
+    row i // columns, no padding, white ink on black as MNIST stores it.
+
+    levels: grey levels kept for float images. A model's 10,000 rebuilds took 2.65 MB at 256 and
+    1.34 MB at 16, which a 112-px hover picture of a blurry rebuild shows just as well.
+    """
     images = np.asarray(images)
     if images.dtype != np.uint8:
-        images = (np.clip(images, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+        steps = np.round(np.clip(images, 0.0, 1.0) * (levels - 1)) / (levels - 1)
+        images = (steps * 255 + 0.5).astype(np.uint8)
     n = len(images)
     rows = -(-n // columns)
     padded = np.zeros((rows * columns, SPRITE_SIDE, SPRITE_SIDE), dtype=np.uint8)
@@ -67,10 +73,10 @@ def sprite_sheet(images: np.ndarray, columns: int = ATLAS_COLUMNS) -> bytes:
     return buffer.getvalue()
 
 
-def sprite_bundle(images: np.ndarray, columns: int = ATLAS_COLUMNS) -> bytes:
+def sprite_bundle(images: np.ndarray, columns: int = ATLAS_COLUMNS, levels: int = 256) -> bytes:
     """A `sprite_sheet` as a bundle the map component loads."""
     return bundle({"kind": "sprites", "count": len(images), "columns": columns, "side": SPRITE_SIDE},
-                  sprite_sheet(images, columns))
+                  sprite_sheet(images, columns, levels))
 
 
 def map_bundle(coords: np.ndarray, indices: np.ndarray, labels: np.ndarray) -> bytes:

@@ -32,6 +32,8 @@ def test_sprite_sheet_of_floats_is_their_grey_levels():
     digits = np.linspace(0, 1, 2 * 28 * 28).reshape(2, 28, 28)
     _, sheet = sheet_pixels(latent_view.sprite_bundle(digits, columns=2))
     assert np.abs(sheet[:, :28].astype(int) - np.round(digits[0] * 255)).max() <= 1
+    _, coarse = sheet_pixels(latent_view.sprite_bundle(digits, columns=2, levels=16))
+    assert len(np.unique(coarse)) == 16 and np.abs(coarse[:, :28] - digits[0] * 255).max() <= 255 / 30 + 1
 
 
 def test_bundle_ids_hash_the_body_and_keep_the_body_aligned():

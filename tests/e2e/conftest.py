@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -11,6 +12,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
+from core import data
 
 PROJECT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = PROJECT / "screenshots"
@@ -129,3 +133,11 @@ def draw_seven(page) -> None:
     for x, y in points[1:]:
         page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=15)
     page.mouse.up()
+
+
+def digit_png(index: int) -> bytes:
+    """Test digit `index` as a 200-px PNG upload, dark ink on white as people write."""
+    digit = data.load("mnist", "test").images[index]
+    buffer = io.BytesIO()
+    Image.fromarray(255 - digit).resize((200, 200)).save(buffer, "PNG")
+    return buffer.getvalue()
