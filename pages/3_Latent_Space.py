@@ -212,26 +212,29 @@ def take_selection(value, latent_map: latent.LatentMap, identity: list) -> None:
 
 def own_digit() -> tuple[np.ndarray, str] | None:
     """Your uploaded or drawn digit made MNIST-like (core.images), and its name; None before there is one."""
-    upload_tab, draw_tab = st.tabs(["Upload", "Draw"])
+    # Each tab runs only while open: the drawing canvas's own page slowed the map's first view.
+    upload_tab, draw_tab = st.tabs(["Upload", "Draw"], key="lat_own_tab", on_change="rerun")
     found = None
-    with upload_tab:
-        upload = st.file_uploader("An image of one handwritten digit", type=UPLOAD_TYPES, key="lat_upload")
-        if upload is not None:
-            try:
-                found = (images.prepare_upload(upload.getvalue()).image, upload.name)
-            except ValueError as exc:
-                st.error(f"**{upload.name}**: {exc}")
-    with draw_tab:
-        st.markdown("Draw a digit with the mouse, big, in the middle of the box.")
-        drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280,
-                            height=280, drawing_mode="freedraw", key="lat_canvas", return_image_data=True)
-        if drawing.image_bytes:
-            try:
-                drawn = images.prepare_upload(drawing.image_bytes)
-                if not drawn.blank:
-                    found = (drawn.image, "your drawing")
-            except ValueError as exc:  # e.g. a canvas cleared to transparent
-                st.error(str(exc))
+    if upload_tab.open:
+        with upload_tab:
+            upload = st.file_uploader("An image of one handwritten digit", type=UPLOAD_TYPES, key="lat_upload")
+            if upload is not None:
+                try:
+                    found = (images.prepare_upload(upload.getvalue()).image, upload.name)
+                except ValueError as exc:
+                    st.error(f"**{upload.name}**: {exc}")
+    if draw_tab.open:
+        with draw_tab:
+            st.markdown("Draw a digit with the mouse, big, in the middle of the box.")
+            drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280,
+                                height=280, drawing_mode="freedraw", key="lat_canvas", return_image_data=True)
+            if drawing.image_bytes:
+                try:
+                    drawn = images.prepare_upload(drawing.image_bytes)
+                    if not drawn.blank:
+                        found = (drawn.image, "your drawing")
+                except ValueError as exc:  # e.g. a canvas cleared to transparent
+                    st.error(str(exc))
     return found
 
 
@@ -276,8 +279,11 @@ st.subheader(f"{METHOD_NAMES[method]} of {space_name(space)}")
 chosen_map = map_or_error(space, method, points, perplexity)
 if chosen_map is not None and shown_as(space, method) == "code":
     st.caption(f"{space}'s code is already 2-D: PCA leaves it as it is, so this is the code itself.")
-with st.expander("Your own digit on the maps: upload or draw one", key="lat_own_expander"):
-    own = own_digit()
+own_box = st.expander("Your own digit on the maps: upload or draw one", key="lat_own_expander", on_change="rerun")
+own = None
+if own_box.open:  # closed, it sends nothing (and your digit leaves the maps)
+    with own_box:
+        own = own_digit()
 own_placed = None
 if own is not None and chosen_map is not None:
     own_placed = placement(space, method, chosen_map, own[0])
@@ -295,13 +301,16 @@ def send_bundle(bundle_id: str, payload: bytes) -> str:
     return bundle_id
 
 
-if live:  # the bundles every map view draws from
-    sprites_id = send_bundle(*ui.test_sprites())
+# The bundles the map views draw from. The maps' 70 kB go before their views, so dots are drawn at
+# once; the sprite sheets (1.7 and 1.3 MB, for hover and zoom) go at the end of the page.
+sheets = {}
+if live:
+    sprites_id, sheets[sprites_id] = ui.test_sprites()
     rebuilt_id = None
     if chosen_map is not None:
         send_bundle(*ui.latent_map_bundle(space, method, points, perplexity))
         if space != PIXELS:
-            rebuilt_id = send_bundle(*ui.rebuilt_sprites(space))
+            rebuilt_id, sheets[rebuilt_id] = ui.rebuilt_sprites(space)
 
 
 @st.fragment
@@ -370,3 +379,5 @@ for column, compared in zip(st.columns(len(COMPARED)), COMPARED):
                                 shown=COMPARE_SHOWN), compared, method, models=spaces_models(compared)),
                             key=f"lat_compare_{compared}", config={"displaylogo": False})
         quality_metrics(compared_map)
+for sheet_id, payload in sheets.items():
+    send_bundle(sheet_id, payload)

@@ -73,6 +73,7 @@ async function buildSprites(header, body) {
 
 function registerBundle(bytes) {
   const { header, body } = readBundle(bytes);
+  performance.mark(`latent_map ${header.kind} ${header.id}`); // when each bundle arrived, for benchmarks
   const entry = slot(header.id);
   if (entry.loaded) return; // a rerun re-mounts the same bundle: build it once
   entry.loaded = true;
@@ -87,6 +88,13 @@ function group(name) {
     groups.set(name, g);
   }
   return g;
+}
+
+function rgb(colour) { // "#rrggbb" -> [r, g, b]; other CSS colours read as a light grey
+  const m = /^#([0-9a-f]{6})$/i.exec(colour.trim());
+  if (!m) return [240, 242, 246];
+  const v = parseInt(m[1], 16);
+  return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
 }
 
 function element(tag, className, parent) {
@@ -134,20 +142,36 @@ class MapView {
       this.revision = selected.revision;
       this.group.selection = selected.indices.length ? new Set(selected.indices) : null;
     }
-    const wanted = [options.map, options.sprites, options.rebuilt];
-    Promise.all([slot(options.map).ready, slot(options.sprites).ready,
-                 options.rebuilt ? slot(options.rebuilt).ready : null]).then(([map, sprites, rebuilt]) => {
-      if ([this.options.map, this.options.sprites, this.options.rebuilt].join() !== wanted.join()) return;
-      if (this.map !== map) {
+    // The dots are drawn as soon as the map is here; the digits join when their sheets are decoded.
+    const current = (field, id) => this.options[field] === id;
+    const mapId = options.map, spritesId = options.sprites, rebuiltId = options.rebuilt;
+    if (!this.map || this.mapId !== mapId) {
+      this.sprites = this.spritesId === spritesId ? this.sprites : null;
+      slot(mapId).ready.then((map) => {
+        if (!current("map", mapId)) return; // a newer update named another map meanwhile
         this.map = map;
+        this.mapId = mapId;
         this.zoom = 1;
         this.centre = null;
-      }
+        this.status.textContent = "";
+        this.resize();
+      });
+    }
+    slot(spritesId).ready.then((sprites) => {
+      if (!current("sprites", spritesId)) return;
       this.sprites = sprites;
-      this.rebuilt = rebuilt;
-      this.status.textContent = "";
-      this.resize();
+      this.spritesId = spritesId;
+      this.requestRender();
     });
+    this.rebuilt = rebuiltId && this.rebuiltId === rebuiltId ? this.rebuilt : null;
+    if (rebuiltId) {
+      slot(rebuiltId).ready.then((rebuilt) => {
+        if (!current("rebuilt", rebuiltId)) return;
+        this.rebuilt = rebuilt;
+        this.rebuiltId = rebuiltId;
+      });
+    }
+    if (this.map) this.requestRender(); // new marks, selection or own digit
   }
 
   leaveGroup(name) {
@@ -182,6 +206,8 @@ class MapView {
     }
     this.zoomText = element("span", "lm-zoom", bar);
     const stage = element("div", "lm-stage", this.root);
+    this.base = element("canvas", "lm-base", stage); // the points; the canvas above holds the marks
+    this.baseContext = this.base.getContext("2d");
     this.canvas = element("canvas", "lm-canvas", stage);
     this.canvas.tabIndex = 0;
     this.canvas.setAttribute("aria-label", "Map of test digits: hover a point to see its digit");
@@ -201,6 +227,10 @@ class MapView {
     // For tests and benchmarks: where a digit is on screen, the view, and what was drawn.
     this.canvas.latentMap = {
       screenOf: (testIndex) => this.screenOf(testIndex),
+      positionOf: (testIndex) => { // map coordinates, or null
+        const i = this.map && this.map.row.get(testIndex);
+        return i === undefined || i === null ? null : [this.map.x[i], this.map.y[i]];
+      },
       setView: (zoom, cx, cy) => { this.zoom = zoom; this.centre = [cx, cy]; this.render(); },
       view: () => ({ zoom: this.zoom, centre: this.centre, mode: this.mode }),
       hovered: () => this.hovered,
@@ -235,9 +265,13 @@ class MapView {
     const scale = window.devicePixelRatio || 1;
     this.width = box.width;
     this.height = box.height;
-    this.canvas.width = Math.max(1, Math.round(box.width * scale));
-    this.canvas.height = Math.max(1, Math.round(box.height * scale));
-    this.context.setTransform(scale, 0, 0, scale, 0, 0);
+    this.scale = scale;
+    for (const [canvas, ctx] of [[this.canvas, this.context], [this.base, this.baseContext]]) {
+      canvas.width = Math.max(1, Math.round(box.width * scale));
+      canvas.height = Math.max(1, Math.round(box.height * scale));
+      ctx.setTransform(scale, 0, 0, scale, 0, 0);
+    }
+    this.pixels = null; // the dots' ImageData, remade at the new size
     this.render();
   }
 
@@ -281,53 +315,41 @@ class MapView {
     this.requestRender();
   }
 
-  requestRender() {
-    if (!this.canvas.isConnected) { // unmounted (another page, another space): leave the group
+  requestRender(marksOnly = false) { // marksOnly: the points have not moved (a hover, a gesture)
+    if (!this.canvas.isConnected && this.frames) { // unmounted (another page, another space): leave the group
       this.leaveGroup(this.options.group);
       return;
     }
+    this.pointsStale = this.pointsStale || !marksOnly;
     if (this.pending) return;
     this.pending = true;
     requestAnimationFrame(() => {
       this.pending = false;
-      this.render();
+      if (this.pointsStale) this.render();
+      else this.renderMarks();
     });
   }
 
   // --- drawing ----------------------------------------------------------------------------------
 
-  render() {
+  render() { // the points, then the marks
     if (!this.map || !this.width) return;
-    const ctx = this.context, map = this.map, colors = this.options.colors;
+    this.pointsStale = false;
+    const map = this.map;
     const { s, ox, oy } = this.transform();
     const style = getComputedStyle(this.root);
-    ctx.clearRect(0, 0, this.width, this.height);
-    ctx.fillStyle = style.getPropertyValue("--st-secondary-background-color").trim() || "#f0f2f6";
-    ctx.fillRect(0, 0, this.width, this.height);
+    const background = style.getPropertyValue("--st-secondary-background-color").trim() || "#f0f2f6";
     const selection = this.group.selection;
     const sprites = this.zoom >= SPRITE_ZOOM && this.sprites;
     this.mode = sprites ? "sprites" : "dots";
-    let drawn = 0;
-    if (sprites) drawn = this.drawSprites(ctx, s, ox, oy, selection);
-    else {
-      const r = Math.max(1.2, Math.min(4, 1.4 * Math.sqrt(this.zoom) * (this.options.point || 1)));
-      for (let d = 0; d < 10; d++) {
-        ctx.fillStyle = colors[d];
-        const rows = map.byLabel[d];
-        for (let k = 0; k < rows.length; k++) {
-          const i = rows[k];
-          const faded = selection && !selection.has(map.index[i]);
-          ctx.globalAlpha = faded ? 0.12 : 0.8;
-          const px = ox + map.x[i] * s, py = oy - map.y[i] * s;
-          if (px < -r || py < -r || px > this.width + r || py > this.height + r) continue;
-          ctx.fillRect(px - r, py - r, 2 * r, 2 * r);
-          drawn++;
-        }
-      }
-      ctx.globalAlpha = 1;
-    }
-    this.drawMarks(ctx, s, ox, oy);
-    this.drawGesture(ctx);
+    let drawn;
+    if (sprites) {
+      const ctx = this.baseContext;
+      ctx.fillStyle = background;
+      ctx.fillRect(0, 0, this.width, this.height);
+      drawn = this.drawSprites(ctx, s, ox, oy, selection);
+    } else drawn = this.drawDots(s, ox, oy, selection, background);
+    this.renderMarks();
     this.frames += 1;
     this.canvas.dataset.frames = String(this.frames);
     this.canvas.dataset.mode = this.mode;
@@ -335,6 +357,57 @@ class MapView {
     if (!this.canvas.dataset.firstDrawnAt && drawn === map.n) this.canvas.dataset.firstDrawnAt = String(performance.now());
     this.zoomText.textContent = `${this.zoom.toFixed(this.zoom < 10 ? 1 : 0)}x${sprites ? " · digits" : ""}`;
     this.drawLegend();
+  }
+
+  renderMarks() { // what moves without the points moving: hover ring, your digit, a box or lasso
+    if (!this.map || !this.width) return;
+    const { s, ox, oy } = this.transform();
+    this.context.clearRect(0, 0, this.width, this.height);
+    this.drawMarks(this.context, s, ox, oy);
+    this.drawGesture(this.context);
+  }
+
+  drawDots(s, ox, oy, selection, background) {
+    // Squares written straight into the pixels and blended by hand: 10,000 fillRect calls with
+    // alpha took 27 ms a frame in software rendering, too slow to follow a drag.
+    const map = this.map, w = this.base.width, h = this.base.height, k = this.scale;
+    if (!this.pixels || this.pixels.width !== w || this.pixels.height !== h) {
+      this.pixels = this.baseContext.createImageData(w, h);
+    }
+    const data = this.pixels.data;
+    const [br, bg, bb] = rgb(background);
+    for (let p = 0; p < data.length; p += 4) {
+      data[p] = br; data[p + 1] = bg; data[p + 2] = bb; data[p + 3] = 255;
+    }
+    const radius = Math.max(1.2, Math.min(4, 1.4 * Math.sqrt(this.zoom) * (this.options.point || 1)));
+    const side = Math.max(2, Math.round(2 * radius * k));
+    const colours = this.options.colors.map(rgb);
+    let drawn = 0;
+    // faded points first, so the selected ones are drawn over them
+    for (const pass of selection ? [false, true] : [true]) {
+      const alpha = pass ? 0.8 : 0.12;
+      for (let d = 0; d < 10; d++) {
+        const [r, g, b] = colours[d];
+        const rows = map.byLabel[d];
+        for (let n = 0; n < rows.length; n++) {
+          const i = rows[n];
+          if (selection && selection.has(map.index[i]) !== pass) continue;
+          const x0 = Math.round((ox + map.x[i] * s) * k - side / 2), y0 = Math.round((oy - map.y[i] * s) * k - side / 2);
+          if (x0 >= w || y0 >= h || x0 + side <= 0 || y0 + side <= 0) continue;
+          drawn++;
+          for (let y = Math.max(0, y0); y < Math.min(h, y0 + side); y++) {
+            let p = 4 * (y * w + Math.max(0, x0));
+            for (let x = Math.max(0, x0); x < Math.min(w, x0 + side); x++, p += 4) {
+              data[p] += alpha * (r - data[p]);
+              data[p + 1] += alpha * (g - data[p + 1]);
+              data[p + 2] += alpha * (b - data[p + 2]);
+            }
+          }
+        }
+      }
+    }
+    this.baseContext.putImageData(this.pixels, 0, 0);
+    return drawn;
   }
 
   drawSprites(ctx, s, ox, oy, selection) {
@@ -444,7 +517,7 @@ class MapView {
     this.hovered = testIndex;
     this.showCard(row);
     this.group.hover = testIndex;
-    for (const view of this.group.views) view.requestRender();
+    for (const view of this.group.views) view.requestRender(true);
     this.canvas.dataset.hovered = testIndex === null ? "" : String(testIndex);
     this.canvas.dataset.hoverMs = (performance.now() - event.timeStamp).toFixed(2);
   }
@@ -478,7 +551,9 @@ class MapView {
     };
     canvas.addEventListener("pointerdown", (event) => {
       if (!this.map || event.button !== 0) return;
-      canvas.setPointerCapture(event.pointerId);
+      try {
+        canvas.setPointerCapture(event.pointerId);
+      } catch { /* a synthetic event's pointer (tests, benchmarks) cannot be captured */ }
       this.gesture = { tool: this.tool, points: [local(event)], centre: this.transform() };
       if (this.tool === "pan") canvas.style.cursor = "grabbing";
     });
@@ -492,8 +567,11 @@ class MapView {
         const { s } = this.transform();
         if (!g.start) g.start = this.centre || this.toMap(this.width / 2, this.height / 2);
         this.centre = [g.start[0] - (point[0] - sx) / s, g.start[1] + (point[1] - sy) / s];
-      } else g.points.push(point);
-      this.requestRender();
+        this.requestRender();
+      } else {
+        g.points.push(point);
+        this.requestRender(true);
+      }
     });
     const release = () => {
       const g = this.gesture;
@@ -512,7 +590,7 @@ class MapView {
       this.hovered = null;
       this.showCard(-1);
       this.group.hover = null;
-      for (const view of this.group.views) view.requestRender();
+      for (const view of this.group.views) view.requestRender(true);
     });
     canvas.addEventListener("wheel", (event) => {
       if (!this.map) return;
