@@ -412,7 +412,7 @@ class MapView {
 
   drawSprites(ctx, s, ox, oy, selection) {
     const map = this.map, { ink, columns, side } = this.sprites, colors = this.options.colors;
-    const size = Math.min(56, 7 * this.zoom); // px on screen: grows as you zoom in, up to 2x
+    const size = Math.min(56, 5 * this.zoom); // px on screen: grows as you zoom in, up to 2x
     const half = size / 2;
     let drawn = 0;
     for (let i = 0; i < map.n; i++) {
