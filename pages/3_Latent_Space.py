@@ -172,8 +172,8 @@ def selection_panel(selected: np.ndarray) -> None:
                        help="Per digit: each digit in the selection gets an equal share of the places. "
                             "At random: a plain random sample, which mirrors the selection's make-up.")
         shown = latent_view.sample_selection(selected, labels, SELECTION_SHOWN, how)
-        top = [f"{d}s {c / len(selected):.0%}" for d, c in sorted(enumerate(counts), key=lambda t: -t[1])[:3] if c]
-        st.markdown(f"**{len(selected):,} digits selected**: {', '.join(top)}"
+        common = int(counts.argmax())
+        st.markdown(f"**{len(selected):,} digits selected**, {counts[common] / len(selected):.0%} of them {common}s"
                     + (f" ({len(shown)} shown, {how})" if len(selected) > len(shown) else ""))
         st.caption("Selected of each digit: " + " · ".join(f"{d}: {c:,}" for d, c in enumerate(counts) if c))
     digit_tiles(shown, "test digits")
@@ -360,24 +360,42 @@ st.markdown(
        f"Each small map draws {COMPARE_SHOWN:,} of its digits, picked at random; the numbers are for all "
        f"{latent.DEFAULT_POINTS:,}.")
 )
+
+
+def small_map(compared: str) -> None:
+    """A small map of `compared` at the default settings, linked to the main one, with its numbers."""
+    st.markdown(f"**{space_name(compared)}**")
+    compared_map = map_or_error(compared, method, latent.DEFAULT_POINTS, latent.DEFAULT_PERPLEXITY)
+    if compared_map is None:
+        return
+    if live:
+        compared_id = send_bundle(*ui.latent_map_bundle(compared, method, latent.DEFAULT_POINTS,
+                                                        latent.DEFAULT_PERPLEXITY))
+        placed = None if own is None else placement(compared, method, compared_map, own[0])
+        map_component.map_view(f"lat_compare_live_{compared}", f"{compared}-{method}", compared_id,
+                               sprites_id, DIGIT_COLORS, height=300, point=0.7,
+                               own=None if placed is None else tuple(map(float, placed[0])))
+    else:
+        st.plotly_chart(ui.cached_figure("small latent map", lambda: map_figure(
+                            compared_map, shown_as(compared, method), height=300, legend=False, marker_size=3,
+                            shown=COMPARE_SHOWN), compared, method, models=spaces_models(compared)),
+                        key=f"lat_compare_{compared}", config={"displaylogo": False})
+    quality_metrics(compared_map)
+
+
 for column, compared in zip(st.columns(len(COMPARED)), COMPARED):
     with column:
-        st.markdown(f"**{space_name(compared)}**")
-        compared_map = map_or_error(compared, method, latent.DEFAULT_POINTS, latent.DEFAULT_PERPLEXITY)
-        if compared_map is None:
-            continue
-        if live:
-            compared_id = send_bundle(*ui.latent_map_bundle(compared, method, latent.DEFAULT_POINTS,
-                                                            latent.DEFAULT_PERPLEXITY))
-            placed = None if own is None else placement(compared, method, compared_map, own[0])
-            map_component.map_view(f"lat_compare_live_{compared}", f"{compared}-{method}", compared_id,
-                                   sprites_id, DIGIT_COLORS, height=300, point=0.7,
-                                   own=None if placed is None else tuple(map(float, placed[0])))
-        else:
-            st.plotly_chart(ui.cached_figure("small latent map", lambda: map_figure(
-                                compared_map, shown_as(compared, method), height=300, legend=False, marker_size=3,
-                                shown=COMPARE_SHOWN), compared, method, models=spaces_models(compared)),
-                            key=f"lat_compare_{compared}", config={"displaylogo": False})
-        quality_metrics(compared_map)
+        small_map(compared)
+
+if live:  # "where does this 4 land in each space?": more spaces, linked the same way
+    st.subheader("More linked maps")
+    others = [s for s in spaces if s not in COMPARED and s != space]
+    more = st.multiselect("Spaces", others, default=[s for s in ("conv", "vae") if s in others], max_selections=3,
+                          key="lat_more", format_func=space_name,
+                          help="Up to three more spaces, each a small map linked to all the others.")
+    for column, extra in zip(st.columns(3), more):
+        with column:
+            small_map(extra)
+
 for sheet_id, payload in sheets.items():
     send_bundle(sheet_id, payload)

@@ -116,7 +116,8 @@ def test_default_map_is_drawn_in_the_browser_from_bundles_sent_once():
     at = open_page()
     assert not charts(at)  # no plotly map: the component draws them
     views = map_views(at)
-    assert [v["name"] for v in views] == ["ae20-tsne", "pixels-tsne", "ae2-tsne", "ae20-tsne"]
+    # the main map, the seeds' comparison, and two more linked spaces
+    assert [v["name"] for v in views] == ["ae20-tsne", "pixels-tsne", "ae2-tsne", "ae20-tsne", "conv-tsne", "vae-tsne"]
     main = views[0]
     assert main["report"] and not any(v["report"] for v in views[1:])  # one view sends selections
     assert len({v["group"] for v in views}) == 1  # all linked
@@ -129,8 +130,17 @@ def test_default_map_is_drawn_in_the_browser_from_bundles_sent_once():
     assert len(coords) == 10_000 and np.array_equal(labels, digits.labels[indices])
     assert len(sent[main["map"]][1]) < 80_000  # 7 bytes a point
     labels = [m.label for m in at.metric]
-    assert labels.count("5-NN accuracy") == 4 and labels.count("Trustworthiness") == 4
+    assert labels.count("5-NN accuracy") == 6 and labels.count("Trustworthiness") == 6
     assert "Hover a dot" in " ".join(i.value for i in at.info)
+
+
+def test_more_linked_maps_are_chosen_from_the_other_spaces():
+    at = open_page()
+    chooser = at.multiselect(key="lat_more")
+    assert "ae20" not in chooser.options and "pixels" not in chooser.options  # shown already
+    chooser.set_value(["deep"]).run()
+    assert not at.exception
+    assert [v["name"] for v in map_views(at)][4:] == ["deep-tsne"]
 
 
 def test_a_rerun_names_the_same_bundles_so_the_browser_reuses_them():

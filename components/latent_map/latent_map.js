@@ -136,6 +136,7 @@ class MapView {
     this.group = group(options.group);
     this.group.views.add(this);
     this.root.dataset.map = options.name;
+    this.root.classList.toggle("lm-small", (options.point || 1) < 1);
     this.canvas.style.height = `${options.height}px`;
     const selected = options.selected; // what Python holds: shown after a rerun or a remount
     if (options.report && selected && selected.revision !== this.revision) {

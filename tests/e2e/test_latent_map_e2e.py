@@ -6,6 +6,7 @@ import numpy as np
 from core import data
 from tests.e2e.conftest import (
     digit_png,
+    draw_seven,
     no_exception,
     open_page,
     screenshot,
@@ -122,6 +123,13 @@ def test_your_digit_is_placed_on_every_map_with_its_neighbours(page, app_url):
         assert page.locator(MAIN).nth(i).evaluate("c => c.latentMap.own()") is not None
     assert "nearest test digits: 3 3" in page.locator('[data-testid="stMain"]').inner_text()
     screenshot(page, "latent_map_own_digit")
+
+    page.get_by_role("tab", name="Draw").click()
+    draw_seven(page)
+    page.get_by_text("your drawing, as MNIST sees it").wait_for(timeout=60_000)
+    wait_for_app(page)
+    no_exception(page)
+    assert page.locator(MAIN).first.evaluate("c => c.latentMap.own()") is not None
 
 
 def test_the_plain_chart_stands_in_for_the_map(page, app_url):
