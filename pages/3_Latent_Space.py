@@ -390,7 +390,8 @@ for column, compared in zip(st.columns(len(COMPARED)), COMPARED):
 if live:  # "where does this 4 land in each space?": more spaces, linked the same way
     st.subheader("More linked maps")
     others = [s for s in spaces if s not in COMPARED and s != space]
-    more = st.multiselect("Spaces", others, default=[s for s in ("conv", "vae") if s in others], max_selections=3,
+    usable = [s for s in ("conv", "vae") if s in others and ui.checkpoint_status(s).state == "ok"]
+    more = st.multiselect("Spaces", others, default=usable, max_selections=3,
                           key="lat_more", format_func=space_name,
                           help="Up to three more spaces, each a small map linked to all the others.")
     for column, extra in zip(st.columns(3), more):
