@@ -211,7 +211,8 @@ class MapView {
     this.baseContext = this.base.getContext("2d");
     this.canvas = element("canvas", "lm-canvas", stage);
     this.canvas.tabIndex = 0;
-    this.canvas.setAttribute("aria-label", "Map of test digits: hover a point to see its digit");
+    this.canvas.setAttribute("aria-label", "Map of test digits: hover a point to see its digit; arrow keys "
+                             + "move the map, + and - zoom, 0 shows all of it");
     this.context = this.canvas.getContext("2d");
     this.card = element("div", "lm-card", stage);
     const pictures = element("div", "lm-card-pictures", this.card);
@@ -600,6 +601,19 @@ class MapView {
       this.zoomBy(Math.exp(-event.deltaY / 500), px, py);
     }, { passive: false });
     canvas.addEventListener("dblclick", (event) => this.zoomBy(2, ...local(event)));
+    canvas.addEventListener("keydown", (event) => { // arrows pan, + and - zoom, 0 shows the whole map
+      if (!this.map) return;
+      const step = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[event.key];
+      if (step) {
+        const [cx, cy] = this.toMap(this.width / 2 + step[0] * this.width / 8, this.height / 2 + step[1] * this.height / 8);
+        this.centre = [cx, cy];
+        this.requestRender();
+      } else if (event.key === "+" || event.key === "=") this.zoomBy(1.5);
+      else if (event.key === "-") this.zoomBy(1 / 1.5);
+      else if (event.key === "0") this.resetView();
+      else return;
+      event.preventDefault();
+    });
   }
 
   enclosed(g) { // test indices of the points inside a box or lasso (screen space)

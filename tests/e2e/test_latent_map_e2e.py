@@ -62,6 +62,14 @@ def test_zooming_in_turns_dots_into_digits(page, app_url):
     page.locator(".lm-action", has_text="Reset").first.click()
     page.wait_for_function("c => c.dataset.mode === 'dots'", arg=main.element_handle(), timeout=10_000)
 
+    main.focus()  # the keyboard does the same: + zooms (1.5x a press), 0 shows the whole map
+    for _ in range(4):
+        page.keyboard.press("+")
+    page.wait_for_function("c => c.dataset.mode === 'sprites'", arg=main.element_handle(), timeout=10_000)
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("0")
+    page.wait_for_function("c => c.dataset.mode === 'dots'", arg=main.element_handle(), timeout=10_000)
+
 
 def selected_counts(page) -> tuple[list[int], np.ndarray]:
     indices = page.locator(MAIN).first.evaluate("c => c.latentMap.selection()")
