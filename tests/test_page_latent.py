@@ -183,3 +183,13 @@ def test_a_selection_of_another_map_is_dropped_when_the_map_changes():
     at.radio(key="lat_method").set_value("pca").run()
     assert map_views(at)[0]["selected"]["indices"] == []
 
+
+
+def test_without_components_v2_the_plain_chart_stands_in_and_says_why(monkeypatch):
+    from components import latent_map as map_component
+
+    monkeypatch.setattr(map_component, "available", lambda: False)
+    at = open_page()
+    assert not map_views(at) and not bundles(at)
+    assert sum(len(x) for x in main_chart_points(at)) == 10_000
+    assert any("needs Streamlit's components v2" in c.value for c in at.caption)
