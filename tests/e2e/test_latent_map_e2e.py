@@ -104,6 +104,21 @@ def test_a_box_selection_fills_the_panel_with_its_digits_and_counts(page, app_ur
     wait_for_app(page)
     assert f"{len(indices):,} digits selected" in page.locator('[data-testid="stMain"]').inner_text()
 
+    page.locator('.lm-tool[data-tool="lasso"]').first.click()  # a triangle around a 1
+    one = int(np.flatnonzero(data.load("mnist", "test").labels == 1)[0])
+    x, y = main.evaluate("(c, t) => c.latentMap.screenOf(t)", one)
+    page.mouse.move(x, y - 30)
+    page.mouse.down()
+    for px, py in ((x + 30, y + 25), (x - 30, y + 25), (x, y - 30)):
+        page.mouse.move(px, py, steps=6)
+    page.mouse.up()
+    page.wait_for_function("([c, t]) => c.latentMap.selection().includes(t)", arg=[main.element_handle(), one])
+    wait_for_app(page)
+    indices, _ = selected_counts(page)
+    assert one in indices and 0 < len(indices) < 400
+    panel = page.locator('[data-testid="stMain"]').inner_text()
+    assert ("Test digit #" if len(indices) == 1 else f"{len(indices):,} digits selected") in panel
+
 
 def test_a_forged_selection_gets_a_sentence_not_an_exception(page, app_url):
     open_page(page, app_url, "Latent_Space")
