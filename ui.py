@@ -10,6 +10,7 @@ import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhe
 
 import copy
 import functools
+import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import anomaly, checkpoints, data, denoise, evaluate, export, images, latent, latent_view, metrics, models
+from core import anomaly, checkpoints, data, denoise, export, images, inference, latent, latent_view, metrics, models
 from core.registry import get_spec, list_models
 
 if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
@@ -46,6 +47,11 @@ def existing_pages() -> dict[str, tuple[str, str]]:
 
 
 DISPLAY_SCALE = 3  # 28 px digits are drawn 84 px wide, pixel-sharp
+# One colour per digit on every page (plotly's default qualitative palette, without importing plotly)
+DIGIT_COLORS = ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A",
+                "#19D3F3", "#FF6692", "#B6E880", "#FF97FF", "#FECB52")
+# The file endings an uploader accepts: those of the formats core.images lets Pillow decode
+UPLOAD_TYPES = [ending for fmt in images.UPLOAD_FORMATS for ending in {"JPEG": ("jpg", "jpeg")}.get(fmt, (fmt.lower(),))]
 
 
 def _file_stamp(name: str) -> tuple[int, int]:
@@ -57,18 +63,46 @@ def _file_stamp(name: str) -> tuple[int, int]:
     return (stat.st_mtime_ns, stat.st_size)
 
 
-@st.cache_resource(show_spinner="Loading model…", max_entries=64)
-def _load_model(name: str, stamp: tuple[int, int]):
-    return checkpoints.load(name)
+def _plain(value):
+    """A cache key's form of an argument: numpy arrays and scalars as tuples and Python numbers."""
+    if isinstance(value, np.ndarray):
+        return tuple(value.tolist())
+    return value.item() if isinstance(value, np.generic) else value
 
 
+def per_checkpoint(cache: Callable[[Callable], Callable]):
+    """Decorator: `fn(name, *args)` cached by `cache` (st.cache_resource(...), say) under the
+    checkpoint file's stamp as well as its arguments, so a retrained or replaced file is read again.
+
+    Arguments are keyed as `_plain` makes them (an index array becomes a tuple of ints).
+    """
+    def decorate(fn: Callable) -> Callable:
+        def stamped(name: str, stamp: tuple[int, int], *args):
+            return fn(name, *args)
+
+        # Streamlit keys a cache on the function's module and qualified name: one per `fn`
+        stamped.__module__, stamped.__name__, stamped.__qualname__ = fn.__module__, fn.__name__, fn.__qualname__
+        stamped = cache(stamped)
+
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def cached(name: str, *args, **kwargs):
+            bound = signature.bind(name, *args, **kwargs)
+            bound.apply_defaults()  # f(name) and f(name, default) share one entry
+            return stamped(name, _file_stamp(name), *(_plain(a) for a in bound.args[1:]))
+        return cached
+    return decorate
+
+
+@per_checkpoint(st.cache_resource(show_spinner="Loading model…", max_entries=64))
 def load_model(name: str):
     """(model in eval mode, metadata) for a checkpoint name; cached until the file changes.
 
     Raises the checkpoint errors (FileNotFoundError, StaleCheckpointError, CorruptCheckpointError),
     whose messages are sentences for people; `show_model_error` shows them.
     """
-    return _load_model(name, _file_stamp(name))
+    return checkpoints.load(name)
 
 
 # Large cached values are cache_resource, shared as they are: cache_data would unpickle a copy
@@ -83,13 +117,15 @@ def _read_only(value):
     return value
 
 
-@functools.lru_cache(maxsize=256)  # called dozens of times a run: Streamlit's cache costs ~0.1 ms a call
-def _status(name: str, stamp: tuple[int, int]) -> checkpoints.CheckpointStatus:
+@per_checkpoint(functools.lru_cache(maxsize=256))  # called dozens of times a run: Streamlit's cache costs ~0.1 ms a call
+def checkpoint_status(name: str) -> checkpoints.CheckpointStatus:
     return checkpoints.status(name)
 
 
-def checkpoint_status(name: str) -> checkpoints.CheckpointStatus:
-    return _status(name, _file_stamp(name))
+@per_checkpoint(functools.lru_cache(maxsize=256))
+def model_metrics(name: str) -> metrics.ModelMetrics:
+    """The test metrics stored in a usable checkpoint, as a record (shared, do not change)."""
+    return metrics.ModelMetrics.from_dict(checkpoint_status(name).meta["metrics"])
 
 
 @st.cache_resource(show_spinner="Loading digits…")
@@ -109,16 +145,12 @@ def available_models(kinds: tuple[str, ...] = ("ae", "vae")) -> list[str]:
     return names
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _layer_summary(name: str, stamp: tuple[int, int]) -> list[dict]:
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=64))
+def layer_summary(name: str) -> list[dict]:
+    """`core.models.layer_summary` of a checkpoint's model: one row per layer (shared, do not change)."""
     # The summary hooks every layer and runs a digit through: on a private copy, because the
     # shared model may be serving other sessions at the same moment.
     return models.layer_summary(copy.deepcopy(load_model(name)[0]))
-
-
-def layer_summary(name: str) -> list[dict]:
-    """`core.models.layer_summary` of a checkpoint's model: one row per layer (shared, do not change)."""
-    return _layer_summary(name, _file_stamp(name))
 
 
 def describe(name: str) -> str:
@@ -150,6 +182,27 @@ def show_model_error(name: str, exc: Exception) -> None:
     st.page_link("pages/6_Train.py", label=f"Retrain {name} on the Train page", icon="🔁")
 
 
+def model_or_reason(name: str, optional: bool = False):
+    """A checkpoint's model, or None after saying why it cannot be used: as an error with a link to
+    retrain it, or (`optional`, for parts of a page that do without it) as a caption."""
+    try:
+        return load_model(name)[0]
+    except (FileNotFoundError, ValueError) as exc:
+        if optional:
+            st.caption(f"Without {name}: {exc}")
+        else:
+            show_model_error(name, exc)
+        return None
+
+
+def digit_canvas(key: str):
+    """A 280 px box to draw a digit on with the mouse; its result's `image_bytes` is the PNG drawn."""
+    from streamlit_drawable_canvas import st_canvas  # only pages with a canvas load the component
+
+    return st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280, height=280,
+                     drawing_mode="freedraw", key=key, return_image_data=True)
+
+
 def show_png(png: bytes | list[bytes], where=st, **options) -> None:
     """st.image for PNG bytes (in `where`, a column say), sent as they are.
 
@@ -166,20 +219,13 @@ def digit_row(digits: np.ndarray | bytes, label: str | None = None, scale: int =
     show_png(digits if isinstance(digits, bytes) else images.to_png(images.tile(digits, pad=2), scale=scale))
 
 
-@st.cache_resource(show_spinner=False, max_entries=1024)
-def _reconstruction_row(name: str, stamp: tuple[int, int], indices: tuple[int, ...]) -> tuple[bytes, float]:
-    model = load_model(name)[0]
-    digits = test_digits("mnist").subset(np.array(indices))
-    x = digits.floats()
-    recon = evaluate.reconstruct(model, x, torch.from_numpy(digits.labels))
-    return images.to_png(images.tile(recon[:, 0].numpy(), pad=2), scale=DISPLAY_SCALE), float(
-        metrics.bce_per_pixel(recon, x).mean())
-
-
-def reconstruction_row(name: str, indices: np.ndarray) -> tuple[bytes, float]:
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=1024))
+def reconstruction_row(name: str, indices: tuple[int, ...]) -> tuple[bytes, float]:
     """A checkpoint's reconstructions of some test digits as a `digit_row` PNG, and their mean BCE
     per pixel; cached, since every visitor starts from the same digits."""
-    return _reconstruction_row(name, _file_stamp(name), tuple(int(i) for i in indices))
+    digits = test_digits("mnist").subset(np.array(indices))
+    recon, bce = inference.reconstruct_with_bce(load_model(name)[0], digits.floats(), torch.from_numpy(digits.labels))
+    return images.to_png(images.tile(recon, pad=2), scale=DISPLAY_SCALE), bce
 
 
 @st.cache_resource(show_spinner=False, max_entries=128)
@@ -198,51 +244,35 @@ def source_caption(source: str) -> None:
     st.caption(f"Data: {source}")
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _browser_decoder(name: str, stamp: tuple[int, int]) -> tuple[str, bytes]:
-    spec = export.export_decoder(load_model(name)[0])
-    return spec["id"], json.dumps(spec).encode()
-
-
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=16))
 def browser_decoder(name: str) -> tuple[str, bytes]:
     """(id, JSON bytes) of a checkpoint's decoder exported for the browser (core.export).
 
     Bytes, encoded once: Streamlit would re-serialise a 3 MB dict on every run.
     """
-    return _browser_decoder(name, _file_stamp(name))
+    spec = export.export_decoder(load_model(name)[0])
+    return spec["id"], json.dumps(spec).encode()
 
 
-@st.cache_resource(show_spinner="Encoding the test digits…", max_entries=32)
-def _encoded_test_digits(name: str, stamp: tuple[int, int], dataset: str) -> np.ndarray:
+@per_checkpoint(st.cache_resource(show_spinner="Encoding the test digits…", max_entries=32))
+def encoded_test_digits(name: str, dataset: str = "mnist") -> np.ndarray:
+    """The codes (a VAE's posterior means) of the test digits under a checkpoint, (N, latent)."""
     model, _ = load_model(name)
     digits = test_digits(dataset)
     return _read_only(latent.encode(model, digits.images, digits.labels if model.is_conditional else None))
 
 
-def encoded_test_digits(name: str, dataset: str = "mnist") -> np.ndarray:
-    """The codes (a VAE's posterior means) of the test digits under a checkpoint, (N, latent)."""
-    return _encoded_test_digits(name, _file_stamp(name), dataset)
+# --- core computations a page shows, cached --------------------------------------------------
 
-
-# --- Denoising page --------------------------------------------------------------------------
-
-@st.cache_resource(show_spinner=False, max_entries=256)
-def _noise_lab(name: str, stamp: tuple[int, int], indices: tuple[int, ...], kind: str, strength: float,
-               seed: int) -> tuple[denoise.DenoisedDigits, list[str]]:
-    result = denoise.noise_and_denoise(load_model(name)[0], test_digits("mnist").images[list(indices)] / 255.0,
-                                       kind, strength, seed)
-    columns = [images.png_data_url(images.tile(np.stack([result.clean[i], result.noisy[i], result.denoised[i]]),
-                                               columns=1, pad=2), scale=DISPLAY_SCALE)
-               for i in range(len(indices))]
-    return _read_only(result), columns
-
-
-def noise_lab(name: str, indices: np.ndarray, kind: str, strength: float, seed: int
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=256))
+def noise_lab(name: str, indices: tuple[int, ...], kind: str, strength: float, seed: int
               ) -> tuple[denoise.DenoisedDigits, list[str]]:
     """Test digits with seeded noise, denoised by a checkpoint (`denoise.noise_and_denoise`), and a
     PNG data URL per digit of clean over noisy over denoised; cached, since every visitor starts
     from the same digits."""
-    return _noise_lab(name, _file_stamp(name), tuple(int(i) for i in indices), kind, float(strength), int(seed))
+    result = denoise.noise_and_denoise(load_model(name)[0], test_digits("mnist").images[list(indices)] / 255.0,
+                                       kind, float(strength), int(seed))
+    return _read_only(result), [images.png_data_url(column, scale=DISPLAY_SCALE) for column in result.columns()]
 
 
 @st.cache_resource
@@ -269,27 +299,26 @@ def sweep_line(name: str | None, kind: str, on_progress=None) -> denoise.SweepLi
     return lines[key]
 
 
-@st.cache_data(show_spinner="Scoring the clean digits…", max_entries=16)
-def _clean_accuracy(digits: int, stamp: tuple[int, int]) -> float:
+@per_checkpoint(st.cache_data(show_spinner="Scoring the clean digits…", max_entries=16))
+def _accuracy_on_first_digits(classifier: str, digits: int) -> float:
     test = test_digits("mnist")
-    return denoise.accuracy(load_model("classifier")[0], test.images[:digits] / 255.0, test.labels[:digits])
+    return denoise.accuracy(load_model(classifier)[0], test.images[:digits] / 255.0, test.labels[:digits])
 
 
 def clean_accuracy() -> float:
     """The classifier's accuracy on the first `denoise.SWEEP_DIGITS` clean test digits."""
-    return _clean_accuracy(denoise.SWEEP_DIGITS, _file_stamp("classifier"))
+    return _accuracy_on_first_digits("classifier", denoise.SWEEP_DIGITS)
 
-
-# --- Latent space page -----------------------------------------------------------------------
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _digits_fingerprint(dataset: str) -> str:
     return latent.digits_fingerprint(test_digits(dataset))
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _map_from_disk(file_name: str) -> latent.LatentMap:
-    return _read_only(latent.read_map(file_name))  # FileNotFoundError is raised, not cached
+@st.cache_resource
+def _latent_maps() -> dict[str, latent.LatentMap]:
+    """Maps read or computed so far, by file name, shared by every session; `latent_map` fills it."""
+    return {}
 
 
 def _map_file_name(space: str, method: str, points: int, perplexity: float) -> str:
@@ -304,16 +333,19 @@ def latent_map(space: str, method: str, points: int, perplexity: float) -> laten
     The file name holds the weights hash and the digits' fingerprint, so a cached map is never stale.
     """
     name = _map_file_name(space, method, points, perplexity)
-    try:
-        return _map_from_disk(name)
-    except FileNotFoundError:
-        pass
-    model, weights = (None, None) if space == latent.PIXELS else (load_model(space)[0], load_model(space)[1]["sha256"])
-    bar = st.progress(0.0, text="Computing the map…")
-    latent.get_map(space, model, weights, test_digits("mnist"), method, points, perplexity,
-                   progress=lambda fraction, text: bar.progress(fraction, text=text))
-    bar.empty()
-    return _map_from_disk(name)
+    maps = _latent_maps()
+    if name not in maps:
+        model = None if space == latent.PIXELS else load_model(space)[0]
+        try:
+            found = latent.read_map(name)  # the one look-up on disk
+        except FileNotFoundError:
+            bar = st.progress(0.0, text="Computing the map…")
+            found = latent.compute_map(model, test_digits("mnist"), method, points, perplexity,
+                                       progress=lambda fraction, text: bar.progress(fraction, text=text))
+            latent.save_map(latent.map_cache_dir() / name, found)
+            bar.empty()
+        maps[name] = _read_only(found)
+    return maps[name]
 
 
 # The map in the browser (components/latent_map): bundles made once per server and shared, each
@@ -324,15 +356,13 @@ def _with_id(payload: bytes) -> tuple[str, bytes]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _map_bundle(file_name: str) -> tuple[str, bytes]:
-    latent_map = _map_from_disk(file_name)
-    return _with_id(latent_view.map_bundle(latent_map.coords, latent_map.indices, latent_map.labels))
+def _map_bundle(file_name: str, _latent_map: latent.LatentMap) -> tuple[str, bytes]:
+    return _with_id(latent_view.map_bundle(_latent_map.coords, _latent_map.indices, _latent_map.labels))
 
 
 def latent_map_bundle(space: str, method: str, points: int, perplexity: float) -> tuple[str, bytes]:
     """(id, bytes) of a `latent_map` packed for the browser (`latent_view.map_bundle`)."""
-    latent_map(space, method, points, perplexity)  # computed first when not on disk
-    return _map_bundle(_map_file_name(space, method, points, perplexity))
+    return _map_bundle(_map_file_name(space, method, points, perplexity), latent_map(space, method, points, perplexity))
 
 
 @st.cache_resource(show_spinner="Drawing the digits' sprite sheet…", max_entries=4)
@@ -345,16 +375,12 @@ def test_sprites(dataset: str = "mnist") -> tuple[str, bytes]:
     return _test_sprites(dataset)
 
 
-@st.cache_resource(show_spinner="Rebuilding the test digits…", max_entries=16)
-def _rebuilt_sprites(name: str, stamp: tuple[int, int], dataset: str) -> tuple[str, bytes]:
-    digits = test_digits(dataset)
-    rebuilt = evaluate.reconstruct(load_model(name)[0], digits.floats(), torch.from_numpy(digits.labels))
-    return _with_id(latent_view.sprite_bundle(rebuilt[:, 0].numpy(), levels=latent_view.REBUILT_LEVELS))
-
-
+@per_checkpoint(st.cache_resource(show_spinner="Rebuilding the test digits…", max_entries=16))
 def rebuilt_sprites(name: str, dataset: str = "mnist") -> tuple[str, bytes]:
     """(id, bytes) of a sprite sheet of a checkpoint's rebuilds of the test digits, in test order."""
-    return _rebuilt_sprites(name, _file_stamp(name), dataset)
+    digits = test_digits(dataset)
+    rebuilt = inference.reconstruct(load_model(name)[0], digits.floats(), torch.from_numpy(digits.labels))
+    return _with_id(latent_view.sprite_bundle(rebuilt[:, 0].numpy(), levels=latent_view.REBUILT_LEVELS))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -390,24 +416,16 @@ def one_digit_models() -> list[str]:
             if (checkpoint_status(name).meta or {}).get("recipe", {}).get("digit") is not None]
 
 
-@st.cache_resource(show_spinner="Scoring the test digits…", max_entries=16)
-def _anomaly_scores(name: str, stamp: tuple[int, int], dataset: str) -> anomaly.AnomalyScores:
+@per_checkpoint(st.cache_resource(show_spinner="Scoring the test digits…", max_entries=16))
+def anomaly_scores(name: str, dataset: str = "mnist") -> anomaly.AnomalyScores:
+    """Anomaly scores (negative ELBO) of every test digit under a one-digit VAE checkpoint."""
     model, meta = load_model(name)
     return _read_only(anomaly.score_digits(model, test_digits(dataset), anomaly.known_digit(meta)))
 
 
-def anomaly_scores(name: str, dataset: str = "mnist") -> anomaly.AnomalyScores:
-    """Anomaly scores (negative ELBO) of every test digit under a one-digit VAE checkpoint."""
-    return _anomaly_scores(name, _file_stamp(name), dataset)
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _latent_grid_png(name: str, stamp: tuple[int, int], n: int, span: float, scale: int, spacing: str) -> bytes:
-    grid, _ = latent.latent_grid(load_model(name)[0], n, span, spacing)
-    return images.to_png(images.tile(grid, pad=0), scale=scale)
-
-
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=64))
 def latent_grid_png(name: str, n: int = 15, span: float = 3.0, scale: int = 2, spacing: str = "linear") -> bytes:
     """A 2-D latent space's n x n decoded grid (`latent.latent_grid`) as one PNG; cached because
     decoding and encoding it took most of a page's run."""
-    return _latent_grid_png(name, _file_stamp(name), n, span, scale, spacing)
+    grid, _ = latent.latent_grid(load_model(name)[0], n, span, spacing)
+    return images.to_png(images.tile(grid, pad=0), scale=scale)

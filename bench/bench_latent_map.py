@@ -30,13 +30,7 @@ import time
 import numpy as np
 from playwright.sync_api import sync_playwright
 
-from tests.e2e.conftest import (
-    CHROMIUM,
-    VIEWPORT,
-    start_server,
-    stop_server,
-    wait_for_app,
-)
+from tests.app_server import CHROMIUM, VIEWPORT, start_server, stop_server, wait_for_app
 
 MAIN = "canvas.lm-canvas"
 

@@ -12,18 +12,20 @@ import argparse
 import hashlib
 import os
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from core import checkpoints
+from core import data as data_lib
 from core.data import PROJECT_DIR, Digits
-from core.evaluate import run_batches
+from core.files import write_atomic
+from core.inference import run_batches
 from core.latent_view import Projection, fit_projection
 
 GRID_SPACINGS = ("linear", "quantile")
@@ -177,7 +179,9 @@ def pca_2d(features: np.ndarray, dims: int = 2, seed: int = MAP_SEED) -> np.ndar
 def tsne_2d(features: np.ndarray, perplexity: float = DEFAULT_PERPLEXITY, seed: int = MAP_SEED,
             settings: TSNESettings = TSNESettings(), progress: Progress | None = None) -> np.ndarray:
     """t-SNE map (N, 2) of features (N, D) (van der Maaten & Hinton 2008), PCA-initialised."""
-    from openTSNE import TSNE  # imported here: pages that never draw a map don't load it
+    from openTSNE import (
+        TSNE,  # imported here: pages that never draw a map don't load it
+    )
 
     total = settings.early_exaggeration_iter + settings.n_iter
     done = 0
@@ -277,26 +281,15 @@ def map_file_name(space: str, weights_sha256: str | None, method: str, points: i
 
 def save_map(path: Path, latent_map: LatentMap) -> Path:
     """Write a map atomically (a reader never sees half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
     projection = {}
-    if latent_map.projection is not None:
+    if latent_map.projection is not None:  # a PCA map's PCA, to place new digits on it
         projection = {"projection_mean": latent_map.projection.mean,
                       "projection_components": latent_map.projection.components}
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(
-                f, coords=latent_map.coords.astype(np.float16), indices=latent_map.indices.astype(np.int32),
-                labels=latent_map.labels.astype(np.uint8), knn_accuracy=latent_map.knn_accuracy,
-                trustworthiness=latent_map.trustworthiness, seconds=latent_map.seconds, **projection,
-            )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_atomic(Path(path), lambda f: np.savez_compressed(
+        f, coords=latent_map.coords.astype(np.float16), indices=latent_map.indices.astype(np.int32),
+        labels=latent_map.labels.astype(np.uint8), knn_accuracy=latent_map.knn_accuracy,
+        trustworthiness=latent_map.trustworthiness, seconds=latent_map.seconds, **projection,
+    ))
 
 
 def load_map(path: Path) -> LatentMap:
@@ -334,9 +327,6 @@ def precompute(spaces=SHIPPED_SPACES, methods=MAP_METHODS, points: int = DEFAULT
                perplexity: float = DEFAULT_PERPLEXITY, folder: Path = SHIPPED_MAP_DIR, log=print) -> list[Path]:
     """Compute the default maps of the shipped checkpoints into `folder`, and delete the outdated
     ones of the same spaces and methods (a retrained checkpoint has a new weights hash)."""
-    from core import checkpoints
-    from core import data as data_lib
-
     digits = data_lib.load("mnist", "test")
     fingerprint = digits_fingerprint(digits)
     folder = Path(folder)

@@ -1,10 +1,8 @@
 """Latent space: t-SNE and PCA maps of test digits in raw pixels and in autoencoders' codes, measured."""
 
 import numpy as np
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 import ui
 from components import latent_map as map_component
@@ -13,14 +11,12 @@ from core.latent import PIXELS
 
 st.set_page_config(page_title="Latent space · Autoencoder Lab", page_icon="🗺️", layout="wide")
 
-DIGIT_COLORS = px.colors.qualitative.Plotly  # one colour per digit, as on the Generate page
 METHOD_NAMES = {"tsne": "t-SNE", "pca": "PCA"}
 COMPARED = (PIXELS, "ae2", "ae20")  # the seed experiments' comparison: pixels vs a 2-D vs a 20-D code
 COMPARE_SHOWN = 2_500  # dots drawn on each small map: the shape reads the same from a quarter of the data
 POINT_CHOICES = list(range(1_000, latent.DEFAULT_POINTS + 1, 1_000))
 SELECTION_SHOWN = 36  # digits drawn from a selection; the rest are counted
 PANEL_COLUMNS = 6
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 
 
 def space_name(space: str) -> str:
@@ -100,7 +96,7 @@ def map_figure(latent_map: latent.LatentMap, method: str, height: int, legend: b
         traces.append(go.Scattergl(
             x=latent_map.coords[keep, 0], y=latent_map.coords[keep, 1], mode="markers", name=str(d),
             customdata=latent_map.indices[keep],  # the test split position of each point, for the hover
-            marker=dict(size=marker_size, color=DIGIT_COLORS[d], opacity=0.7),
+            marker=dict(size=marker_size, color=ui.DIGIT_COLORS[d], opacity=0.7),
             hovertemplate=f"digit {d}<br>test digit #%{{customdata}}<extra></extra>",
         ))
     axis_titles = {"pca": ("PC 1", "PC 2"), "code": ("z0", "z1")}.get(method, ("", ""))
@@ -217,7 +213,7 @@ def own_digit() -> tuple[np.ndarray, str] | None:
     found = None
     if upload_tab.open:
         with upload_tab:
-            upload = st.file_uploader("An image of one handwritten digit", type=UPLOAD_TYPES, key="lat_upload")
+            upload = st.file_uploader("An image of one handwritten digit", type=ui.UPLOAD_TYPES, key="lat_upload")
             if upload is not None:
                 try:
                     found = (images.prepare_upload(upload.getvalue()).image, upload.name)
@@ -226,8 +222,7 @@ def own_digit() -> tuple[np.ndarray, str] | None:
     if draw_tab.open:
         with draw_tab:
             st.markdown("Draw a digit with the mouse, big, in the middle of the box.")
-            drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280,
-                                height=280, drawing_mode="freedraw", key="lat_canvas", return_image_data=True)
+            drawing = ui.digit_canvas("lat_canvas")
             if drawing.image_bytes:
                 try:
                     drawn = images.prepare_upload(drawing.image_bytes)
@@ -324,7 +319,7 @@ def main_map(latent_map: latent.LatentMap) -> None:
             held = held_selection(identity)
             map_component.map_view(
                 "lat_live_map", f"{space}-{method}", ui.latent_map_bundle(space, method, points, perplexity)[0],
-                sprites_id, DIGIT_COLORS, rebuilt_id=rebuilt_id, report=True, selected=held["indices"],
+                sprites_id, ui.DIGIT_COLORS, rebuilt_id=rebuilt_id, report=True, selected=held["indices"],
                 revision=held["revision"], own=None if own_placed is None else tuple(map(float, own_placed[0])),
                 neighbours=None if own_placed is None else own_placed[1].tolist(),
                 on_selection=lambda value: take_selection(value, latent_map, identity))
@@ -373,7 +368,7 @@ def small_map(compared: str) -> None:
                                                         latent.DEFAULT_PERPLEXITY))
         placed = None if own is None else placement(compared, method, compared_map, own[0])
         map_component.map_view(f"lat_compare_live_{compared}", f"{compared}-{method}", compared_id,
-                               sprites_id, DIGIT_COLORS, height=300, point=0.7,
+                               sprites_id, ui.DIGIT_COLORS, height=300, point=0.7,
                                own=None if placed is None else tuple(map(float, placed[0])))
     else:
         st.plotly_chart(ui.cached_figure("small latent map", lambda: map_figure(

@@ -3,7 +3,14 @@ selections that show digits, the method switch, the anomaly charts, an upload an
 against the threshold. The interactive map has its own tests (test_latent_map_e2e.py)."""
 
 from core import data, latent
-from tests.e2e.conftest import digit_png, draw_seven, no_exception, open_page, screenshot, wait_for_app
+from tests.app_server import wait_for_app
+from tests.e2e.conftest import (
+    digit_png,
+    draw_seven,
+    no_exception,
+    open_page,
+    screenshot,
+)
 
 MAIN_MAP = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 

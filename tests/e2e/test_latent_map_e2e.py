@@ -4,13 +4,13 @@ zoom, a selection's panel, linked maps, your own digit placed, forged messages, 
 import numpy as np
 
 from core import data
+from tests.app_server import wait_for_app
 from tests.e2e.conftest import (
     digit_png,
     draw_seven,
     no_exception,
     open_page,
     screenshot,
-    wait_for_app,
 )
 
 MAIN = "canvas.lm-canvas"
