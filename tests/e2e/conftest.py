@@ -9,14 +9,7 @@ import pytest
 from PIL import Image
 
 from core import data
-from tests.app_server import (
-    CHROMIUM,
-    PROJECT,
-    VIEWPORT,
-    start_server,
-    stop_server,
-    wait_for_app,
-)
+from tests.app_server import CHROMIUM, PROJECT, VIEWPORT, start_server, stop_server, wait_for_app
 
 SCREENSHOTS = PROJECT / "screenshots"
 

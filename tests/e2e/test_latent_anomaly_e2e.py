@@ -4,13 +4,7 @@ against the threshold. The interactive map has its own tests (test_latent_map_e2
 
 from core import data, latent
 from tests.app_server import wait_for_app
-from tests.e2e.conftest import (
-    digit_png,
-    draw_seven,
-    no_exception,
-    open_page,
-    screenshot,
-)
+from tests.e2e.conftest import digit_png, draw_seven, no_exception, open_page, screenshot
 
 MAIN_MAP = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 
