@@ -12,7 +12,6 @@ import copy
 import functools
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,6 +20,7 @@ import torch
 
 from core import anomaly, checkpoints, data, denoise, evaluate, export, images, latent, metrics, models
 from core.registry import get_spec, list_models
+from navigation import PAGES, existing_pages  # noqa: F401  (the pages reach them through ui)
 
 if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
     import plotly.graph_objects as go
@@ -28,22 +28,6 @@ if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the 
 # One intra-op thread per request: with several sessions on 2 cores, threads that wait on
 # each other made single decodes 10x slower; parallelism comes from sessions instead.
 torch.set_num_threads(1)
-
-PAGES = {
-    "pages/1_Reconstruction.py": ("Reconstruction", "How each autoencoder rebuilds digits, and what its code looks like."),
-    "pages/2_Denoising.py": ("Denoising", "Add noise, upload or draw a digit, and clean it up."),
-    "pages/3_Latent_Space.py": ("Latent space", "A t-SNE / PCA map of encoded digits."),
-    "pages/4_Generate.py": ("Generate", "Drag latent sliders and watch a digit morph."),
-    "pages/5_Anomaly.py": ("Anomaly", "A VAE that knows one digit flags all the others."),
-    "pages/6_Train.py": ("Train", "Retrain any model with your own settings."),
-}
-
-
-def existing_pages() -> dict[str, tuple[str, str]]:
-    """The pages of PAGES whose files exist, in order."""
-    root = Path(__file__).resolve().parent
-    return {path: info for path, info in PAGES.items() if (root / path).is_file()}
-
 
 DISPLAY_SCALE = 3  # 28 px digits are drawn 84 px wide, pixel-sharp
 

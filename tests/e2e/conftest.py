@@ -19,6 +19,9 @@ VIEWPORT = {"width": 1280, "height": 1600}
 
 
 def free_port() -> int:
+    """`AE_E2E_PORT` when set (a machine shared by several people), else any free loopback port."""
+    if os.environ.get("AE_E2E_PORT"):
+        return int(os.environ["AE_E2E_PORT"])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
