@@ -89,3 +89,20 @@ def test_the_verdict_follows_the_threshold():
     assert any("Flagged" in w.value for w in at.warning)
     slider.set_value(slider.max).run()
     assert any("Passes as a 7" in s.value for s in at.success)
+
+
+def test_an_uploads_verdict_stays_on_the_upload_tab():
+    """A drawing's tab never shows the upload's verdict (it did, above the drawing's own)."""
+    at = open_page()
+    seven = int((data.load("mnist", "test").labels == 7).argmax())
+    at.get("file_uploader")[0].set_value(("seven.png", png_of_test_digit(seven), "image/png")).run()
+    upload_tab, draw_tab = at.tabs[-2:]
+    assert [m.label for m in upload_tab.metric] == ["Anomaly score"]
+    assert not draw_tab.metric and not draw_tab.success and not draw_tab.warning
+    verdict = next(e.value for e in (*upload_tab.success, *upload_tab.warning))
+    assert "of the test 7s score lower" in verdict and "only" not in verdict
+
+
+def test_the_page_says_with_numbers_which_digits_pass(shown):
+    note = next(c.value for c in shown.caption if "passes as a 7" in c.value)
+    assert "1s " in note and "Median scores: 7s" in note

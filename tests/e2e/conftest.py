@@ -27,12 +27,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env_overrides: dict[str, str] | None = None, timeout: float = 90.0) -> tuple[subprocess.Popen, str]:
-    """Start `streamlit run app.py` on a free loopback port; returns (process, base URL) once healthy."""
+def start_server(env_overrides: dict[str, str] | None = None, timeout: float = 90.0,
+                 script: str = "app.py") -> tuple[subprocess.Popen, str]:
+    """Start `streamlit run SCRIPT` (the app by default) on a free loopback port; returns (process, base URL)
+    once healthy."""
     port = free_port()
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **(env_overrides or {})}
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
         cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
