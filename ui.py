@@ -114,8 +114,9 @@ def describe(name: str) -> str:
 
 
 def model_picker(label: str, key: str, kinds: tuple[str, ...] = ("ae", "vae"), default: str | None = None,
-                 multi: bool = False, defaults: list[str] | None = None):
-    """A selectbox (or multiselect) of the models with usable checkpoints, in the sidebar's style."""
+                 multi: bool = False, defaults: list[str] | None = None, bind: str | None = None):
+    """A selectbox (or multiselect) of the models with usable checkpoints, in the sidebar's style;
+    bind="query-params" keeps the choice in the URL."""
     options = available_models(kinds)
     if not options:
         st.warning("No trained models are available yet: train one on the Train page "
@@ -123,9 +124,9 @@ def model_picker(label: str, key: str, kinds: tuple[str, ...] = ("ae", "vae"), d
         st.stop()
     if multi:
         chosen = [n for n in (defaults or options[:1]) if n in options]
-        return st.multiselect(label, options, default=chosen, key=key, format_func=describe)
+        return st.multiselect(label, options, default=chosen, key=key, format_func=describe, bind=bind)
     index = options.index(default) if default in options else 0
-    return st.selectbox(label, options, index=index, key=key, format_func=describe)
+    return st.selectbox(label, options, index=index, key=key, format_func=describe, bind=bind)
 
 
 def show_model_error(name: str, exc: Exception) -> None:
@@ -327,3 +328,38 @@ def latent_grid_png(name: str, n: int = 15, span: float = 3.0, scale: int = 2, s
     """A 2-D latent space's n x n decoded grid (`latent.latent_grid`) as one PNG; cached because
     decoding and encoding it took most of a page's run."""
     return _latent_grid_png(name, _file_stamp(name), n, span, scale, spacing)
+
+
+# --- shareable views -------------------------------------------------------------------------
+# A page's main widgets are bound to the URL (bind="query-params", keyed by their widget key), so a
+# link reproduces what its sender saw. Streamlit drops a URL value that is not a valid choice and
+# draws the default; these two functions say so, instead of letting a stale link pass silently.
+
+def url_request(*keys: str) -> dict[str, list[str]]:
+    """What the URL asks for under widget `keys`: read before those widgets are drawn."""
+    return {key: st.query_params.get_all(key) for key in keys if key in st.query_params}
+
+
+def _same_values(requested: list[str], shown) -> bool:
+    shown = [str(v) for v in (shown if isinstance(shown, (list, tuple)) else [shown])]
+    if len(requested) != len(shown):
+        return False
+    for asked, got in zip(requested, shown):
+        try:
+            if float(asked) == float(got):
+                continue
+        except ValueError:
+            pass
+        if asked != got:
+            return False
+    return True
+
+
+def note_url_fallbacks(requested: dict[str, list[str]], refused_by_page: list[str] = ()) -> None:
+    """A one-line note naming the link's values that the page could not use (dropped by their widget,
+    or keys in `refused_by_page`), and that it shows its defaults instead."""
+    refused = [f"`{key}={', '.join(values)}`" for key, values in requested.items()
+               if key in refused_by_page or not _same_values(values, st.session_state.get(key))]
+    if refused:
+        st.info(f"This link asked for {' and '.join(refused)}, which this page cannot show; "
+                "it shows its defaults there instead.", icon=":material/link_off:")
