@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.registry import list_models
+from tests.pages import open_app_page
 
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -152,14 +153,7 @@ def originals_label(at) -> str:
 
 def shared_link(query: dict) -> AppTest:
     """A fresh visit to the Reconstruction page through a link carrying `query`."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("pages/1_Reconstruction.py")
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception
-    return at
+    return open_app_page("pages/1_Reconstruction.py", query_params=query)
 
 
 def test_a_link_reproduces_the_models_and_digits():
