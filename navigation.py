@@ -24,3 +24,19 @@ def existing_pages() -> dict[str, tuple[str, str]]:
     """The pages of PAGES whose files exist, in order."""
     root = Path(__file__).resolve().parent
     return {path: info for path, info in PAGES.items() if (root / path).is_file()}
+
+
+def leave_pages_folder_mode() -> None:
+    """Rerun a session that Streamlit started in its old pages-folder mode, so app.py's navigation runs.
+
+    Until some session has run app.py's `st.navigation` in this server process, Streamlit treats a
+    `pages/` folder the old way: a link straight to a page (a shared link, a bookmark) ran that file
+    alone, with "app" for a sidebar entry and no Home. Pages call this (through `ui`) first; after
+    it, Streamlit runs app.py for every page, as it does once any visitor has seen the home page.
+    """
+    import streamlit as st
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False  # what st.navigation itself sets on its first call
+        st.rerun()

@@ -18,12 +18,15 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import anomaly, checkpoints, data, denoise, evaluate, export, images, latent, metrics, models
+from core import anomaly, checkpoints, data, denoise, evaluate, export, generate, images, latent, metrics, models
 from core.registry import get_spec, list_models
+import navigation
 from navigation import PAGES, existing_pages  # noqa: F401  (the pages reach them through ui)
 
 if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
     import plotly.graph_objects as go
+
+navigation.leave_pages_folder_mode()  # a deep link as the server's first request: run app.py's navigation
 
 # One intra-op thread per request: with several sessions on 2 cores, threads that wait on
 # each other made single decodes 10x slower; parallelism comes from sessions instead.
@@ -297,6 +300,31 @@ def latent_map(space: str, method: str, points: int, perplexity: float) -> laten
                    progress=lambda fraction, text: bar.progress(fraction, text=text))
     bar.empty()
     return _map_from_disk(name)
+
+
+# --- Generate page ---------------------------------------------------------------------------
+
+def first_of_each_class(dataset: str = "mnist") -> np.ndarray:
+    """The test index of the first digit of each class, in class order."""
+    labels = test_digits(dataset).labels
+    return np.array([int(np.argmax(labels == c)) for c in range(10)])
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _interpolation_pair(name: str, stamp: tuple[int, int], ends: str) -> tuple[int, int]:
+    model = load_model(name)[0]
+    codes = encoded_test_digits(name)
+    if ends == "classes":
+        return generate.most_different_pair(model, generate.class_centroids(codes, test_digits("mnist").labels))
+    firsts = first_of_each_class()
+    i, j = generate.most_different_pair(model, codes[firsts])
+    return int(firsts[i]), int(firsts[j])
+
+
+def interpolation_pair(name: str, ends: str) -> tuple[int, int]:
+    """The pair to interpolate between first, where linear and spherical paths differ most: two of the
+    first test digits of each class (ends "digits": their test indices) or two classes ("classes")."""
+    return _interpolation_pair(name, _file_stamp(name), ends)
 
 
 # --- Anomaly page ----------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def _on_release(key: str) -> None:
 
 
 def live_pad(key: str, decoder_id: str, mode: str, limit: float, label: int | None = None,
-             marks: list[tuple[float, float, str, str]] | None = None) -> None:
+             marks: list[tuple] | None = None) -> None:
     """Draw pad `key`: "sliders" (one per latent value) or "pad" (a 2-D square) beside its digit.
 
     Call `current_latent(key, ...)` earlier in the run: it sets up the code the pad starts from.
@@ -73,7 +73,8 @@ def live_pad(key: str, decoder_id: str, mode: str, limit: float, label: int | No
     Args:
         decoder_id: the id of a decoder given to `send_decoder` on this page.
         label: the digit a conditional decoder draws.
-        marks: points (z0, z1, text, css colour) drawn on a 2-D pad, e.g. digit centroids.
+        marks: points (z0, z1, text, css colour) drawn on a 2-D pad, e.g. digit centroids, optionally
+            followed by where to draw the badge (b0, b1) when it must sit apart from the point.
     """
     if mode not in ("sliders", "pad"):
         raise ValueError(f"Unknown pad mode {mode!r}; choose 'sliders' or 'pad'.")

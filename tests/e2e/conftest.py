@@ -19,12 +19,17 @@ VIEWPORT = {"width": 1280, "height": 1600}
 
 
 def free_port() -> int:
-    """`AE_E2E_PORT` when set (a machine shared by several people), else any free loopback port."""
-    if os.environ.get("AE_E2E_PORT"):
-        return int(os.environ["AE_E2E_PORT"])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port: the first free one from `AE_E2E_PORT` on when set (a machine shared by
+    several people, each with a few ports of their own), else any."""
+    first = int(os.environ.get("AE_E2E_PORT", 0))
+    for port in range(first, first + 5) if first else [0]:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError(f"No free port from AE_E2E_PORT={first} to {first + 4}.")
 
 
 def start_server(env_overrides: dict[str, str] | None = None, timeout: float = 90.0,

@@ -1,7 +1,7 @@
 """The home page in a real browser: pictures and cards, each card one link, at desktop and phone width."""
 
 from core.registry import list_models
-from tests.e2e.conftest import no_exception, open_page, screenshot, wait_for_app
+from tests.e2e.conftest import no_exception, open_page, screenshot, start_server, stop_server, wait_for_app
 
 
 def test_home_lists_models_with_pictures(page, app_url):
@@ -38,3 +38,19 @@ def test_home_at_phone_width(page, app_url):
     hero = page.locator("img.home-hero").bounding_box()
     assert hero["width"] > 300  # the digits fill the phone's width
     screenshot(page, "home-390")
+
+
+def test_a_shared_link_as_the_servers_first_request_gets_the_apps_navigation(page):
+    """Streamlit treats pages/ the old way until app.py's st.navigation has run once in the server:
+    a link straight to a page would run that file alone, with "app" in the sidebar and no Home."""
+    process, url = start_server()
+    try:
+        page.goto(f"{url}/Generate?gen_tab=Sample")
+        wait_for_app(page, timeout=120_000)
+        no_exception(page)
+        nav = [text.strip() for text in page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
+        assert nav[0].endswith("Home") and "app" not in nav
+        assert page.get_by_role("heading", name="Generate", level=1).is_visible()
+        assert "gen_tab=Sample" in page.url
+    finally:
+        stop_server(process)
