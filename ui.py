@@ -386,8 +386,9 @@ def _same_values(requested: list[str], shown) -> bool:
 def note_url_fallbacks(requested: dict[str, list[str]], refused_by_page: list[str] = ()) -> None:
     """A one-line note naming the link's values that the page could not use (dropped by their widget,
     or keys in `refused_by_page`), and that it shows its defaults instead."""
+    # A key whose widget was not drawn in this run (a closed tab) is not judged.
     refused = [f"`{key}={', '.join(values)}`" for key, values in requested.items()
-               if key in refused_by_page or not _same_values(values, st.session_state.get(key))]
+               if key in refused_by_page or (key in st.session_state and not _same_values(values, st.session_state[key]))]
     if refused:
         st.info(f"This link asked for {' and '.join(refused)}, which this page cannot show; "
                 "it shows its defaults there instead.", icon=":material/link_off:")

@@ -24,6 +24,9 @@ BADGE_DIAMETER = 0.16  # a digit badge on the 2-D pad, as a share of the span (l
 TAB_STYLE = '<style>.st-key-gen_tab [role="tablist"] { flex-wrap: wrap; row-gap: .25rem; }</style>'
 
 
+requested = ui.url_request("gen_tab", "gen_grid_size", "gen_span", "gen_spacing", "gen_vae_digit", "gen_vae2_digit",
+                           "gen_cvae_digit", "gen_interp_model", "gen_interp_ends", "gen_interp_steps",
+                           "gen_sample_model", "gen_temperature", "gen_sample_side")
 st.title("Generate")
 st.markdown(
     "A variational autoencoder's decoder turns any point of its latent space into a digit. "
@@ -94,7 +97,8 @@ def pad_buttons(key: str, size: int, limit: float, centroids: np.ndarray | None 
     """Buttons that set pad `key` from Python: a digit's centroid, a random code, zero."""
     with st.container(horizontal=True, vertical_alignment="bottom"):
         if centroids is not None:
-            digit = st.selectbox("Digit", range(10), index=FIRST_DIGIT, key=f"{key}_digit", width=110)
+            digit = st.selectbox("Digit", range(10), index=FIRST_DIGIT, key=f"{key}_digit", width=110,
+                                 bind="query-params")
             st.button(f"Jump to the centroid of the {digit}s", key=f"{key}_centroid",
                       on_click=latent_pad.set_latent, args=(key, centroids[digit], limit))
         st.button("Randomise", key=f"{key}_random", on_click=randomise, args=(key, size, limit))
@@ -110,9 +114,27 @@ def plain_controls(key: str, model, z: np.ndarray, limit: float, label: int | No
             latent_pad.plain_sliders(key, limit)
 
 
+def start_code(key: str, size: int, limit: float, default: np.ndarray) -> np.ndarray:
+    """The code pad `key` starts from: a link's (KEY_z in the URL), else `default`, with a note
+    when the link's code does not fit this latent space."""
+    try:
+        code = latent_pad.url_code(key, size, limit)
+    except ValueError as exc:
+        st.info(f"This link's code for this digit is not {exc}; it starts from the default instead.",
+                icon=":material/link_off:")
+        code = None
+    return default if code is None else code
+
+
+def sample_seed() -> int:
+    """The prior samples' seed, kept in the URL (gen_sample_seed) so a link shows the same samples."""
+    seed = st.query_params.get("gen_sample_seed", "0")
+    return int(seed) if seed.isdigit() and len(seed) < 10 else 0
+
+
 def new_samples() -> None:
     """Widget callback: the next seed for the prior samples."""
-    st.session_state["gen_sample_seed"] = st.session_state.get("gen_sample_seed", 0) + 1
+    st.query_params["gen_sample_seed"] = str(sample_seed() + 1)
 
 
 @st.fragment
@@ -121,9 +143,11 @@ def live_controls(name: str, key: str, mode: str, limit: float) -> None:
     model = ui.load_model(name)[0]
     centroids = generate.class_centroids(ui.encoded_test_digits(name), digits.labels)
     size = model.code_shape[0]
-    if f"{key}_z" not in st.session_state:  # a first visit starts from the digit preselected below, not z = 0
-        latent_pad.set_latent(key, centroids[st.session_state.get(f"{key}_digit", FIRST_DIGIT)], limit)
+    if f"{key}_z" not in st.session_state:  # a link's code, else the digit preselected below, never z = 0
+        latent_pad.set_latent(key, start_code(key, size, limit, centroids[st.session_state.get(f"{key}_digit", FIRST_DIGIT)]),
+                              limit)
     z = latent_pad.current_latent(key, size, limit)
+    latent_pad.keep_code_in_url(key)
     marks = None
     if mode == "pad":
         badges = generate.spread_marks(centroids, BADGE_DIAMETER * limit)
@@ -139,8 +163,12 @@ def conditional_controls(classifier) -> None:
     """The conditional VAE: a digit picker, live style sliders, and what the classifier reads."""
     model = ui.load_model("cvae")[0]
     key, size = "gen_cvae", model.code_shape[0]
-    digit = st.segmented_control("Digit", range(10), default=7, required=True, key="gen_cvae_digit")
+    digit = st.segmented_control("Digit", range(10), default=7, required=True, key="gen_cvae_digit",
+                                 bind="query-params")
+    if f"{key}_z" not in st.session_state:
+        latent_pad.set_latent(key, start_code(key, size, PRIOR_LIMIT, np.zeros(size)), PRIOR_LIMIT)
     z = latent_pad.current_latent(key, size, PRIOR_LIMIT)
+    latent_pad.keep_code_in_url(key)
     latent_pad.live_pad(key, ui.browser_decoder("cvae")[0], "sliders", PRIOR_LIMIT, label=digit)
     pad_buttons(key, size, PRIOR_LIMIT)
     if classifier is not None:
@@ -155,6 +183,7 @@ def conditional_controls(classifier) -> None:
     plain_controls(key, model, z, PRIOR_LIMIT, label=digit)
 
 
+url_note = st.empty()  # filled at the end of the run, once every widget has taken its value
 st.html(TAB_STYLE)
 grid_tab, live_tab, conditional_tab, interpolate_tab, sample_tab = st.tabs(TABS, key="gen_tab", bind="query-params")
 # The square of vae2's latent space is set in the sidebar, shown only on the two tabs it acts on;
@@ -261,16 +290,16 @@ if interpolate_tab.open:
 if sample_tab.open:
     with sample_tab:
         model_cell, temperature_cell, side_cell = st.columns(3)
-        name = model_cell.selectbox("Model", SAMPLERS, key="gen_sample_model")
+        name = model_cell.selectbox("Model", SAMPLERS, key="gen_sample_model", bind="query-params")
         temperature = temperature_cell.slider(
-            "Temperature", 0.1, 2.0, 1.0, 0.1, key="gen_temperature",
+            "Temperature", 0.1, 2.0, 1.0, 0.1, key="gen_temperature", bind="query-params",
             help="Scales the prior's spread: below 1 gives typical digits, above 1 stranger ones.")
-        side = side_cell.slider("Digits per side", 4, 12, 8, key="gen_sample_side")
+        side = side_cell.slider("Digits per side", 4, 12, 8, key="gen_sample_side", bind="query-params")
         st.button("New samples", key="gen_sample_new", on_click=new_samples)
         model = loaded(name)
         if model is not None:
             z = generate.prior_samples(model.code_shape[0], side * side, temperature,
-                                       seed=st.session_state.get("gen_sample_seed", 0))
+                                       seed=sample_seed())
             samples = latent.decode(model, z)
             ui.show_png(to_png(tile(samples.reshape(side, side, 28, 28), pad=2), scale=2))
             classifier = loaded("classifier")
@@ -278,3 +307,6 @@ if sample_tab.open:
                 sure = generate.classify(classifier, samples).max(axis=1) >= 0.9
                 st.caption(f"The classifier is at least 90% sure which digit {sure.sum()} of the "
                            f"{len(samples)} samples show.")
+
+with url_note.container():
+    ui.note_url_fallbacks(requested)

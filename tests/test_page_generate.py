@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import checkpoints, data, generate, latent
+from tests.pages import open_app_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/4_Generate.py"
@@ -137,7 +138,7 @@ def test_new_samples_draws_a_new_seed():
     at = open_generate("Sample")
     before = at.get("image")[0].proto.imgs[0].url
     at.button(key="gen_sample_new").click().run()
-    assert at.session_state["gen_sample_seed"] == 1
+    assert at.query_params["gen_sample_seed"] == "1"  # in the link
     assert at.get("image")[0].proto.imgs[0].url != before
     assert any("samples show" in caption.value for caption in at.caption)
 
@@ -145,3 +146,25 @@ def test_new_samples_draws_a_new_seed():
 def test_a_missing_checkpoint_is_explained_not_raised(checkpoint_dir):
     at = open_generate("Live sliders")
     assert at.error and "vae" in at.error[0].value
+
+
+def test_a_link_reproduces_the_live_code_and_the_samples():
+    z = [round(0.1 * i - 0.8, 2) for i in range(16)]
+    at = open_app_page(PAGE, query_params={"gen_tab": "Live sliders", "gen_vae_z": ",".join(map(str, z)),
+                                           "gen_vae2_digit": "8"})
+    assert at.session_state["gen_vae_z"] == z
+    assert at.selectbox(key="gen_vae2_digit").value == 8
+    assert not at.info
+    at = open_app_page(PAGE, query_params={"gen_tab": "Sample", "gen_sample_seed": "4", "gen_temperature": "0.5"})
+    assert at.slider(key="gen_temperature").value == 0.5
+    first = at.get("image")[0].proto.imgs[0].url
+    assert open_app_page(PAGE, query_params={"gen_tab": "Sample", "gen_sample_seed": "4",
+                                             "gen_temperature": "0.5"}).get("image")[0].proto.imgs[0].url == first
+
+
+def test_a_link_that_does_not_fit_falls_back_with_a_note():
+    at = open_app_page(PAGE, query_params={"gen_tab": "Live sliders", "gen_vae_z": "1,2,oops", "gen_span": "9"})
+    assert not at.error
+    notes = " ".join(i.value for i in at.info)
+    assert "16 numbers from -3 to 3" in notes and "`gen_span=9`" in notes
+    assert at.session_state["gen_span"] == 3.0

@@ -101,3 +101,26 @@ def plain_sliders(key: str, limit: float, columns: int = 4) -> None:
     for i in range(size):
         cells[i % columns].slider(f"z{i}", -limit, limit, step=STEP, key=f"{key}_slider{i}",
                                   on_change=_on_slider, args=(key, size, limit))
+
+
+def url_code(key: str, size: int, limit: float) -> np.ndarray | None:
+    """The code a link gives pad `key` (query parameter KEY_z: comma-separated numbers), or None.
+
+    Raises:
+        ValueError: the link's value is not `size` numbers within +-limit; says what it should be.
+    """
+    text = st.query_params.get(f"{key}_z")
+    if text is None:
+        return None
+    try:
+        values = np.array([float(part) for part in text.split(",")])
+    except ValueError:
+        values = np.array([np.nan])
+    if values.shape != (size,) or not np.all(np.abs(values) <= limit):  # NaN fails the comparison too
+        raise ValueError(f"{size} numbers from -{limit:g} to {limit:g}")
+    return values
+
+
+def keep_code_in_url(key: str) -> None:
+    """Write pad `key`'s current code into the URL (KEY_z), so a link reproduces the digit."""
+    st.query_params[f"{key}_z"] = ",".join(f"{v:g}" for v in st.session_state[f"{key}_z"])
