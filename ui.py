@@ -386,9 +386,11 @@ def _same_values(requested: list[str], shown) -> bool:
 def note_url_fallbacks(requested: dict[str, list[str]], refused_by_page: list[str] = ()) -> None:
     """A one-line note naming the link's values that the page could not use (dropped by their widget,
     or keys in `refused_by_page`), and that it shows its defaults instead."""
-    # A key whose widget was not drawn in this run (a closed tab) is not judged.
+    # Streamlit rewrites or drops a bound value it cannot use; a value it kept (a selectbox's label, say)
+    # was used. A key whose widget was not drawn in this run (a closed tab) is not judged.
     refused = [f"`{key}={', '.join(values)}`" for key, values in requested.items()
-               if key in refused_by_page or (key in st.session_state and not _same_values(values, st.session_state[key]))]
+               if key in refused_by_page or (key in st.session_state and st.query_params.get_all(key) != values
+                                             and not _same_values(values, st.session_state[key]))]
     if refused:
         st.info(f"This link asked for {' and '.join(refused)}, which this page cannot show; "
                 "it shows its defaults there instead.", icon=":material/link_off:")

@@ -18,6 +18,7 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 SHOWN_QUANTILES = (0.001, 0.995)  # histogram and slider range: the far tail would squash the rest
 
 # --- sidebar ------------------------------------------------------------------------------
+requested = ui.url_request("an_model", *(key for key in st.query_params if key.startswith("an_threshold_")))
 with st.sidebar:
     st.header("Anomaly detection")
     options = ui.one_digit_models()
@@ -25,7 +26,8 @@ with st.sidebar:
         st.warning("No model trained on a single digit is available: train `vae_one` on the Train page "
                    "or run `python -m core.train --model vae_one`.")
         st.stop()
-    name = st.selectbox("Model that knows one digit", options, format_func=ui.describe, key="an_model")
+    name = st.selectbox("Model that knows one digit", options, format_func=ui.describe, key="an_model",
+                        bind="query-params")
     st.caption("`vae_one` learnt sevens only. Retrain it on another digit on the Train page "
                "(its recipe's digit) and pick it here.")
 
@@ -47,6 +49,7 @@ st.markdown(
     f"threshold and you have a detector of \"not a {digit}\"."
 )
 ui.source_caption(digits.source)
+url_note = st.empty()  # filled once the threshold slider has taken its value
 
 
 def reconstructions(test_positions: np.ndarray) -> np.ndarray:
@@ -119,10 +122,12 @@ columns[3].metric("Median score of the others", f"{np.median(result.scores[~know
 
 threshold = st.slider(
     "Threshold: flag digits scoring above (nats)", low, high, float(np.clip(anomaly.default_threshold(result), low, high)),
-    step=max((high - low) / 500, 0.01), format="%.0f", key=f"an_threshold_{name}",
+    step=max((high - low) / 500, 0.01), format="%.0f", key=f"an_threshold_{name}", bind="query-params",
     help=f"It starts where {anomaly.FALSE_ALARM_RATE:.0%} of the {digit}s are flagged.",
 )
 detection = anomaly.detect(result, threshold)
+with url_note.container():
+    ui.note_url_fallbacks(requested)
 columns = st.columns(4)
 columns[0].metric("Precision", f"{detection.precision:.1%}", help="Of the flagged digits, the share that are not "
                   f"{digit}s.")

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import checkpoints, data
 from core.evaluate import evaluate_model
+from tests.pages import open_app_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -106,3 +107,13 @@ def test_an_uploads_verdict_stays_on_the_upload_tab():
 def test_the_page_says_with_numbers_which_digits_pass(shown):
     note = next(c.value for c in shown.caption if "passes as a 7" in c.value)
     assert "1s " in note and "Median scores: 7s" in note
+
+
+def test_a_link_sets_the_threshold_and_a_threshold_out_of_range_falls_back_with_a_note():
+    at = open_app_page("pages/5_Anomaly.py", query_params={"an_threshold_vae_one": "200"}, timeout=300)
+    assert at.slider(key="an_threshold_vae_one").value == 200
+    assert not at.info
+    at = open_app_page("pages/5_Anomaly.py", query_params={"an_threshold_vae_one": "-5", "an_model": "nosuch"},
+                       timeout=300)
+    note = at.info[0].value
+    assert "`an_threshold_vae_one=-5`" in note and "`an_model=nosuch`" in note
