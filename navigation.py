@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from pathlib import Path
 
 PAGES = {
@@ -40,3 +43,35 @@ def leave_pages_folder_mode() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False  # what st.navigation itself sets on its first call
         st.rerun()
+
+
+_warm_up_started = threading.Event()
+
+
+def warm_up_pages_in_background(delay: float = 1.0) -> None:
+    """Once per server process, `delay` s after the call: import `ui` (torch, the models) and fill
+    the caches that the pages' first runs need (`ui.warm_up`), in a background thread.
+
+    The home page imports no torch, so it draws in the time Streamlit needs to start; without
+    this, the first page a visitor opens next would wait seconds for torch's import.
+    AE_WARM_UP=0 turns it off (the tests, which load what they need themselves).
+    """
+    if _warm_up_started.is_set() or os.environ.get("AE_WARM_UP", "1") == "0":
+        return
+    _warm_up_started.set()
+
+    def warm_up() -> None:
+        # Streamlit warns that this thread runs no script, once per cached call; it is meant not to.
+        quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            import ui  # the import lock makes a page that imports ui meanwhile wait for this import
+
+            ui.warm_up()
+        finally:
+            quiet.setLevel(level)
+
+    timer = threading.Timer(delay, warm_up)
+    timer.daemon = True
+    timer.start()

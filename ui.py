@@ -358,6 +358,25 @@ def latent_grid_png(name: str, n: int = 15, span: float = 3.0, scale: int = 2, s
     return _latent_grid_png(name, _file_stamp(name), n, span, scale, spacing)
 
 
+# --- warm-up -----------------------------------------------------------------------------------
+
+def warm_up() -> None:
+    """Fill the caches every page's first run needs: the models, the test digits, the codes the
+    Generate page scatters and the anomaly scores (navigation.warm_up_pages_in_background calls it
+    once per server, after the home page). A checkpoint that cannot be used is left to its page."""
+    test_digits("mnist")
+    for name in available_models(("ae", "vae", "classifier")):
+        try:
+            load_model(name)
+        except (FileNotFoundError, ValueError):
+            continue
+    for name, fill in (("vae2", encoded_test_digits), ("vae", encoded_test_digits), ("vae_one", anomaly_scores)):
+        try:
+            fill(name)
+        except (FileNotFoundError, ValueError):
+            continue
+
+
 # --- shareable views -------------------------------------------------------------------------
 # A page's main widgets are bound to the URL (bind="query-params", keyed by their widget key), so a
 # link reproduces what its sender saw. Streamlit drops a URL value that is not a valid choice and

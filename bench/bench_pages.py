@@ -92,12 +92,15 @@ def cold_seconds(playwright, path: str, ready: list[str], server_env: dict[str, 
         browser.close()
 
 
-def switch_seconds(page, name: str) -> float:
+def switch_seconds(page, name: str, timeout: float = 300_000) -> float:
     """Seconds from clicking the sidebar link `name` to its page finished and drawn (browser clock)."""
     page.evaluate(CLICK, name)
-    page.get_by_role("heading", name=SWITCHES[name], level=1).wait_for(timeout=120_000)
-    drawn = page.wait_for_function(DRAWN, timeout=120_000).json_value()
-    wait_for_app(page, timeout=120_000)  # the page stays finished: no second run follows
+    try:
+        page.get_by_role("heading", name=SWITCHES[name], level=1).wait_for(timeout=timeout)
+        drawn = page.wait_for_function(DRAWN, timeout=timeout).json_value()
+    except Exception as exc:
+        raise RuntimeError(f"the switch to {name} did not finish within {timeout / 1000:.0f} s") from exc
+    wait_for_app(page, timeout=timeout)  # the page stays finished: no second run follows
     last_finish = max(t for t, state in page.evaluate("window.__benchStates") if state == "notRunning")
     return (max(drawn, last_finish) - page.evaluate("window.__benchClick")) / 1000
 

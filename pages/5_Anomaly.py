@@ -178,7 +178,8 @@ for column, grid_model_name in zip(st.columns(2), (name, "vae2")):
 
 # --- your digit -----------------------------------------------------------------------------
 st.subheader(f"Is your digit a {digit}?")
-tab_upload, tab_draw = st.tabs(["Upload", "Draw"])
+# Only the open tab runs: the drawing canvas (a browser component of its own) loads when it is wanted.
+tab_upload, tab_draw = st.tabs(["Upload", "Draw"], key="an_your_digit", on_change="rerun", bind="query-params")
 
 
 def verdict(item: images.UploadedDigit, label: str) -> None:
@@ -206,22 +207,24 @@ def verdict(item: images.UploadedDigit, label: str) -> None:
                    "cost nats, while a digit made of strokes they share is cheap to explain.")
 
 
-with tab_upload:
-    upload = st.file_uploader("An image of one handwritten digit", type=UPLOAD_TYPES, key="an_upload")
-    if upload is None:
-        st.caption("Upload an image of a digit: its score and the verdict appear here.")
-    else:
-        try:
-            verdict(images.prepare_upload(upload.getvalue()), upload.name)
-        except ValueError as exc:
-            st.error(f"**{upload.name}**: {exc}")
-with tab_draw:
-    drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280, height=280,
-                        drawing_mode="freedraw", key="an_canvas", return_image_data=True)
-    st.caption("Draw a digit with the mouse or a finger, big, in the middle of the box.")
-    drawn = images.prepare_upload(drawing.image_bytes) if drawing.image_bytes else None
-    if drawn is not None and not drawn.blank:
-        verdict(drawn, "your drawing")
+if tab_upload.open:
+    with tab_upload:
+        upload = st.file_uploader("An image of one handwritten digit", type=UPLOAD_TYPES, key="an_upload")
+        if upload is None:
+            st.caption("Upload an image of a digit: its score and the verdict appear here.")
+        else:
+            try:
+                verdict(images.prepare_upload(upload.getvalue()), upload.name)
+            except ValueError as exc:
+                st.error(f"**{upload.name}**: {exc}")
+if tab_draw.open:
+    with tab_draw:
+        drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280,
+                            height=280, drawing_mode="freedraw", key="an_canvas", return_image_data=True)
+        st.caption("Draw a digit with the mouse or a finger, big, in the middle of the box.")
+        drawn = images.prepare_upload(drawing.image_bytes) if drawing.image_bytes else None
+        if drawn is not None and not drawn.blank:
+            verdict(drawn, "your drawing")
 
 # Which digits pass at this threshold: the numbers behind "a 1 passes, a crossed 7 is flagged".
 passing = {d: float((result.scores[result.labels == d] <= threshold).mean()) for d in range(10)}

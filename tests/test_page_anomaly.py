@@ -97,10 +97,14 @@ def test_an_uploads_verdict_stays_on_the_upload_tab():
     at = open_page()
     seven = int((data.load("mnist", "test").labels == 7).argmax())
     at.get("file_uploader")[0].set_value(("seven.png", png_of_test_digit(seven), "image/png")).run()
-    upload_tab, draw_tab = at.tabs[-2:]
+    upload_tab = at.tabs[-2]
     assert [m.label for m in upload_tab.metric] == ["Anomaly score"]
-    assert not draw_tab.metric and not draw_tab.success and not draw_tab.warning
     verdict = next(e.value for e in (*upload_tab.success, *upload_tab.warning))
+    at.session_state["an_your_digit"] = "Draw"
+    at.run()
+    upload_tab, draw_tab = at.tabs[-2:]
+    assert not draw_tab.metric and not draw_tab.success and not draw_tab.warning
+    assert not upload_tab.metric  # only the open tab runs
     assert "of the test 7s score lower" in verdict and "only" not in verdict
 
 

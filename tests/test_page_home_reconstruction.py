@@ -32,7 +32,7 @@ def test_home_lists_every_model_with_its_picture_and_an_explained_figure():
         assert links[card].proto.page  # the whole card is this link
     pictures = [m.value for m in at.markdown if 'class="home-digits"' in m.value]
     assert len(pictures) == len(list_models())
-    figures = {m.value.split("  \n")[0]: m.proto.help for m in at.markdown if "parameters ·" in m.value}
+    figures = {m.value.split("  \n")[0].split("\n\n")[-1]: m.proto.help for m in at.markdown if "parameters ·" in m.value}
     assert len(figures) == len(list_models())
     for figure, explained in figures.items():
         assert "better" in explained, figure  # which way is better, in the tooltip

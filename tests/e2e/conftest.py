@@ -24,6 +24,7 @@ def free_port() -> int:
     first = int(os.environ.get("AE_E2E_PORT", 0))
     for port in range(first, first + 5) if first else [0]:
         with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no obstacle
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
