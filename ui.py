@@ -413,3 +413,24 @@ def note_url_fallbacks(requested: dict[str, list[str]], refused_by_page: list[st
     if refused:
         st.info(f"This link asked for {' and '.join(refused)}, which this page cannot show; "
                 "it shows its defaults there instead.", icon=":material/link_off:")
+
+
+def view_link(base: str, params: dict[str, list[str]]) -> str:
+    """The URL of a view: the page's address and its query parameters (repeated keys for lists)."""
+    from urllib.parse import urlencode
+
+    query = urlencode([(key, value) for key, values in params.items() for value in values])
+    return f"{base}?{query}" if query else base
+
+
+def link_to_this_view() -> None:
+    """A "Link to this view" popover holding the page's URL with its state, with a copy button.
+
+    Call it last in a run, when every bound widget has written its value into the URL.
+    """
+    if not st.context.url:  # no browser behind this session (a test)
+        return
+    params = {key: st.query_params.get_all(key) for key in st.query_params}
+    with st.popover("Link to this view", icon=":material/link:"):
+        st.caption("Whoever opens it sees what you see now.")
+        st.code(view_link(st.context.url, params), language=None, wrap_lines=True)

@@ -294,3 +294,6 @@ if tab_loss.open:
                            if bce_wins_mse else
                            f"dense_mse has the lower MSE ({tested['dense_mse']['mse']:.4f} against "
                            f"{tested['dense']['mse']:.4f}) and dense the lower BCE."))
+
+with st.sidebar:
+    ui.link_to_this_view()

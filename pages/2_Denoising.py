@@ -252,3 +252,6 @@ if tab_draw.open:
                     with column:
                         show_digit(image, caption, classifier)
                 st.caption(" · ".join(drawn.steps[1:]))  # the first step names the canvas's PNG
+
+with st.sidebar:
+    ui.link_to_this_view()

@@ -233,3 +233,6 @@ st.caption(f"At this threshold, the share of each digit's test images that passe
            + f"Median scores: {digit}s {np.median(result.scores[known]):.0f} nats, "
            + ", ".join(f"{d}s {np.median(result.scores[result.labels == d]):.0f}"
                        for d in sorted(passing, key=passing.get, reverse=True)[:3] if d != digit) + ".")
+
+with st.sidebar:
+    ui.link_to_this_view()

@@ -34,3 +34,9 @@ def test_shared_arrays_are_read_only():
     scores = ui._read_only(np.zeros(3))
     with pytest.raises(ValueError):
         scores[0] = 1.0
+
+
+def test_a_view_link_carries_every_value_and_repeats_list_keys():
+    link = ui.view_link("http://host:8501/Reconstruction", {"rec_models": ["conv", "tied"], "rec_indices": ["5, 6"]})
+    assert link == "http://host:8501/Reconstruction?rec_models=conv&rec_models=tied&rec_indices=5%2C+6"
+    assert ui.view_link("http://host:8501/Generate", {}) == "http://host:8501/Generate"
