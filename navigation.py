@@ -48,7 +48,7 @@ def leave_pages_folder_mode() -> None:
 _warm_up_started = threading.Event()
 
 
-def warm_up_pages_in_background(delay: float = 1.0) -> None:
+def warm_up_pages_in_background(delay: float = 3.0) -> None:
     """Once per server process, `delay` s after the call: import `ui` (torch, the models) and fill
     the caches that the pages' first runs need (`ui.warm_up`), in a background thread.
 

@@ -68,7 +68,7 @@ with st.sidebar:
         # The seed is in the URL, so a shared link shows the same random digits.
         seed = st.query_params.get("rec_seed", "0")
         seed = int(seed) if seed.isdigit() and len(seed) < 10 else 0
-        if st.button("New random digits", key="rec_shuffle", icon="🎲"):
+        if st.button("New random digits", key="rec_shuffle", icon=":material/casino:"):
             seed += 1
             st.query_params["rec_seed"] = str(seed)
     elif mode == "By class":
