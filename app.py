@@ -74,9 +74,8 @@ def model_card(card: catalogue.Card) -> None:
         picture = (f"{digits_img(thumb['image'], f'{card.name} rebuilding ten test digits')}\n\n"
                    f":small[:gray[{thumb['summary']}{' ' + thumb['caption'] if thumb['caption'] else ''}]]"
                    if thumb else ":small[:gray[No picture yet: `python -m core.thumbnails` makes one from the checkpoint.]]")
-        metrics = meta.get("metrics") or {}
         try:
-            figure, explained = catalogue.headline(meta["model"], metrics), catalogue.headline_help(meta["model"], metrics)
+            figure, explained = catalogue.checkpoint_headline(meta), catalogue.headline_help(meta)
         except (KeyError, TypeError):
             figure, explained = "not evaluated yet", None
         st.markdown(f"{picture}\n\n{figure}  \n:small[{meta.get('parameters', 0):,} parameters · "

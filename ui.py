@@ -10,6 +10,7 @@ import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhe
 
 import copy
 import functools
+import inspect
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import anomaly, checkpoints, data, denoise, evaluate, export, generate, images, latent, metrics, models
+from core import anomaly, checkpoints, data, denoise, export, generate, images, inference, latent, metrics, models
 from core.registry import get_spec, list_models
 import navigation
 from navigation import PAGES, existing_pages  # noqa: F401  (the pages reach them through ui)
@@ -33,6 +34,11 @@ navigation.leave_pages_folder_mode()  # a deep link as the server's first reques
 torch.set_num_threads(1)
 
 DISPLAY_SCALE = 3  # 28 px digits are drawn 84 px wide, pixel-sharp
+# One colour per digit on every page (plotly's default qualitative palette, without importing plotly)
+DIGIT_COLORS = ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A",
+                "#19D3F3", "#FF6692", "#B6E880", "#FF97FF", "#FECB52")
+# The file endings an uploader accepts: those of the formats core.images lets Pillow decode
+UPLOAD_TYPES = [ending for fmt in images.UPLOAD_FORMATS for ending in {"JPEG": ("jpg", "jpeg")}.get(fmt, (fmt.lower(),))]
 
 
 def _file_stamp(name: str) -> tuple[int, int]:
@@ -44,18 +50,46 @@ def _file_stamp(name: str) -> tuple[int, int]:
     return (stat.st_mtime_ns, stat.st_size)
 
 
-@st.cache_resource(show_spinner="Loading model…", max_entries=64)
-def _load_model(name: str, stamp: tuple[int, int]):
-    return checkpoints.load(name)
+def _plain(value):
+    """A cache key's form of an argument: numpy arrays and scalars as tuples and Python numbers."""
+    if isinstance(value, np.ndarray):
+        return tuple(value.tolist())
+    return value.item() if isinstance(value, np.generic) else value
 
 
+def per_checkpoint(cache: Callable[[Callable], Callable]):
+    """Decorator: `fn(name, *args)` cached by `cache` (st.cache_resource(...), say) under the
+    checkpoint file's stamp as well as its arguments, so a retrained or replaced file is read again.
+
+    Arguments are keyed as `_plain` makes them (an index array becomes a tuple of ints).
+    """
+    def decorate(fn: Callable) -> Callable:
+        def stamped(name: str, stamp: tuple[int, int], *args):
+            return fn(name, *args)
+
+        # Streamlit keys a cache on the function's module and qualified name: one per `fn`
+        stamped.__module__, stamped.__name__, stamped.__qualname__ = fn.__module__, fn.__name__, fn.__qualname__
+        stamped = cache(stamped)
+
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def cached(name: str, *args, **kwargs):
+            bound = signature.bind(name, *args, **kwargs)
+            bound.apply_defaults()  # f(name) and f(name, default) share one entry
+            return stamped(name, _file_stamp(name), *(_plain(a) for a in bound.args[1:]))
+        return cached
+    return decorate
+
+
+@per_checkpoint(st.cache_resource(show_spinner="Loading model…", max_entries=64))
 def load_model(name: str):
     """(model in eval mode, metadata) for a checkpoint name; cached until the file changes.
 
     Raises the checkpoint errors (FileNotFoundError, StaleCheckpointError, CorruptCheckpointError),
     whose messages are sentences for people; `show_model_error` shows them.
     """
-    return _load_model(name, _file_stamp(name))
+    return checkpoints.load(name)
 
 
 # Large cached values are cache_resource, shared as they are: cache_data would unpickle a copy
@@ -70,13 +104,15 @@ def _read_only(value):
     return value
 
 
-@functools.lru_cache(maxsize=256)  # called dozens of times a run: Streamlit's cache costs ~0.1 ms a call
-def _status(name: str, stamp: tuple[int, int]) -> checkpoints.CheckpointStatus:
+@per_checkpoint(functools.lru_cache(maxsize=256))  # called dozens of times a run: Streamlit's cache costs ~0.1 ms a call
+def checkpoint_status(name: str) -> checkpoints.CheckpointStatus:
     return checkpoints.status(name)
 
 
-def checkpoint_status(name: str) -> checkpoints.CheckpointStatus:
-    return _status(name, _file_stamp(name))
+@per_checkpoint(functools.lru_cache(maxsize=256))
+def model_metrics(name: str) -> metrics.ModelMetrics:
+    """The test metrics stored in a usable checkpoint, as a record (shared, do not change)."""
+    return metrics.ModelMetrics.from_dict(checkpoint_status(name).meta["metrics"])
 
 
 @st.cache_resource(show_spinner="Loading digits…")
@@ -96,16 +132,12 @@ def available_models(kinds: tuple[str, ...] = ("ae", "vae")) -> list[str]:
     return names
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _layer_summary(name: str, stamp: tuple[int, int]) -> list[dict]:
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=64))
+def layer_summary(name: str) -> list[dict]:
+    """`core.models.layer_summary` of a checkpoint's model: one row per layer (shared, do not change)."""
     # The summary hooks every layer and runs a digit through: on a private copy, because the
     # shared model may be serving other sessions at the same moment.
     return models.layer_summary(copy.deepcopy(load_model(name)[0]))
-
-
-def layer_summary(name: str) -> list[dict]:
-    """`core.models.layer_summary` of a checkpoint's model: one row per layer (shared, do not change)."""
-    return _layer_summary(name, _file_stamp(name))
 
 
 def describe(name: str) -> str:
@@ -138,6 +170,27 @@ def show_model_error(name: str, exc: Exception) -> None:
     st.page_link("pages/6_Train.py", label=f"Retrain {name} on the Train page", icon="🔁")
 
 
+def model_or_reason(name: str, optional: bool = False):
+    """A checkpoint's model, or None after saying why it cannot be used: as an error with a link to
+    retrain it, or (`optional`, for parts of a page that do without it) as a caption."""
+    try:
+        return load_model(name)[0]
+    except (FileNotFoundError, ValueError) as exc:
+        if optional:
+            st.caption(f"Without {name}: {exc}")
+        else:
+            show_model_error(name, exc)
+        return None
+
+
+def digit_canvas(key: str):
+    """A 280 px box to draw a digit on with the mouse or a finger; its result's `image_bytes` is the PNG drawn."""
+    from streamlit_drawable_canvas import st_canvas  # only pages with a canvas load the component
+
+    return st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280, height=280,
+                     drawing_mode="freedraw", key=key, return_image_data=True)
+
+
 def show_png(png: bytes | list[bytes], where=st, **options) -> None:
     """st.image for PNG bytes (in `where`, a column say), sent as they are.
 
@@ -154,20 +207,13 @@ def digit_row(digits: np.ndarray | bytes, label: str | None = None, scale: int =
     show_png(digits if isinstance(digits, bytes) else images.to_png(images.tile(digits, pad=2), scale=scale))
 
 
-@st.cache_resource(show_spinner=False, max_entries=1024)
-def _reconstruction_row(name: str, stamp: tuple[int, int], indices: tuple[int, ...]) -> tuple[bytes, float]:
-    model = load_model(name)[0]
-    digits = test_digits("mnist").subset(np.array(indices))
-    x = digits.floats()
-    recon = evaluate.reconstruct(model, x, torch.from_numpy(digits.labels))
-    return images.to_png(images.tile(recon[:, 0].numpy(), pad=2), scale=DISPLAY_SCALE), float(
-        metrics.bce_per_pixel(recon, x).mean())
-
-
-def reconstruction_row(name: str, indices: np.ndarray) -> tuple[bytes, float]:
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=1024))
+def reconstruction_row(name: str, indices: tuple[int, ...]) -> tuple[bytes, float]:
     """A checkpoint's reconstructions of some test digits as a `digit_row` PNG, and their mean BCE
     per pixel; cached, since every visitor starts from the same digits."""
-    return _reconstruction_row(name, _file_stamp(name), tuple(int(i) for i in indices))
+    digits = test_digits("mnist").subset(np.array(indices))
+    recon, bce = inference.reconstruct_with_bce(load_model(name)[0], digits.floats(), torch.from_numpy(digits.labels))
+    return images.to_png(images.tile(recon, pad=2), scale=DISPLAY_SCALE), bce
 
 
 @st.cache_resource(show_spinner=False, max_entries=128)
@@ -186,51 +232,35 @@ def source_caption(source: str) -> None:
     st.caption(f"Data: {source}")
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _browser_decoder(name: str, stamp: tuple[int, int]) -> tuple[str, bytes]:
-    spec = export.export_decoder(load_model(name)[0])
-    return spec["id"], json.dumps(spec).encode()
-
-
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=16))
 def browser_decoder(name: str) -> tuple[str, bytes]:
     """(id, JSON bytes) of a checkpoint's decoder exported for the browser (core.export).
 
     Bytes, encoded once: Streamlit would re-serialise a 3 MB dict on every run.
     """
-    return _browser_decoder(name, _file_stamp(name))
+    spec = export.export_decoder(load_model(name)[0])
+    return spec["id"], json.dumps(spec).encode()
 
 
-@st.cache_resource(show_spinner="Encoding the test digits…", max_entries=32)
-def _encoded_test_digits(name: str, stamp: tuple[int, int], dataset: str) -> np.ndarray:
+@per_checkpoint(st.cache_resource(show_spinner="Encoding the test digits…", max_entries=32))
+def encoded_test_digits(name: str, dataset: str = "mnist") -> np.ndarray:
+    """The codes (a VAE's posterior means) of the test digits under a checkpoint, (N, latent)."""
     model, _ = load_model(name)
     digits = test_digits(dataset)
     return _read_only(latent.encode(model, digits.images, digits.labels if model.is_conditional else None))
 
 
-def encoded_test_digits(name: str, dataset: str = "mnist") -> np.ndarray:
-    """The codes (a VAE's posterior means) of the test digits under a checkpoint, (N, latent)."""
-    return _encoded_test_digits(name, _file_stamp(name), dataset)
+# --- core computations a page shows, cached --------------------------------------------------
 
-
-# --- Denoising page --------------------------------------------------------------------------
-
-@st.cache_resource(show_spinner=False, max_entries=256)
-def _noise_lab(name: str, stamp: tuple[int, int], indices: tuple[int, ...], kind: str, strength: float,
-               seed: int) -> tuple[denoise.DenoisedDigits, list[str]]:
-    result = denoise.noise_and_denoise(load_model(name)[0], test_digits("mnist").images[list(indices)] / 255.0,
-                                       kind, strength, seed)
-    columns = [images.png_data_url(images.tile(np.stack([result.clean[i], result.noisy[i], result.denoised[i]]),
-                                               columns=1, pad=2), scale=DISPLAY_SCALE)
-               for i in range(len(indices))]
-    return _read_only(result), columns
-
-
-def noise_lab(name: str, indices: np.ndarray, kind: str, strength: float, seed: int
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=256))
+def noise_lab(name: str, indices: tuple[int, ...], kind: str, strength: float, seed: int
               ) -> tuple[denoise.DenoisedDigits, list[str]]:
     """Test digits with seeded noise, denoised by a checkpoint (`denoise.noise_and_denoise`), and a
     PNG data URL per digit of clean over noisy over denoised; cached, since every visitor starts
     from the same digits."""
-    return _noise_lab(name, _file_stamp(name), tuple(int(i) for i in indices), kind, float(strength), int(seed))
+    result = denoise.noise_and_denoise(load_model(name)[0], test_digits("mnist").images[list(indices)] / 255.0,
+                                       kind, float(strength), int(seed))
+    return _read_only(result), [images.png_data_url(column, scale=DISPLAY_SCALE) for column in result.columns()]
 
 
 @st.cache_resource
@@ -257,27 +287,26 @@ def sweep_line(name: str | None, kind: str, on_progress=None) -> denoise.SweepLi
     return lines[key]
 
 
-@st.cache_data(show_spinner="Scoring the clean digits…", max_entries=16)
-def _clean_accuracy(digits: int, stamp: tuple[int, int]) -> float:
+@per_checkpoint(st.cache_data(show_spinner="Scoring the clean digits…", max_entries=16))
+def _accuracy_on_first_digits(classifier: str, digits: int) -> float:
     test = test_digits("mnist")
-    return denoise.accuracy(load_model("classifier")[0], test.images[:digits] / 255.0, test.labels[:digits])
+    return denoise.accuracy(load_model(classifier)[0], test.images[:digits] / 255.0, test.labels[:digits])
 
 
 def clean_accuracy() -> float:
     """The classifier's accuracy on the first `denoise.SWEEP_DIGITS` clean test digits."""
-    return _clean_accuracy(denoise.SWEEP_DIGITS, _file_stamp("classifier"))
+    return _accuracy_on_first_digits("classifier", denoise.SWEEP_DIGITS)
 
-
-# --- Latent space page -----------------------------------------------------------------------
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _digits_fingerprint(dataset: str) -> str:
     return latent.digits_fingerprint(test_digits(dataset))
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _map_from_disk(file_name: str) -> latent.LatentMap:
-    return _read_only(latent.read_map(file_name))  # FileNotFoundError is raised, not cached
+@st.cache_resource
+def _latent_maps() -> dict[str, latent.LatentMap]:
+    """Maps read or computed so far, by file name, shared by every session; `latent_map` fills it."""
+    return {}
 
 
 def latent_map(space: str, method: str, points: int, perplexity: float) -> latent.LatentMap:
@@ -291,18 +320,19 @@ def latent_map(space: str, method: str, points: int, perplexity: float) -> laten
         model, meta = load_model(space)
         weights = meta["sha256"]
     name = latent.map_file_name(space, weights, method, points, perplexity, _digits_fingerprint("mnist"))
-    try:
-        return _map_from_disk(name)
-    except FileNotFoundError:
-        pass
-    bar = st.progress(0.0, text="Computing the map…")
-    latent.get_map(space, model, weights, test_digits("mnist"), method, points, perplexity,
-                   progress=lambda fraction, text: bar.progress(fraction, text=text))
-    bar.empty()
-    return _map_from_disk(name)
+    maps = _latent_maps()
+    if name not in maps:
+        try:
+            found = latent.read_map(name)  # the one look-up on disk
+        except FileNotFoundError:
+            bar = st.progress(0.0, text="Computing the map…")
+            found = latent.compute_map(model, test_digits("mnist"), method, points, perplexity,
+                                       progress=lambda fraction, text: bar.progress(fraction, text=text))
+            latent.save_map(latent.map_cache_dir() / name, found)
+            bar.empty()
+        maps[name] = _read_only(found)
+    return maps[name]
 
-
-# --- Generate page ---------------------------------------------------------------------------
 
 def first_of_each_class(dataset: str = "mnist") -> np.ndarray:
     """The test index of the first digit of each class, in class order."""
@@ -310,8 +340,10 @@ def first_of_each_class(dataset: str = "mnist") -> np.ndarray:
     return np.array([int(np.argmax(labels == c)) for c in range(10)])
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _interpolation_pair(name: str, stamp: tuple[int, int], ends: str) -> tuple[int, int]:
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=16))
+def interpolation_pair(name: str, ends: str) -> tuple[int, int]:
+    """The pair to interpolate between first, where linear and spherical paths differ most: two of the
+    first test digits of each class (ends "digits": their test indices) or two classes ("classes")."""
     model = load_model(name)[0]
     codes = encoded_test_digits(name)
     if ends == "classes":
@@ -321,41 +353,25 @@ def _interpolation_pair(name: str, stamp: tuple[int, int], ends: str) -> tuple[i
     return int(firsts[i]), int(firsts[j])
 
 
-def interpolation_pair(name: str, ends: str) -> tuple[int, int]:
-    """The pair to interpolate between first, where linear and spherical paths differ most: two of the
-    first test digits of each class (ends "digits": their test indices) or two classes ("classes")."""
-    return _interpolation_pair(name, _file_stamp(name), ends)
-
-
-# --- Anomaly page ----------------------------------------------------------------------------
-
 def one_digit_models() -> list[str]:
     """VAE checkpoints trained on a single digit (vae_one and users' retrainings of it)."""
     return [name for name in available_models(("vae",))
             if (checkpoint_status(name).meta or {}).get("recipe", {}).get("digit") is not None]
 
 
-@st.cache_resource(show_spinner="Scoring the test digits…", max_entries=16)
-def _anomaly_scores(name: str, stamp: tuple[int, int], dataset: str) -> anomaly.AnomalyScores:
+@per_checkpoint(st.cache_resource(show_spinner="Scoring the test digits…", max_entries=16))
+def anomaly_scores(name: str, dataset: str = "mnist") -> anomaly.AnomalyScores:
+    """Anomaly scores (negative ELBO) of every test digit under a one-digit VAE checkpoint."""
     model, meta = load_model(name)
     return _read_only(anomaly.score_digits(model, test_digits(dataset), anomaly.known_digit(meta)))
 
 
-def anomaly_scores(name: str, dataset: str = "mnist") -> anomaly.AnomalyScores:
-    """Anomaly scores (negative ELBO) of every test digit under a one-digit VAE checkpoint."""
-    return _anomaly_scores(name, _file_stamp(name), dataset)
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _latent_grid_png(name: str, stamp: tuple[int, int], n: int, span: float, scale: int, spacing: str) -> bytes:
-    grid, _ = latent.latent_grid(load_model(name)[0], n, span, spacing)
-    return images.to_png(images.tile(grid, pad=0), scale=scale)
-
-
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=64))
 def latent_grid_png(name: str, n: int = 15, span: float = 3.0, scale: int = 2, spacing: str = "linear") -> bytes:
     """A 2-D latent space's n x n decoded grid (`latent.latent_grid`) as one PNG; cached because
     decoding and encoding it took most of a page's run."""
-    return _latent_grid_png(name, _file_stamp(name), n, span, scale, spacing)
+    grid, _ = latent.latent_grid(load_model(name)[0], n, span, spacing)
+    return images.to_png(images.tile(grid, pad=0), scale=scale)
 
 
 # --- warm-up -----------------------------------------------------------------------------------

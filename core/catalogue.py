@@ -50,17 +50,25 @@ METRIC_HELP = {
 }
 
 
-def headline_key(name: str, metrics: dict) -> str:
-    """The key of the one figure that says most about a model (a key of METRIC_HELP)."""
+DENOISE_STRENGTH = 0.5  # core.registry.KERAS_NOISE_FACTOR, the noise the denoisers' PSNR is measured at
+
+
+def headline_key(metrics: dict, denoiser: bool = False) -> str:
+    """The key of the one figure that says most about a model (a key of METRIC_HELP).
+
+    Args:
+        metrics: a checkpoint's stored test metrics (ModelMetrics.as_dict).
+        denoiser: the model was trained on noisy inputs (its recipe has a noise), so its PSNR says most.
+    """
     for key in ("roc_auc", "nelbo", "accuracy"):
-        if key in metrics:
+        if metrics.get(key) is not None:
             return key
-    return "psnr_denoised" if name == "denoising" else "bce"
+    return "psnr_denoised" if denoiser else "bce"
 
 
-def headline(name: str, metrics: dict) -> str:
+def headline(metrics: dict, denoiser: bool = False) -> str:
     """The one figure that says most about a model, as a short phrase."""
-    key = headline_key(name, metrics)
+    key = headline_key(metrics, denoiser)
     if key == "roc_auc":
         return f"ROC AUC {metrics['roc_auc']:.3f} (digit {metrics['digit']} vs the rest)"
     if key == "nelbo":
@@ -68,15 +76,25 @@ def headline(name: str, metrics: dict) -> str:
     if key == "accuracy":
         return f"accuracy {100 * metrics['accuracy']:.2f}%"
     if key == "psnr_denoised":
-        return f"PSNR {metrics['psnr_denoised']:.1f} dB at noise 0.5"
+        return f"PSNR {metrics['psnr_denoised']:.1f} dB at noise {DENOISE_STRENGTH:g}"
     return f"BCE {metrics['bce']:.4f} per pixel"
 
 
-def headline_help(name: str, metrics: dict) -> str:
-    """The tooltip for a model's headline: what it measures, which way is better, the reference."""
-    text = METRIC_HELP[headline_key(name, metrics)]
-    if name in REFERENCES:
-        text += f" Published reference, trained on all 60,000 digits: {REFERENCES[name]}."
+def is_denoiser(meta: dict) -> bool:
+    """Whether a checkpoint's recipe trained it on noisy inputs."""
+    return (meta.get("recipe") or {}).get("noise") is not None
+
+
+def checkpoint_headline(meta: dict) -> str:
+    """`headline` of a checkpoint from its metadata."""
+    return headline(meta["metrics"], is_denoiser(meta))
+
+
+def headline_help(meta: dict) -> str:
+    """The tooltip for a checkpoint's headline: what it measures, which way is better, the reference."""
+    text = METRIC_HELP[headline_key(meta["metrics"], is_denoiser(meta))]
+    if meta.get("model") in REFERENCES:
+        text += f" Published reference, trained on all 60,000 digits: {REFERENCES[meta['model']]}."
     return text
 
 

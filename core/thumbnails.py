@@ -3,7 +3,7 @@
     python -m core.thumbnails          # every checkpoint present; removes pictures of old weights
 
 One row of ten test digits (the first of each class) is rebuilt by every model; each checkpoint
-gets a JSON file under checkpoints/thumbnails/ named by its weights' hash, holding the PNG as a
+(made here for those present, or by core.pipeline.save when a checkpoint is saved) gets a JSON file under checkpoints/thumbnails/ named by its weights' hash, holding the PNG as a
 data URL with a caption, its kind and summary, so the home page needs neither torch nor the
 registry (core.catalogue reads them).
 """
@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,9 @@ import torch
 
 from core import catalogue, checkpoints, images
 from core import data as data_lib
-from core.evaluate import DENOISE_NOISE, reconstruct
+from core.evaluate import DENOISE_NOISE
+from core.files import write_atomic
+from core.inference import reconstruct
 from core.registry import get_spec, list_models
 
 PAD = 1  # pixels between digits in a row
@@ -49,7 +50,7 @@ def thumbnail(name: str, model, meta: dict, digits: data_lib.Digits) -> dict:
             read = model(x)["logits"].argmax(1).numpy()
         picture = _row_url(x[None, :, 0].numpy())
         caption = f"Its reading of the ten digits: {' '.join(map(str, read))}."
-    elif model_name == "denoising":
+    elif catalogue.is_denoiser(meta):  # trained on noisy digits: its picture is a clean-up
         kind, strength = DENOISE_NOISE
         noisy = torch.from_numpy(data_lib.add_noise(x.numpy(), kind, strength, seed=0))
         with torch.inference_mode():
@@ -66,39 +67,52 @@ def thumbnail(name: str, model, meta: dict, digits: data_lib.Digits) -> dict:
 
 
 def _write(path: Path, record: dict) -> None:
-    """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as file:
-            json.dump(record, file)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; the server may run as another user
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(record).encode())
+
+
+def _test_row() -> data_lib.Digits:
+    """The ten test digits every thumbnail rebuilds, written to their own file as well."""
+    test = data_lib.load("mnist", "test")
+    indices = test_row_indices(test.labels)
+    row = test.subset(indices)
+    _write(catalogue.thumbnail_dir() / catalogue.TEST_ROW_FILE,
+           {"image": _row_url(row.floats()[None, :, 0].numpy()), "indices": indices.tolist(), "source": test.source,
+            "package": data_lib.MNIST_PACKAGE, "sizes": data_lib.MNIST_SIZES})
+    return row
+
+
+def _is_thumbnail_of(path: Path, name: str) -> bool:
+    """Whether a file in the thumbnail folder is one of checkpoint `name`'s (any weights)."""
+    return re.fullmatch(rf"{re.escape(name)}-[0-9a-f]{{12}}\.json", path.name) is not None
+
+
+def make_one(name: str, row: data_lib.Digits | None = None) -> Path:
+    """The thumbnail of one checkpoint's current weights (core.pipeline.save calls it), removing
+    those of its earlier weights.
+
+    Raises the checkpoint errors when it cannot be loaded.
+    """
+    model, meta = checkpoints.load(name)
+    path = catalogue.thumbnail_file(name, meta["sha256"])
+    _write(path, thumbnail(name, model, meta, row if row is not None else _test_row()))
+    for old in catalogue.thumbnail_dir().glob(f"{name}-*.json"):
+        if old != path and _is_thumbnail_of(old, name):
+            old.unlink()
+    return path
 
 
 def make_all(log=print) -> list[Path]:
     """Thumbnails of every usable checkpoint and the test row; removes pictures of replaced weights."""
-    test = data_lib.load("mnist", "test")
-    row = test.subset(test_row_indices(test.labels))
-    folder = catalogue.thumbnail_dir()
-    written = [folder / catalogue.TEST_ROW_FILE]
-    _write(written[0], {"image": _row_url(row.floats()[None, :, 0].numpy()),
-                        "indices": test_row_indices(test.labels).tolist(), "source": test.source,
-                        "package": data_lib.MNIST_PACKAGE, "sizes": data_lib.MNIST_SIZES})
+    row = _test_row()
+    written = [catalogue.thumbnail_dir() / catalogue.TEST_ROW_FILE]
     for name in checkpoints.list_checkpoints():
         try:
-            model, meta = checkpoints.load(name)
+            written.append(make_one(name, row))
         except (FileNotFoundError, ValueError) as exc:
             log(f"{name}: skipped ({exc})")
             continue
-        path = catalogue.thumbnail_file(name, meta["sha256"])
-        _write(path, thumbnail(name, model, meta, row))
-        written.append(path)
-        log(f"{path.name}: written")
-    for old in folder.glob("*.json"):
+        log(f"{written[-1].name}: written")
+    for old in catalogue.thumbnail_dir().glob("*.json"):
         if old not in written:
             old.unlink()
             log(f"{old.name}: removed (its checkpoint changed or is gone)")

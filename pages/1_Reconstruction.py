@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 import ui
-from core import evaluate, images, latent
+from core import images, inference, latent
 from core.models import code_maps
 
 st.set_page_config(page_title="Reconstruction · Autoencoder Lab", page_icon="🔢", layout="wide")
@@ -143,8 +143,8 @@ if tab_compare.open:
             if status.state != "ok":
                 unusable.append(name)
                 continue
-            m = status.meta["metrics"]
-            rows.append({"model": name, **{label: m.get(key) for key, label in METRICS.items()},
+            m = ui.model_metrics(name)
+            rows.append({"model": name, **{label: getattr(m, key) for key, label in METRICS.items()},
                          "epochs": status.meta["epochs"]})
         table = pd.DataFrame(rows).set_index("model")
         st.markdown("Every model on the full test split (from its checkpoint's evaluation).")
@@ -163,8 +163,8 @@ if tab_compare.open:
         if models:
             st.subheader("Error per digit class")
             per_class = []
-            for name, (_, meta) in models.items():
-                for c, value in enumerate(meta["metrics"]["bce_per_class"]):
+            for name in models:
+                for c, value in enumerate(ui.model_metrics(name).bce_per_class):
                     if value is not None:
                         per_class.append({"model": name, "digit": str(c), "BCE per pixel": value})
             by_model = pd.DataFrame(per_class).groupby("model", sort=False)
@@ -180,19 +180,19 @@ if tab_worst.open:
         if models:
             worst_model = st.selectbox("Model", list(models), key="rec_worst_model", format_func=ui.describe)
             model, meta = models[worst_model]
-            stored = meta["metrics"]
-            n_worst = st.slider("How many", 3, len(stored["worst"]), 5, key="rec_worst_n")
-            worst = np.array([i for i, _ in stored["worst"][:n_worst]])
-            errors = np.array([e for _, e in stored["worst"][:n_worst]])
+            stored = ui.model_metrics(worst_model)
+            n_worst = st.slider("How many", 3, len(stored.worst), 5, key="rec_worst_n")
+            worst = np.array([i for i, _ in stored.worst[:n_worst]])
+            errors = np.array([e for _, e in stored.worst[:n_worst]])
             subset = test.subset(worst)
-            recon = evaluate.reconstruct(model, subset.floats(), torch.from_numpy(subset.labels))[:, 0].numpy()
-            st.markdown(f"The {n_worst} test digits {worst_model} rebuilds worst, out of {stored['test_digits']:,}"
-                        + (f" (its digit {stored['digit']} only)." if "digit" in stored else "."))
+            recon = inference.reconstruct(model, subset.floats(), torch.from_numpy(subset.labels))[:, 0].numpy()
+            st.markdown(f"The {n_worst} test digits {worst_model} rebuilds worst, out of {stored.test_digits:,}"
+                        + (f" (its digit {stored.digit} only)." if stored.digit is not None else "."))
             ui.digit_row(subset.images / 255.0, "Originals")
             ui.digit_row(recon, "Reconstructions")
             st.dataframe(pd.DataFrame({"test index": worst, "label": subset.labels, "BCE per pixel": errors.round(4)}),
                          hide_index=True)
-            histogram = stored["bce_histogram"]
+            histogram = stored.bce_histogram
             edges = np.array(histogram["edges"])
             hist = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=histogram["counts"], width=np.diff(edges)))
             hist.add_vline(x=float(errors[-1]), line_dash="dash", annotation_text="worst shown")
@@ -221,7 +221,7 @@ if tab_codes.open:
             for name in sparse_pair:
                 codes = ui.encoded_test_digits(name)[:1000]
                 unit_means[name] = (np.arange(codes.shape[1]), np.sort(codes.mean(0))[::-1])
-                measured[name] = (codes.mean(), (codes > 1e-6).mean(), ui.checkpoint_status(name).meta["metrics"]["bce"])
+                measured[name] = (codes.mean(), (codes > 1e-6).mean(), ui.model_metrics(name).bce)
             st.plotly_chart(bar_figure(unit_means, "code unit (sorted)", "mean activation", 320), key="rec_sparse_chart")
             (dense_mean, dense_on, dense_bce), (sparse_mean, sparse_on, sparse_bce) = measured["dense"], measured["sparse"]
             st.markdown(
@@ -253,7 +253,7 @@ if tab_loss.open:
             recons = {}
             for name in pair:
                 model, meta = ui.load_model(name)
-                recons[name] = evaluate.reconstruct(model, digits.floats(), torch.from_numpy(digits.labels))[:, 0].numpy()
+                recons[name] = inference.reconstruct(model, digits.floats(), torch.from_numpy(digits.labels))[:, 0].numpy()
             ui.digit_row(digits.images / 255.0, "Originals")
             ui.digit_row(recons["dense"], "dense (BCE)")
             ui.digit_row(recons["dense_mse"], "dense_mse (MSE)")
@@ -264,10 +264,10 @@ if tab_loss.open:
             stroke = originals > 0.5
             looks = {name: (float(recons[name][stroke].mean()), float(((recons[name] > 0.1) & (recons[name] < 0.9)).mean()))
                      for name in pair}  # (mean ink on the originals' strokes, share of grey pixels)
-            tested = {name: ui.checkpoint_status(name).meta["metrics"] for name in pair}
+            tested = {name: ui.model_metrics(name) for name in pair}
             st.dataframe(pd.DataFrame([{
                 "model": name, "trained with": "BCE" if name == "dense" else "MSE",
-                "test BCE per pixel": tested[name]["bce"], "test MSE per pixel": tested[name]["mse"],
+                "test BCE per pixel": tested[name].bce, "test MSE per pixel": tested[name].mse,
                 "stroke ink (these digits)": looks[name][0], "grey pixels (these digits)": looks[name][1],
             } for name in pair]), hide_index=True, column_config={
                 "test BCE per pixel": st.column_config.NumberColumn(format="%.4f"),
@@ -287,13 +287,13 @@ if tab_loss.open:
                 darker = "dense (BCE)" if bce_ink > mse_ink else "dense_mse (MSE)"
                 drawn = (f"{darker} draws the darker strokes on these digits ({bce_ink:.3f} for BCE against "
                          f"{mse_ink:.3f} for MSE), with {bce_grey:.1%} grey pixels for BCE against {mse_grey:.1%}")
-            bce_wins_mse = tested["dense"]["mse"] < tested["dense_mse"]["mse"]
+            bce_wins_mse = tested["dense"].mse < tested["dense_mse"].mse
             st.markdown(f"What the measurement shows: {drawn}. On the test split, "
                         + ("dense (BCE) has the lower MSE too, although only dense_mse was trained to lower it "
-                           f"({tested['dense']['mse']:.4f} against {tested['dense_mse']['mse']:.4f})."
+                           f"({tested['dense'].mse:.4f} against {tested['dense_mse'].mse:.4f})."
                            if bce_wins_mse else
-                           f"dense_mse has the lower MSE ({tested['dense_mse']['mse']:.4f} against "
-                           f"{tested['dense']['mse']:.4f}) and dense the lower BCE."))
+                           f"dense_mse has the lower MSE ({tested['dense_mse'].mse:.4f} against "
+                           f"{tested['dense'].mse:.4f}) and dense the lower BCE."))
 
 with st.sidebar:
     ui.link_to_this_view()

@@ -5,15 +5,14 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 import ui
 from core import data, denoise, images
 from core.denoise import NOISE_RANGES
+from core.registry import KERAS_NOISE_FACTOR
 
 st.set_page_config(page_title="Denoising · Autoencoder Lab", page_icon="🧽", layout="wide")
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 LAB_DIGITS = 8
 UPLOAD_SCALE = 4  # 28 px digits shown 112 px wide
 COMPARED = ("denoising", "conv")  # the denoising autoencoder against the same architecture trained on clean digits
@@ -28,7 +27,7 @@ with st.sidebar:
     noise = NOISE_RANGES[kind]
     strength = round(st.slider("Strength", noise.step, noise.high, noise.default, noise.step,
                                key=f"den_strength_{kind}", bind="query-params",
-                               help="Gaussian: the noise's standard deviation (the Keras blog uses 0.5). "
+                               help=f"Gaussian: the noise's standard deviation (the Keras blog uses {KERAS_NOISE_FACTOR:g}). "
                                     "Salt and pepper, masking: the fraction of pixels hit."), 4)
     denoiser = ui.model_picker("Denoiser", key="den_model", kinds=("ae",), default="denoising", bind="query-params")
     st.caption("The `denoising` model was trained on noisy digits against clean ones; every other "
@@ -39,15 +38,6 @@ try:
 except (FileNotFoundError, ValueError) as exc:
     ui.show_model_error(denoiser, exc)
     st.stop()
-
-
-def optional_model(name: str):
-    """A checkpoint's model, or None with the reason shown, for parts of the page that can do without it."""
-    try:
-        return ui.load_model(name)[0]
-    except (FileNotFoundError, ValueError) as exc:
-        st.caption(f"Without {name}: {exc}")
-        return None
 
 
 def label_of(name: str | None) -> str:
@@ -173,7 +163,7 @@ if tab_lab.open:
 if tab_upload.open:
     with tab_upload:
         files = st.file_uploader("Images of digits: PNG, JPEG, BMP, GIF or WebP, any size, dark ink on light "
-                                 "paper or light on dark", type=UPLOAD_TYPES, accept_multiple_files=True,
+                                 "paper or light on dark", type=ui.UPLOAD_TYPES, accept_multiple_files=True,
                                  key="den_upload")
         add_noise = st.toggle(f"Add {noise_phrase()} before denoising (the sidebar's setting)", key="den_upload_noise")
         st.caption("Each image is prepared the way MNIST was made: transparency filled, grey, inverted when "
@@ -187,7 +177,7 @@ if tab_upload.open:
                 prepared[number] = exc
         good = [number for number, item in prepared.items() if isinstance(item, images.UploadedDigit)]
         if good:
-            classifier = optional_model("classifier")
+            classifier = ui.model_or_reason("classifier", optional=True)
             digits = np.stack([prepared[number].image for number in good])
             inputs = data.add_noise(digits, kind, strength, seed=0) if add_noise else digits
             outputs = dict(zip(good, zip(inputs, denoise.denoise(model, inputs))))
@@ -226,9 +216,7 @@ if tab_draw.open:
         canvas_column, result_column = st.columns([2, 3])  # the canvas needs its 280 px
         with canvas_column:
             st.markdown("Draw a digit with the mouse, big, in the middle of the box.")
-            drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF",
-                                width=280, height=280, drawing_mode="freedraw", key="den_canvas",
-                                return_image_data=True)
+            drawing = ui.digit_canvas("den_canvas")
             add_noise = st.toggle(f"Add {noise_phrase()} on top", key="den_draw_noise")
         with result_column:
             try:
@@ -239,8 +227,8 @@ if tab_draw.open:
             if drawn is None or drawn.blank:
                 st.info("The result appears here as soon as you lift the mouse.")
             else:
-                classifier = optional_model("classifier")
-                reconstructor = optional_model("conv")
+                classifier = ui.model_or_reason("classifier", optional=True)
+                reconstructor = ui.model_or_reason("conv", optional=True)
                 model_input = data.add_noise(drawn.image, kind, strength, seed=0) if add_noise else drawn.image
                 outputs = [(drawn.image, "as MNIST sees it")]
                 if add_noise:

@@ -1,20 +1,16 @@
 """Anomaly detection: a VAE that knows one digit flags every other digit by its negative ELBO."""
 
 import numpy as np
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 import ui
 from core import anomaly, images, latent
 
 st.set_page_config(page_title="Anomaly · Autoencoder Lab", page_icon="🚨", layout="wide")
 
-DIGIT_COLORS = px.colors.qualitative.Plotly  # one colour per digit, as on the other pages
 GALLERY_SIZE = 21  # three rows at the page's width
 GRID_SIZE, GRID_SPAN = 15, 3.0  # latent grids: 15 x 15 digits over z in [-3, 3]^2
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 SHOWN_QUANTILES = (0.001, 0.995)  # histogram and slider range: the far tail would squash the rest
 
 # --- sidebar ------------------------------------------------------------------------------
@@ -72,7 +68,7 @@ def histogram_figure(threshold: float, low: float, high: float, bins: int = 60) 
         axis = "" if d == 0 else str(d + 1)  # plotly names axes x, x2, x3, ...
         counts, _ = np.histogram(result.scores[result.labels == d], edges)
         traces.append(go.Bar(x=centres, y=counts, width=width, xaxis=f"x{axis}", yaxis=f"y{axis}",
-                             marker_color=DIGIT_COLORS[d], name=f"digit {d}", showlegend=False,
+                             marker_color=ui.DIGIT_COLORS[d], name=f"digit {d}", showlegend=False,
                              hovertemplate=f"digit {d}<br>%{{x:.0f}} nats: %{{y}} digits<extra></extra>"))
         x0, y0 = col * (panel_w + gap_x), (1 - row) * (panel_h + gap_y)
         layout[f"xaxis{axis}"] = dict(domain=[x0, x0 + panel_w], anchor=f"y{axis}", range=[low, high],
@@ -209,7 +205,7 @@ def verdict(item: images.UploadedDigit, label: str) -> None:
 
 if tab_upload.open:
     with tab_upload:
-        upload = st.file_uploader("An image of one handwritten digit", type=UPLOAD_TYPES, key="an_upload")
+        upload = st.file_uploader("An image of one handwritten digit", type=ui.UPLOAD_TYPES, key="an_upload")
         if upload is None:
             st.caption("Upload an image of a digit: its score and the verdict appear here.")
         else:
@@ -219,8 +215,7 @@ if tab_upload.open:
                 st.error(f"**{upload.name}**: {exc}")
 if tab_draw.open:
     with tab_draw:
-        drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280,
-                            height=280, drawing_mode="freedraw", key="an_canvas", return_image_data=True)
+        drawing = ui.digit_canvas("an_canvas")
         st.caption("Draw a digit with the mouse or a finger, big, in the middle of the box.")
         drawn = images.prepare_upload(drawing.image_bytes) if drawing.image_bytes else None
         if drawn is not None and not drawn.blank:

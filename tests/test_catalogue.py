@@ -27,8 +27,8 @@ def test_every_shipped_checkpoint_has_the_thumbnail_of_its_current_weights():
 def test_header_gives_the_metadata_and_headline_without_the_weights():
     meta = catalogue.read_header(SHIPPED / "conv.safetensors")
     assert meta["model"] == "conv" and meta["parameters"] > 0
-    assert catalogue.headline("conv", meta["metrics"]).startswith("BCE ")
-    explained = catalogue.headline_help("conv", meta["metrics"])
+    assert catalogue.checkpoint_headline(meta).startswith("BCE ")
+    explained = catalogue.headline_help(meta)
     assert "Lower is better" in explained and "0.094 (Keras blog)" in explained
 
 
@@ -57,3 +57,11 @@ def test_thumbnails_are_made_per_weights_and_old_ones_removed(folder):
     assert cards["dense"].thumbnail["kind"] == "ae"
     assert re.search(r": (\d ){9}\d\.$", cards["classifier"].thumbnail["caption"])  # its reading, right or wrong
     assert json.loads((folder / "thumbnails" / catalogue.TEST_ROW_FILE).read_text())["sizes"]["test"] == 10_000
+
+
+def test_the_denoisers_headline_names_the_noise_it_was_measured_at():
+    from core.registry import KERAS_NOISE_FACTOR
+
+    assert catalogue.DENOISE_STRENGTH == KERAS_NOISE_FACTOR
+    meta = catalogue.read_header(SHIPPED / "denoising.safetensors")
+    assert catalogue.checkpoint_headline(meta).startswith("PSNR ") and "Higher is better" in catalogue.headline_help(meta)

@@ -104,7 +104,8 @@ def test_two_concurrent_saves_to_one_name_one_wins_and_the_file_loads(finished_j
     x = torch.rand(4, 1, 28, 28)
     with torch.no_grad():
         assert torch.equal(model(x)["recon"], finished_job.model(x)["recon"])
-    assert [p.name for p in checkpoint_dir.iterdir()] == ["mine.safetensors"]  # no temp files left
+    assert [p.name for p in checkpoint_dir.glob("*.safetensors")] == ["mine.safetensors"]
+    assert not [p for p in checkpoint_dir.rglob(".*")]  # no temp files left, of the checkpoint or its thumbnail
 
 
 def test_user_settings_need_their_own_name(finished_job, checkpoint_dir):

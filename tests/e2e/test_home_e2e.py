@@ -1,7 +1,8 @@
 """The home page in a real browser: pictures and cards, each card one link, at desktop and phone width."""
 
 from core.registry import list_models
-from tests.e2e.conftest import no_exception, open_page, screenshot, start_server, stop_server, wait_for_app
+from tests.app_server import start_server, stop_server, wait_for_app
+from tests.e2e.conftest import no_exception, open_page, screenshot
 
 
 def test_home_lists_models_with_pictures(page, app_url):

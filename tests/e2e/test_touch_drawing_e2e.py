@@ -1,8 +1,11 @@
 """Drawing with a finger: each drawing canvas takes touch strokes on a phone-sized touch screen."""
 
+import itertools
+
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, no_exception, screenshot, wait_for_app
+from tests.app_server import CHROMIUM, wait_for_app
+from tests.e2e.conftest import no_exception, screenshot
 
 PHONE = {"width": 390, "height": 844}
 
@@ -23,7 +26,7 @@ def touch_seven(page) -> None:
     box = canvas.bounding_box()
     corners = [(0.3, 0.25), (0.72, 0.25), (0.45, 0.85)]
     path = [corners[0]]
-    for (x0, y0), (x1, y1) in zip(corners, corners[1:]):
+    for (x0, y0), (x1, y1) in itertools.pairwise(corners):
         path += [(x0 + (x1 - x0) * t / 15, y0 + (y1 - y0) * t / 15) for t in range(1, 16)]
     session = page.context.new_cdp_session(page)
     for i, (x, y) in enumerate(path):
