@@ -11,6 +11,7 @@ def test_home_lists_models_with_pictures(page, app_url):
     assert page.get_by_role("heading", name="Autoencoder Lab").is_visible()
     nav = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
     assert nav[0].strip().endswith("Home")
+    page.locator("img.home-digits").nth(len(list_models()) - 1).wait_for(timeout=60_000)  # every card drawn
     text = page.locator('[data-testid="stMain"]').inner_text()
     for name in list_models():
         assert name in text
