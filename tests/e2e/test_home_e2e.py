@@ -19,6 +19,7 @@ def test_home_lists_models_with_pictures(page, app_url):
     pictures = page.locator("img.home-digits")
     assert pictures.count() == len(list_models())
     assert all(width > 200 for width in pictures.evaluate_all("imgs => imgs.map(i => i.complete && i.width)"))
+    assert "10,000 test digits" in text
     screenshot(page, "home")
 
 
