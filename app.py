@@ -1,60 +1,134 @@
-"""Home page: what the lab is, which models exist, their checkpoints and the data in use."""
+"""Entry point: the navigation ("Home" first, then every page file) and the home page.
+
+The home page imports neither torch nor the registry: checkpoint metadata is JSON in the
+safetensors header and the card pictures are files made from the checkpoints
+(`python -m core.thumbnails`), so it is drawn as soon as Streamlit has started.
+"""
 
 import streamlit as st
 
+from core import catalogue
+from navigation import existing_pages, warm_up_pages_in_background
+
+START_PAGE = "pages/1_Reconstruction.py"
+# Where a model's card leads, and the URL state that opens that page on the model.
+MODEL_PAGES = {
+    "denoising": ("pages/2_Denoising.py", {"den_model": "denoising"}),
+    "classifier": ("pages/2_Denoising.py", {}),
+    "vae2": ("pages/4_Generate.py", {"gen_tab": "Latent grid"}),
+    "vae": ("pages/4_Generate.py", {"gen_tab": "Live sliders"}),
+    "cvae": ("pages/4_Generate.py", {"gen_tab": "Pick a digit"}),
+    "vae_one": ("pages/5_Anomaly.py", {"an_model": "vae_one"}),
+}
+# A card is one link: the page link's hit area is stretched over the whole bordered card. The
+# metric's help icon stays above it, so its tooltip still opens.
+CARD_STYLE = """<style>
+[class*="st-key-home_card_"] { position: relative; transition: background-color .15s; }
+[class*="st-key-home_card_"]:hover { background-color: rgba(151, 166, 195, .12); }
+[class*="st-key-home_card_"] [data-testid="stPageLink"],
+[class*="st-key-home_card_"] [data-testid="stPageLink"] *,
+[class*="st-key-home_card_"] .stElementContainer { position: static; }
+[class*="st-key-home_card_"] [data-testid="stPageLink"] a::after { content: ""; position: absolute; inset: 0; z-index: 1; }
+[class*="st-key-home_card_"] [data-testid="stTooltipIcon"] { position: relative; z-index: 2; }
+img.home-digits, img.home-hero { width: 100%; image-rendering: pixelated; object-fit: fill; display: block; }
+img.home-hero { max-width: 560px; }
+</style>"""
+
+
+def digits_img(data_url: str, alt: str, css_class: str = "home-digits") -> str:
+    """An <img> of a digit row (a PNG data URL, 28 px digits), scaled to its box with sharp pixels."""
+    return f'<img class="{css_class}" src="{data_url}" alt="{alt}">'
+
+
+def card_link(card: catalogue.Card) -> tuple[str, dict]:
+    """(page file, query parameters) that a model's card opens."""
+    model = card.meta.get("model", card.name)
+    if card.name in MODEL_PAGES:
+        return MODEL_PAGES[card.name]
+    kind = (card.thumbnail or {}).get("kind")
+    if model == "denoising" or kind not in ("ae", "vae"):
+        return MODEL_PAGES.get(model, (START_PAGE, {}))[0], {}
+    return START_PAGE, {"rec_models": card.name}
+
+
+def grid(items: list, per_row: int = 3):
+    """(column, item) for each item, a row of columns at a time: on a phone, where columns stack,
+    the cards keep their order."""
+    for first in range(0, len(items), per_row):
+        yield from zip(st.columns(per_row), items[first:first + per_row])
+
+
+def model_card(card: catalogue.Card) -> None:
+    """A card with the model's picture, summary and headline figure (its meaning in a tooltip)."""
+    with st.container(border=True, key=f"home_card_{card.name}"):
+        if card.meta is None:
+            st.markdown(f"**{card.name}**")
+            st.warning(card.problem)
+            return
+        thumb, meta = card.thumbnail, card.meta
+        kind = f" · {thumb['kind'].upper()}" if thumb else ""
+        page, query = card_link(card)
+        st.page_link(page, label=f"**{card.name}**{kind}", query_params=query)
+        # One markdown element for the picture, summary and figure: every element costs the server a
+        # message and the browser a node, fourteen times over.
+        picture = (f"{digits_img(thumb['image'], f'{card.name} rebuilding ten test digits')}\n\n"
+                   f":small[:gray[{thumb['summary']}{' ' + thumb['caption'] if thumb['caption'] else ''}]]"
+                   if thumb else ":small[:gray[No picture yet: `python -m core.thumbnails` makes one from the checkpoint.]]")
+        try:
+            figure, explained = catalogue.checkpoint_headline(meta), catalogue.headline_help(meta)
+        except (KeyError, TypeError):
+            figure, explained = "not evaluated yet", None
+        st.markdown(f"{picture}\n\n{figure}  \n:small[{meta.get('parameters', 0):,} parameters · "
+                    f"{meta.get('epochs', '?')} epochs · trained on {meta.get('data_source', 'unknown data')}]",
+                    unsafe_allow_html=True, help=explained)
+
+
+def home() -> None:
+    st.title("Autoencoder Lab")
+    row = catalogue.test_row()
+    if row:
+        st.markdown(digits_img(row["image"], "ten MNIST test digits, one of each class", "home-hero"), unsafe_allow_html=True)
+    st.markdown("An **autoencoder** squeezes a handwritten digit into a short code and rebuilds it from that code. "
+                "Above: ten test digits; each model below shows how it rebuilds them.")
+    st.page_link(START_PAGE, label="**Start here:** how the models rebuild digits", icon=":material/arrow_forward:")
+    st.html(CARD_STYLE)
+
+    for i, (column, (path, (title, blurb))) in enumerate(grid(list(existing_pages().items()))):
+        with column.container(border=True, key=f"home_card_page{i}"):
+            st.page_link(path, label=f"**{title}**")
+            st.caption(blurb)
+
+    st.subheader("Models")
+    st.caption("Every model here was trained on MNIST and is ready to use; a card opens the page that shows it "
+               "best. Hover over ? for what a figure means and which way is better.")
+    cards = catalogue.cards()
+    shipped = [card for card in cards if not card.is_yours]
+    for column, card in grid(shipped):
+        with column:
+            model_card(card)
+    yours = [card for card in cards if card.is_yours]
+    if yours:
+        st.subheader("Models saved by visitors")
+        total = catalogue.visitor_model_count()
+        if total > len(yours):
+            st.caption(f"The newest {len(yours)} of {total}; every one of them is in the model pickers of the pages.")
+        for column, card in grid(yours):
+            with column:
+                model_card(card)
+    if not cards:
+        st.warning("No trained models are available yet: train one on the Train page or run "
+                   "`python -m core.train --all`.")
+
+    st.divider()
+    if row:
+        sizes = row["sizes"]
+        st.caption(f"Data: MNIST's official splits of {sizes['train']:,} training and {sizes['test']:,} test digits "
+                   f"(LeCun, Cortes and Burges), read from the `{row['package'].split('==')[0]}` Python package. "
+                   "Every figure on this page is measured on the test digits; each card says what its model "
+                   "was trained on.")
+    warm_up_pages_in_background()  # the pages' models load while the visitor reads this one
+
+
 st.set_page_config(page_title="Autoencoder Lab", page_icon="🔢", layout="wide")
-HOME_VISITOR_MODELS = 10  # the newest visitors' models listed here; all of them are in the pickers
-
-st.title("Autoencoder Lab")
-st.markdown(
-    "An autoencoder squeezes a handwritten digit into a short code and rebuilds it from that code. "
-    "Here you can compare how dense, sparse, deep, convolutional, weight-tied, denoising and "
-    "variational autoencoders do it, drag through their latent spaces, clean up noisy digits, "
-    "and retrain any of them yourself. Every model below was trained on MNIST and is ready to use."
-)
-
-# Everything below needs torch, whose import takes about 2 s when the server has just started:
-# the title and the introduction are on screen meanwhile.
-with st.spinner("Starting the lab…"):
-    import ui
-    from core.evaluate import checkpoint_headline
-    from core.registry import get_spec, list_models
-
-columns = st.columns(3)
-for i, (path, (title, blurb)) in enumerate(ui.existing_pages().items()):
-    with columns[i % 3].container(border=True):
-        st.page_link(path, label=f"**{title}**")
-        st.caption(blurb)
-
-st.subheader("Data")
-test = ui.test_digits("mnist")
-st.markdown(f"Test digits: **{test.source}**.")
-
-st.subheader("Models")
-columns = st.columns(3)
-for i, name in enumerate(list_models()):
-    spec = get_spec(name)
-    status = ui.checkpoint_status(name)
-    # One markdown element per card: every element is a message of its own, and 14 cards of five
-    # made the home page the costliest run of a visit for the server.
-    card = f"**{name}** · {spec.kind.upper()}  \n:small[:gray[{spec.summary}]]"
-    with columns[i % 3].container(border=True):
-        if status.state != "ok":
-            st.markdown(card)
-            st.warning(status.message)
-            continue
-        meta = status.meta
-        st.markdown(f"{card}\n\n{checkpoint_headline(meta)}  \n"
-                    f"{meta['parameters']:,} parameters · {meta['epochs']} epochs  \n"
-                    f":small[:gray[Trained on {meta['data_source']}]]")
-
-saved = [(name, status) for name, status in ui.visitor_models() if status.state == "ok"]
-if saved:
-    st.subheader("Models saved by visitors")
-    newest = sorted(saved, key=lambda item: item[1].meta["created"], reverse=True)[:HOME_VISITOR_MODELS]
-    lines = [f"- **{name}**: {status.meta['model']}, "
-             f"{checkpoint_headline(status.meta) if status.meta['metrics'] else 'not measured'}, "
-             f"{status.meta['epochs']} epochs" for name, status in newest]
-    if len(saved) > len(newest):
-        lines.append(f"- and {len(saved) - len(newest)} more, in the model pickers of every page")
-    st.markdown("\n".join(lines))  # one element, however many models there are
+st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True),
+               *(st.Page(path) for path in existing_pages())]).run()

@@ -15,39 +15,26 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 import torch
 
-from core import (anomaly, checkpoints, data, denoise, export, images, inference, jobs, latent, latent_view,
-                  metrics, models, visitors)
+from core import (anomaly, checkpoints, data, denoise, export, generate, images, inference, jobs, latent,
+                  latent_view, metrics, models, visitors)
 from core.registry import get_spec, list_models
+import navigation
+from navigation import PAGES, existing_pages  # noqa: F401  (the pages reach them through ui)
 
 if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
     import plotly.graph_objects as go
 
+navigation.leave_pages_folder_mode()  # a deep link as the server's first request: run app.py's navigation
+
 # One intra-op thread per request: with several sessions on 2 cores, threads that wait on
 # each other made single decodes 10x slower; parallelism comes from sessions instead.
 torch.set_num_threads(1)
-
-PAGES = {
-    "pages/1_Reconstruction.py": ("Reconstruction", "How each autoencoder rebuilds digits, and what its code looks like."),
-    "pages/2_Denoising.py": ("Denoising", "Add noise, upload or draw a digit, and clean it up."),
-    "pages/3_Latent_Space.py": ("Latent space", "A t-SNE / PCA map of encoded digits."),
-    "pages/4_Generate.py": ("Generate", "Drag latent sliders and watch a digit morph."),
-    "pages/5_Anomaly.py": ("Anomaly", "A VAE that knows one digit flags all the others."),
-    "pages/6_Train.py": ("Train", "Retrain any model with your own settings."),
-}
-
-
-def existing_pages() -> dict[str, tuple[str, str]]:
-    """The pages of PAGES whose files exist, in order."""
-    root = Path(__file__).resolve().parent
-    return {path: info for path, info in PAGES.items() if (root / path).is_file()}
-
 
 DISPLAY_SCALE = 3  # 28 px digits are drawn 84 px wide, pixel-sharp
 # One colour per digit on every page (plotly's default qualitative palette, without importing plotly)
@@ -197,8 +184,9 @@ def describe(name: str) -> str:
 
 
 def model_picker(label: str, key: str, kinds: tuple[str, ...] = ("ae", "vae"), default: str | None = None,
-                 multi: bool = False, defaults: list[str] | None = None):
-    """A selectbox (or multiselect) of the models with usable checkpoints, in the sidebar's style."""
+                 multi: bool = False, defaults: list[str] | None = None, bind: str | None = None):
+    """A selectbox (or multiselect) of the models with usable checkpoints, in the sidebar's style;
+    bind="query-params" keeps the choice in the URL."""
     options = available_models(kinds)
     if not options:
         st.warning("No trained models are available yet: train one on the Train page "
@@ -206,9 +194,9 @@ def model_picker(label: str, key: str, kinds: tuple[str, ...] = ("ae", "vae"), d
         st.stop()
     if multi:
         chosen = [n for n in (defaults or options[:1]) if n in options]
-        return st.multiselect(label, options, default=chosen, key=key, format_func=describe)
+        return st.multiselect(label, options, default=chosen, key=key, format_func=describe, bind=bind)
     index = options.index(default) if default in options else 0
-    return st.selectbox(label, options, index=index, key=key, format_func=describe)
+    return st.selectbox(label, options, index=index, key=key, format_func=describe, bind=bind)
 
 
 def show_model_error(name: str, exc: Exception) -> None:
@@ -231,7 +219,7 @@ def model_or_reason(name: str, optional: bool = False):
 
 
 def digit_canvas(key: str):
-    """A 280 px box to draw a digit on with the mouse; its result's `image_bytes` is the PNG drawn."""
+    """A 280 px box to draw a digit on with the mouse or a finger; its result's `image_bytes` is the PNG drawn."""
     from streamlit_drawable_canvas import st_canvas  # only pages with a canvas load the component
 
     return st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280, height=280,
@@ -381,6 +369,25 @@ def latent_map(space: str, method: str, points: int, perplexity: float) -> laten
             bar.empty()
         maps[name] = _read_only(found)
     return maps[name]
+
+
+def first_of_each_class(dataset: str = "mnist") -> np.ndarray:
+    """The test index of the first digit of each class, in class order."""
+    labels = test_digits(dataset).labels
+    return np.array([int(np.argmax(labels == c)) for c in range(10)])
+
+
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=16))
+def interpolation_pair(name: str, ends: str) -> tuple[int, int]:
+    """The pair to interpolate between first, where linear and spherical paths differ most: two of the
+    first test digits of each class (ends "digits": their test indices) or two classes ("classes")."""
+    model = load_model(name)[0]
+    codes = encoded_test_digits(name)
+    if ends == "classes":
+        return generate.most_different_pair(model, generate.class_centroids(codes, test_digits("mnist").labels))
+    firsts = first_of_each_class()
+    i, j = generate.most_different_pair(model, codes[firsts])
+    return int(firsts[i]), int(firsts[j])
 
 
 # The map in the browser (components/latent_map): bundles made once per server and shared, each
@@ -551,3 +558,81 @@ def session_presence(session: str | None) -> Callable[[], bool]:
     def present() -> bool:
         return session is None or not runtime.exists() or runtime.get_instance().is_active_session(session)
     return present
+
+
+# --- warm-up -----------------------------------------------------------------------------------
+
+def warm_up() -> None:
+    """Fill the caches every page's first run needs: the models, the test digits, the codes the
+    Generate page scatters and the anomaly scores (navigation.warm_up_pages_in_background calls it
+    once per server, after the home page). A checkpoint that cannot be used is left to its page."""
+    test_digits("mnist")
+    for name in available_models(("ae", "vae", "classifier")):
+        try:
+            load_model(name)
+        except (FileNotFoundError, ValueError):
+            continue
+    for name, fill in (("vae2", encoded_test_digits), ("vae", encoded_test_digits), ("vae_one", anomaly_scores)):
+        try:
+            fill(name)
+        except (FileNotFoundError, ValueError):
+            continue
+
+
+# --- shareable views -------------------------------------------------------------------------
+# A page's main widgets are bound to the URL (bind="query-params", keyed by their widget key), so a
+# link reproduces what its sender saw. Streamlit drops a URL value that is not a valid choice and
+# draws the default; these two functions say so, instead of letting a stale link pass silently.
+
+def url_request(*keys: str) -> dict[str, list[str]]:
+    """What the URL asks for under widget `keys`: read before those widgets are drawn."""
+    return {key: st.query_params.get_all(key) for key in keys if key in st.query_params}
+
+
+def _same_values(requested: list[str], shown) -> bool:
+    shown = [str(v) for v in (shown if isinstance(shown, (list, tuple)) else [shown])]
+    if len(requested) != len(shown):
+        return False
+    for asked, got in zip(requested, shown):
+        try:
+            if float(asked) == float(got):
+                continue
+        except ValueError:
+            pass
+        if asked != got:
+            return False
+    return True
+
+
+def note_url_fallbacks(requested: dict[str, list[str]], refused_by_page: list[str] = ()) -> None:
+    """A one-line note naming the link's values that the page could not use (dropped by their widget,
+    or keys in `refused_by_page`), and that it shows its defaults instead."""
+    # Streamlit rewrites or drops a bound value it cannot use; a value it kept (a selectbox's label, say)
+    # was used. A key whose widget was not drawn in this run (a closed tab) is not judged.
+    refused = [f"`{key}={', '.join(values)}`" for key, values in requested.items()
+               if key in refused_by_page or (key in st.session_state and st.query_params.get_all(key) != values
+                                             and not _same_values(values, st.session_state[key]))]
+    if refused:
+        st.info(f"This link asked for {' and '.join(refused)}, which this page cannot show; "
+                "it shows its defaults there instead.", icon=":material/link_off:")
+
+
+def view_link(base: str, params: dict[str, list[str]]) -> str:
+    """The URL of a view: the page's address and its query parameters (repeated keys for lists)."""
+    from urllib.parse import urlencode
+
+    query = urlencode([(key, value) for key, values in params.items() for value in values])
+    return f"{base}?{query}" if query else base
+
+
+def link_to_this_view() -> None:
+    """A "Link to this view" popover holding the page's URL with its state, with a copy button.
+
+    Call it last in a run, when every bound widget has written its value into the URL.
+    """
+    if not st.context.url:  # no browser behind this session (a test)
+        return
+    params = {key: st.query_params.get_all(key) for key in st.query_params}
+    with st.popover("Link to this view", icon=":material/link:"):
+        st.caption("Whoever opens it sees what you see now.")
+        st.code(view_link(st.context.url, params), language=None, wrap_lines=True)

@@ -17,6 +17,8 @@ from torch import nn
 from core import checkpoints
 from core import data as data_lib
 from core import metrics
+from core.catalogue import REFERENCES, checkpoint_headline  # noqa: F401  (the pages and CLIs reach it here)
+from core.catalogue import headline as _headline
 from core.inference import EVAL_SEED, negative_elbo, reconstruct, run_batches
 from core.metrics import ModelMetrics
 from core.registry import KERAS_NOISE_FACTOR, get_spec, list_models
@@ -24,14 +26,6 @@ from core.registry import KERAS_NOISE_FACTOR, get_spec, list_models
 DENOISE_NOISE = ("gaussian", KERAS_NOISE_FACTOR)
 WORST_KEPT = 32       # worst-reconstructed test digits kept in a checkpoint's metrics
 HISTOGRAM_BINS = 60   # bins of the per-digit BCE histogram kept likewise
-# Published figures with the full 60,000 training digits, for comparison.
-REFERENCES = {
-    "dense": "BCE 0.092 (Keras blog, Adam)",
-    "deep": "BCE 0.082 (Keras blog)",
-    "conv": "BCE 0.094 (Keras blog)",
-    "vae": "106 nats (pytorch/examples, 20-D)",
-    "vae2": "146.95 nats (keras-io, 2-D conv VAE)",
-}
 
 
 def evaluate_model(name: str, model: nn.Module, dataset: str = "mnist", digit: int | None = None) -> dict:
@@ -88,25 +82,13 @@ def evaluate_model(name: str, model: nn.Module, dataset: str = "mnist", digit: i
 
 
 def headline(metrics: ModelMetrics, denoiser: bool = False) -> str:
-    """The one figure that says most about a model, as a short phrase.
+    """The one figure that says most about a model, as a short phrase (core.catalogue words it,
+    without torch, for the home page too).
 
     Args:
         denoiser: the model was trained on noisy inputs (its recipe has a noise), so its PSNR says most.
     """
-    if metrics.roc_auc is not None:
-        return f"ROC AUC {metrics.roc_auc:.3f} (digit {metrics.digit} vs the rest)"
-    if metrics.nelbo is not None:
-        return f"-ELBO {metrics.nelbo:.1f} nats"
-    if metrics.accuracy is not None:
-        return f"accuracy {100 * metrics.accuracy:.2f}%"
-    if denoiser:
-        return f"PSNR {metrics.psnr_denoised:.1f} dB at noise {DENOISE_NOISE[1]:g}"
-    return f"BCE {metrics.bce:.4f} per pixel"
-
-
-def checkpoint_headline(meta: dict) -> str:
-    """`headline` of a checkpoint from its metadata."""
-    return headline(ModelMetrics.from_dict(meta["metrics"]), meta["recipe"].get("noise") is not None)
+    return _headline(metrics.as_dict(), denoiser)
 
 
 def evaluate_all(names: list[str] | None = None) -> dict[str, dict]:

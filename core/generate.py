@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.latent import decode, interpolate
 from core.models import N_CLASSES
 
 
@@ -39,3 +40,39 @@ def classify(classifier: nn.Module, images: np.ndarray) -> np.ndarray:
     """Class probabilities (N, 10) the classifier gives images (N, 28, 28) in [0, 1]."""
     x = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(-1, 1, 28, 28)
     return torch.softmax(classifier(x)["logits"], dim=1).numpy()
+
+
+def spread_marks(points: np.ndarray, min_distance: float, rounds: int = 200) -> np.ndarray:
+    """Positions for badges at `points` (N, 2) at least `min_distance` apart: each pair that would
+    overlap is pushed apart along the line joining it, half each way, until none does."""
+    placed = np.array(points, dtype=np.float64)
+    for _ in range(rounds):
+        moved = False
+        for i in range(len(placed)):
+            for j in range(i + 1, len(placed)):
+                gap = placed[j] - placed[i]
+                distance = float(np.hypot(*gap))
+                if distance >= min_distance:
+                    continue
+                # Coincident points part in a direction of their own, so the result is deterministic.
+                direction = gap / distance if distance > 1e-9 else np.array([np.cos(i + j), np.sin(i + j)])
+                push = (min_distance - distance) / 2 * 1.001 * direction
+                placed[i] -= push
+                placed[j] += push
+                moved = True
+        if not moved:
+            break
+    return placed
+
+
+def path_difference(model: nn.Module, z_from: np.ndarray, z_to: np.ndarray, steps: int = 10) -> float:
+    """Mean absolute pixel difference between the linear and spherical paths' decoded digits."""
+    linear, spherical = (decode(model, interpolate(z_from, z_to, steps, method)) for method in ("linear", "spherical"))
+    return float(np.abs(linear - spherical).mean())
+
+
+def most_different_pair(model: nn.Module, codes: np.ndarray, steps: int = 10) -> tuple[int, int]:
+    """The pair (i, j), i < j, of `codes` whose linear and spherical interpolations differ most when
+    decoded: a first pair to interpolate between, where the choice of path shows."""
+    pairs = [(i, j) for i in range(len(codes)) for j in range(i + 1, len(codes))]
+    return max(pairs, key=lambda pair: path_difference(model, codes[pair[0]], codes[pair[1]], steps))

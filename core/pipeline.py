@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core import checkpoints, evaluate
+from core import checkpoints, evaluate, thumbnails
 from core import data as data_lib
 from core.metrics import ModelMetrics
 from core.registry import Recipe, get_spec, list_models
@@ -61,8 +61,10 @@ def save(trained: Trained, name: str | None = None, overwrite: bool = False) -> 
         ValueError: a bad name, or a registry name with other settings.
         FileExistsError: the name is taken and overwrite is False.
     """
-    return checkpoints.save(name or trained.model_name, trained.model, trained.recipe, trained.result,
+    path = checkpoints.save(name or trained.model_name, trained.model, trained.recipe, trained.result,
                             trained.metrics, model_name=trained.model_name, overwrite=overwrite)
+    thumbnails.make_one(name or trained.model_name)  # the home page's picture of it, without torch
+    return path
 
 
 def load_or_train(name: str, callbacks: list[Callable[[TrainEvent], None]] = (),

@@ -8,12 +8,12 @@ import torch
 
 import ui
 from core import images, inference, latent
-from core.evaluate import DENOISE_NOISE
 from core.models import code_maps
 
 st.set_page_config(page_title="Reconstruction · Autoencoder Lab", page_icon="🔢", layout="wide")
 
 DEFAULT_MODELS = ["dense", "deep", "conv", "vae"]
+DEFAULT_INDICES = "0, 1, 2, 3, 4, 7, 11, 18, 61, 84"
 METRICS = {"bce": "BCE per pixel", "mse": "MSE per pixel", "euclidean_sum": "Summed Euclidean error",
            "parameters": "Parameters", "mean_code_activation": "Mean code activation"}
 
@@ -57,38 +57,58 @@ def code_figure(originals: np.ndarray, maps: np.ndarray) -> go.Figure:
     return fig
 
 # --- sidebar ------------------------------------------------------------------------------
+requested = ui.url_request("rec_models", "rec_mode", "rec_class", "rec_indices")
 with st.sidebar:
     st.header("Reconstruction")
-    chosen = ui.model_picker("Models", key="rec_models", multi=True, defaults=DEFAULT_MODELS)
-    mode = st.radio("Digits", ["Random", "By class", "By test index"], key="rec_mode", horizontal=True)
-    count = st.slider("How many digits", 4, 16, 10, key="rec_count")
+    chosen = ui.model_picker("Models", key="rec_models", multi=True, defaults=DEFAULT_MODELS, bind="query-params")
+    mode = st.radio("Digits", ["Random", "By class", "By test index"], key="rec_mode", horizontal=True,
+                    bind="query-params")
+    count = st.slider("How many digits", 4, 16, 10, key="rec_count", bind="query-params")
     if mode == "Random":
-        if st.button("New random digits", key="rec_shuffle", icon="🎲"):
-            st.session_state["rec_seed"] = st.session_state.get("rec_seed", 0) + 1
+        # The seed is in the URL, so a shared link shows the same random digits.
+        seed = st.query_params.get("rec_seed", "0")
+        seed = int(seed) if seed.isdigit() and len(seed) < 10 else 0
+        if st.button("New random digits", key="rec_shuffle", icon=":material/casino:"):
+            seed += 1
+            st.query_params["rec_seed"] = str(seed)
     elif mode == "By class":
-        digit_class = st.selectbox("Digit", list(range(10)), key="rec_class")
+        digit_class = st.selectbox("Digit", list(range(10)), key="rec_class", bind="query-params")
     else:
-        index_text = st.text_input("Test indices, comma-separated", "0, 1, 2, 3, 4, 7, 11, 18, 61, 84",
-                                   key="rec_indices", help="0 to 9,999")
+        index_text = st.text_input("Test indices, comma-separated", DEFAULT_INDICES,
+                                   key="rec_indices", help="0 to 9,999", bind="query-params")
+
+
+def parse_indices(text: str, total: int) -> np.ndarray:
+    """Test indices from a comma-separated list; a ValueError says what is wrong with it."""
+    try:
+        index = np.array([int(part) for part in text.replace(" ", "").split(",") if part])
+    except ValueError:
+        raise ValueError("Test indices must be whole numbers separated by commas, such as 3, 14, 159.") from None
+    if index.size == 0 or index.min() < 0 or index.max() >= total:
+        raise ValueError(f"Pick test indices from 0 to {total - 1:,}.")
+    return index
+
 
 test = ui.test_digits("mnist")
+refused = []
 if mode == "Random":
-    index = np.random.default_rng(st.session_state.get("rec_seed", 0)).choice(len(test), count, replace=False)
+    index = np.random.default_rng(seed).choice(len(test), count, replace=False)
 elif mode == "By class":
     rng = np.random.default_rng(digit_class)
     index = rng.choice(np.flatnonzero(test.labels == digit_class), count, replace=False)
 else:
     try:
-        index = np.array([int(part) for part in index_text.replace(" ", "").split(",") if part])
-    except ValueError:
-        st.error("Test indices must be whole numbers separated by commas, such as 3, 14, 159.")
-        st.stop()
-    if index.size == 0 or index.min() < 0 or index.max() >= len(test):
-        st.error(f"Pick test indices from 0 to {len(test) - 1:,}.")
-        st.stop()
+        index = parse_indices(index_text, len(test))
+    except ValueError as exc:
+        if requested.get("rec_indices") != [index_text]:  # typed here: say what is wrong
+            st.error(str(exc))
+            st.stop()
+        refused.append("rec_indices")  # from a shared link: the default digits, with a note
+        index = parse_indices(DEFAULT_INDICES, len(test))
 digits = test.subset(index)
 
 st.title("Reconstruction")
+ui.note_url_fallbacks(requested, refused)
 st.markdown("Each autoencoder squeezes a digit through its code and rebuilds it. The top row is the "
             "original test digit; each row below is one model's reconstruction.")
 ui.source_caption(test.source)
@@ -197,15 +217,19 @@ if tab_codes.open:
         sparse_pair = [n for n in ("dense", "sparse") if ui.checkpoint_status(n).state == "ok"]
         if len(sparse_pair) == 2:
             st.subheader("Sparse vs dense codes")
-            unit_means = {}
+            unit_means, measured = {}, {}
             for name in sparse_pair:
                 codes = ui.encoded_test_digits(name)[:1000]
                 unit_means[name] = (np.arange(codes.shape[1]), np.sort(codes.mean(0))[::-1])
-                st.markdown(f"**{name}**: mean activation {codes.mean():.3f}, "
-                            f"{(codes > 1e-6).mean() * 100:.0f}% of code values non-zero on 1,000 test digits")
+                measured[name] = (codes.mean(), (codes > 1e-6).mean(), ui.model_metrics(name).bce)
             st.plotly_chart(bar_figure(unit_means, "code unit (sorted)", "mean activation", 320), key="rec_sparse_chart")
-            st.caption("The L1 penalty on the code makes the sparse model use fewer, smaller activations "
-                       "per digit, at some cost in reconstruction error.")
+            (dense_mean, dense_on, dense_bce), (sparse_mean, sparse_on, sparse_bce) = measured["dense"], measured["sparse"]
+            st.markdown(
+                f"Measured on 1,000 test digits: the L1 penalty on `sparse`'s code made its activations "
+                f"**{dense_mean / sparse_mean:.1f}x smaller** on average ({sparse_mean:.2f} against {dense_mean:.2f}), "
+                f"but it switched few of them off: **{sparse_on:.0%}** of its code values are non-zero, against "
+                f"{dense_on:.0%} for `dense`. So it is a code of small values rather than of few units. It costs "
+                f"reconstruction: test BCE {sparse_bce:.4f} against {dense_bce:.4f}.")
 
 # --- layer summary -----------------------------------------------------------------------
 if tab_layers.open:
@@ -223,10 +247,9 @@ if tab_loss.open:
         if len(pair) < 2:
             st.info("This comparison needs usable dense and dense_mse checkpoints.")
         else:
-            st.markdown("The same 784-32-784 network trained twice: once with binary cross-entropy, once "
-                        "with mean squared error. BCE punishes a confident wrong pixel much harder than MSE "
-                        "does, so the BCE model tends to draw crisper, darker strokes; MSE settles for grey "
-                        "where it is unsure.")
+            st.markdown("The same 784-32-784 network trained twice: once with binary cross-entropy (BCE), once "
+                        "with mean squared error (MSE). Tutorials expect BCE to draw crisper, darker strokes, "
+                        "since it punishes a confident wrong pixel much harder. Here is what the two models do.")
             recons = {}
             for name in pair:
                 model, meta = ui.load_model(name)
@@ -234,11 +257,43 @@ if tab_loss.open:
             ui.digit_row(digits.images / 255.0, "Originals")
             ui.digit_row(recons["dense"], "dense (BCE)")
             ui.digit_row(recons["dense_mse"], "dense_mse (MSE)")
-            ui.digit_row(np.abs(recons["dense"] - recons["dense_mse"]) * 3, "Difference x3 (white = they disagree)")
-            rows = []
-            for name in pair:
-                m = ui.model_metrics(name)
-                rows.append({"model": name, "trained with": "BCE" if name == "dense" else "MSE",
-                             "test BCE per pixel": m.bce, "test MSE per pixel": m.mse,
-                             f"PSNR at noise {DENOISE_NOISE[1]:g}": m.psnr_denoised})
-            st.dataframe(pd.DataFrame(rows), hide_index=True)
+            difference = np.abs(recons["dense"] - recons["dense_mse"])
+            ui.digit_row(np.clip(difference * 3, 0, 1), f"Difference x3 (white = they disagree; the largest "
+                                                        f"gap on these digits is {difference.max():.2f} of full ink)")
+            originals = digits.images / 255.0
+            stroke = originals > 0.5
+            looks = {name: (float(recons[name][stroke].mean()), float(((recons[name] > 0.1) & (recons[name] < 0.9)).mean()))
+                     for name in pair}  # (mean ink on the originals' strokes, share of grey pixels)
+            tested = {name: ui.model_metrics(name) for name in pair}
+            st.dataframe(pd.DataFrame([{
+                "model": name, "trained with": "BCE" if name == "dense" else "MSE",
+                "test BCE per pixel": tested[name].bce, "test MSE per pixel": tested[name].mse,
+                "stroke ink (these digits)": looks[name][0], "grey pixels (these digits)": looks[name][1],
+            } for name in pair]), hide_index=True, column_config={
+                "test BCE per pixel": st.column_config.NumberColumn(format="%.4f"),
+                "test MSE per pixel": st.column_config.NumberColumn(format="%.4f"),
+                "stroke ink (these digits)": st.column_config.NumberColumn(
+                    format="%.3f", help=f"The mean value drawn where the original is darker than half (the originals "
+                                        f"themselves: {originals[stroke].mean():.3f}). Higher: darker strokes."),
+                "grey pixels (these digits)": st.column_config.NumberColumn(
+                    format="percent", help="The share of pixels between 0.1 and 0.9, neither ink nor paper. "
+                                           "Lower: crisper."),
+            })
+            (bce_ink, bce_grey), (mse_ink, mse_grey) = looks["dense"], looks["dense_mse"]
+            if abs(bce_ink - mse_ink) < 0.03 and abs(bce_grey - mse_grey) < 0.02:
+                drawn = (f"the two draw these digits almost alike: strokes as dark ({bce_ink:.3f} against {mse_ink:.3f}) "
+                         f"and as many grey pixels ({bce_grey:.1%} against {mse_grey:.1%})")
+            else:
+                darker = "dense (BCE)" if bce_ink > mse_ink else "dense_mse (MSE)"
+                drawn = (f"{darker} draws the darker strokes on these digits ({bce_ink:.3f} for BCE against "
+                         f"{mse_ink:.3f} for MSE), with {bce_grey:.1%} grey pixels for BCE against {mse_grey:.1%}")
+            bce_wins_mse = tested["dense"].mse < tested["dense_mse"].mse
+            st.markdown(f"What the measurement shows: {drawn}. On the test split, "
+                        + ("dense (BCE) has the lower MSE too, although only dense_mse was trained to lower it "
+                           f"({tested['dense'].mse:.4f} against {tested['dense_mse'].mse:.4f})."
+                           if bce_wins_mse else
+                           f"dense_mse has the lower MSE ({tested['dense_mse'].mse:.4f} against "
+                           f"{tested['dense'].mse:.4f}) and dense the lower BCE."))
+
+with st.sidebar:
+    ui.link_to_this_view()

@@ -19,15 +19,17 @@ COMPARED = ("denoising", "conv")  # the denoising autoencoder against the same a
 LINE_COLOURS = {None: "#9e9e9e", "denoising": "#1f77b4", "conv": "#ff7f0e"}
 
 # --- sidebar ------------------------------------------------------------------------------
+requested = ui.url_request("den_kind", "den_model", *(key for key in st.query_params if key.startswith("den_strength_")))
 with st.sidebar:
     st.header("Denoising")
-    kind = st.selectbox("Noise", list(NOISE_RANGES), format_func=lambda k: NOISE_RANGES[k].label, key="den_kind")
+    kind = st.selectbox("Noise", list(NOISE_RANGES), format_func=lambda k: NOISE_RANGES[k].label, key="den_kind",
+                        bind="query-params")
     noise = NOISE_RANGES[kind]
     strength = round(st.slider("Strength", noise.step, noise.high, noise.default, noise.step,
-                               key=f"den_strength_{kind}",
+                               key=f"den_strength_{kind}", bind="query-params",
                                help=f"Gaussian: the noise's standard deviation (the Keras blog uses {KERAS_NOISE_FACTOR:g}). "
                                     "Salt and pepper, masking: the fraction of pixels hit."), 4)
-    denoiser = ui.model_picker("Denoiser", key="den_model", kinds=("ae",), default="denoising")
+    denoiser = ui.model_picker("Denoiser", key="den_model", kinds=("ae",), default="denoising", bind="query-params")
     st.caption("The `denoising` model was trained on noisy digits against clean ones; every other "
                "autoencoder only ever saw clean digits.")
 
@@ -87,6 +89,7 @@ def noise_phrase() -> str:
 
 
 st.title("Denoising")
+ui.note_url_fallbacks(requested)
 st.markdown("Noise goes in, a clean digit should come out. The `denoising` autoencoder learned this from "
             "noisy digits paired with clean ones; here you can see it, measure it against a plain "
             "autoencoder and the noisy input itself, and try it on your own images.")
@@ -255,3 +258,6 @@ if tab_draw.open:
                     with column:
                         show_digit(image, caption, classifier)
                 st.caption(" · ".join(drawn.steps[1:]))  # the first step names the canvas's PNG
+
+with st.sidebar:
+    ui.link_to_this_view()

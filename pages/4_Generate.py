@@ -17,16 +17,15 @@ PRIOR_LIMIT = 3.0  # sliders for 16-D and 8-D codes reach 3 standard deviations 
 SAMPLERS = ("vae", "vae2")  # unconditional VAEs for interpolation and sampling
 SPACING_NAMES = {"linear": "even steps", "quantile": "normal quantiles"}
 TABS = ["Latent grid", "Live sliders", "Pick a digit", "Interpolate", "Sample"]
+FIRST_DIGIT = 3  # the digit the live controls start from
+BADGE_DIAMETER = 0.16  # a digit badge on the 2-D pad, as a share of the span (latent_pad.js: radius 0.8 / 22 of the pad)
+# At 390 px the five tab names do not fit on one line: let them wrap instead of scrolling out of sight.
+TAB_STYLE = '<style>.st-key-gen_tab [role="tablist"] { flex-wrap: wrap; row-gap: .25rem; }</style>'
 
-with st.sidebar:
-    st.header("2-D latent space")
-    grid_size = st.slider("Digits per side", 5, 30, 15, key="gen_grid_size")
-    span = st.slider("Span: z from −span to +span", 1.0, 4.0, 3.0, 0.25, key="gen_span")
-    spacing = st.radio("Spacing", latent.GRID_SPACINGS, format_func=SPACING_NAMES.get, key="gen_spacing",
-                       help="Normal quantiles put more digits near the centre, where most codes fall "
-                            "(the Keras VAE example's grid).")
-    st.caption("The latent grid and the 2-D pad cover this square of vae2's latent space.")
 
+requested = ui.url_request("gen_tab", "gen_grid_size", "gen_span", "gen_spacing", "gen_vae_digit", "gen_vae2_digit",
+                           "gen_cvae_digit", "gen_interp_model", "gen_interp_ends", "gen_interp_steps",
+                           "gen_sample_model", "gen_temperature", "gen_sample_side")
 st.title("Generate")
 st.markdown(
     "A variational autoencoder's decoder turns any point of its latent space into a digit. "
@@ -44,7 +43,10 @@ def grid_figure(png: bytes, values: np.ndarray) -> go.Figure:
     centres = [28 * i + 13.5 for i in range(0, n, every)]
     return go.Figure(go.Image(source=data_url(png)), layout=dict(  # one constructor call: the cheapest to build
         xaxis=dict(tickvals=centres, ticktext=[f"{v:.1f}" for v in values[::every]], title=dict(text="z0")),
-        yaxis=dict(tickvals=centres, ticktext=[f"{v:.1f}" for v in values[::-1][::every]], title=dict(text="z1")),
+        # On a phone the square picture is narrower than the chart is tall: keep it at the top, not
+        # centred below a gap.
+        yaxis=dict(tickvals=centres, ticktext=[f"{v:.1f}" for v in values[::-1][::every]], title=dict(text="z1"),
+                   constrain="domain", constraintoward="top"),
         height=480, margin=dict(l=10, r=10, t=10, b=10)))
 
 
@@ -54,7 +56,8 @@ def scatter_figure(codes: np.ndarray, labels: np.ndarray, reach: float) -> go.Fi
                            marker=dict(size=3, color=ui.DIGIT_COLORS[d], opacity=0.6)) for d in range(10)]
     return go.Figure(traces, layout=dict(
         xaxis=dict(range=[-reach, reach], title=dict(text="z0"), constrain="domain"),
-        yaxis=dict(range=[-reach, reach], title=dict(text="z1"), scaleanchor="x", constrain="domain"),
+        yaxis=dict(range=[-reach, reach], title=dict(text="z1"), scaleanchor="x", constrain="domain",
+                   constraintoward="top"),
         height=480, margin=dict(l=10, r=10, t=10, b=10),
         legend=dict(title=dict(text="digit"), orientation="h", x=0, y=1.0, yanchor="bottom")))
 
@@ -84,7 +87,8 @@ def pad_buttons(key: str, size: int, limit: float, centroids: np.ndarray | None 
     """Buttons that set pad `key` from Python: a digit's centroid, a random code, zero."""
     with st.container(horizontal=True, vertical_alignment="bottom"):
         if centroids is not None:
-            digit = st.selectbox("Digit", range(10), index=3, key=f"{key}_digit", width=110)
+            digit = st.selectbox("Digit", range(10), index=FIRST_DIGIT, key=f"{key}_digit", width=110,
+                                 bind="query-params")
             st.button(f"Jump to the centroid of the {digit}s", key=f"{key}_centroid",
                       on_click=latent_pad.set_latent, args=(key, centroids[digit], limit))
         st.button("Randomise", key=f"{key}_random", on_click=randomise, args=(key, size, limit))
@@ -100,9 +104,27 @@ def plain_controls(key: str, model, z: np.ndarray, limit: float, label: int | No
             latent_pad.plain_sliders(key, limit)
 
 
+def start_code(key: str, size: int, limit: float, default: np.ndarray) -> np.ndarray:
+    """The code pad `key` starts from: a link's (KEY_z in the URL), else `default`, with a note
+    when the link's code does not fit this latent space."""
+    try:
+        code = latent_pad.url_code(key, size, limit)
+    except ValueError as exc:
+        st.info(f"This link's code for this digit is not {exc}; it starts from the default instead.",
+                icon=":material/link_off:")
+        code = None
+    return default if code is None else code
+
+
+def sample_seed() -> int:
+    """The prior samples' seed, kept in the URL (gen_sample_seed) so a link shows the same samples."""
+    seed = st.query_params.get("gen_sample_seed", "0")
+    return int(seed) if seed.isdigit() and len(seed) < 10 else 0
+
+
 def new_samples() -> None:
     """Widget callback: the next seed for the prior samples."""
-    st.session_state["gen_sample_seed"] = st.session_state.get("gen_sample_seed", 0) + 1
+    st.query_params["gen_sample_seed"] = str(sample_seed() + 1)
 
 
 @st.fragment
@@ -111,10 +133,16 @@ def live_controls(name: str, key: str, mode: str, limit: float) -> None:
     model = ui.load_model(name)[0]
     centroids = generate.class_centroids(ui.encoded_test_digits(name), digits.labels)
     size = model.code_shape[0]
+    if f"{key}_z" not in st.session_state:  # a link's code, else the digit preselected below, never z = 0
+        latent_pad.set_latent(key, start_code(key, size, limit, centroids[st.session_state.get(f"{key}_digit", FIRST_DIGIT)]),
+                              limit)
     z = latent_pad.current_latent(key, size, limit)
+    latent_pad.keep_code_in_url(key)
     marks = None
     if mode == "pad":
-        marks = [(float(x), float(y), str(d), ui.DIGIT_COLORS[d]) for d, (x, y) in enumerate(centroids)]
+        badges = generate.spread_marks(centroids, BADGE_DIAMETER * limit)
+        marks = [(float(x), float(y), str(d), ui.DIGIT_COLORS[d], float(bx), float(by))
+                 for d, ((x, y), (bx, by)) in enumerate(zip(centroids, badges))]
     latent_pad.live_pad(key, ui.browser_decoder(name)[0], mode, limit, marks=marks)
     pad_buttons(key, size, limit, centroids)
     plain_controls(key, model, z, limit)
@@ -125,8 +153,12 @@ def conditional_controls(classifier) -> None:
     """The conditional VAE: a digit picker, live style sliders, and what the classifier reads."""
     model = ui.load_model("cvae")[0]
     key, size = "gen_cvae", model.code_shape[0]
-    digit = st.segmented_control("Digit", range(10), default=7, required=True, key="gen_cvae_digit")
+    digit = st.segmented_control("Digit", range(10), default=7, required=True, key="gen_cvae_digit",
+                                 bind="query-params")
+    if f"{key}_z" not in st.session_state:
+        latent_pad.set_latent(key, start_code(key, size, PRIOR_LIMIT, np.zeros(size)), PRIOR_LIMIT)
     z = latent_pad.current_latent(key, size, PRIOR_LIMIT)
+    latent_pad.keep_code_in_url(key)
     latent_pad.live_pad(key, ui.browser_decoder("cvae")[0], "sliders", PRIOR_LIMIT, label=digit)
     pad_buttons(key, size, PRIOR_LIMIT)
     if classifier is not None:
@@ -141,7 +173,23 @@ def conditional_controls(classifier) -> None:
     plain_controls(key, model, z, PRIOR_LIMIT, label=digit)
 
 
+url_note = st.empty()  # filled at the end of the run, once every widget has taken its value
+st.html(TAB_STYLE)
 grid_tab, live_tab, conditional_tab, interpolate_tab, sample_tab = st.tabs(TABS, key="gen_tab", bind="query-params")
+# The square of vae2's latent space is set in the sidebar, shown only on the two tabs it acts on;
+# bound to the URL, its values outlast a visit to another tab and travel with a link.
+if grid_tab.open or live_tab.open:
+    with st.sidebar:
+        st.header("2-D latent space")
+        if grid_tab.open:
+            grid_size = st.slider("Digits per side", 5, 30, 15, key="gen_grid_size", bind="query-params")
+        span = st.slider("Span: z from −span to +span", 1.0, 4.0, 3.0, 0.25, key="gen_span", bind="query-params")
+        if grid_tab.open:
+            spacing = st.radio("Spacing", latent.GRID_SPACINGS, format_func=SPACING_NAMES.get, key="gen_spacing",
+                               bind="query-params",
+                               help="Normal quantiles put more digits near the centre, where most codes fall "
+                                    "(the Keras VAE example's grid).")
+        st.caption("The latent grid and the 2-D pad cover this square of vae2's latent space.")
 
 if grid_tab.open:
     with grid_tab:
@@ -176,7 +224,8 @@ if live_tab.open:
         st.subheader("vae2: a pad over the 2-D latent space")
         if ui.model_or_reason("vae2") is not None:
             latent_pad.send_decoder(*ui.browser_decoder("vae2"))
-            st.caption("Numbers mark where each digit's test codes are centred.")
+            st.caption("Numbers mark where each digit's test codes are centred; where two centres lie closer than "
+                       "a badge, the badges are pushed apart, with a line to the centre.")
             live_controls("vae2", "gen_vae2", "pad", span)
 
 if conditional_tab.open:
@@ -190,48 +239,57 @@ if conditional_tab.open:
 if interpolate_tab.open:
     with interpolate_tab:
         model_cell, ends_cell = st.columns(2)
-        name = model_cell.selectbox("Model", SAMPLERS, key="gen_interp_model")
+        name = model_cell.selectbox("Model", SAMPLERS, key="gen_interp_model", bind="query-params")
         ends = ends_cell.radio("Between", ["two test digits", "two digit classes"], horizontal=True,
-                               key="gen_interp_ends")
+                               key="gen_interp_ends", bind="query-params")
         model = ui.model_or_reason(name)
         if model is not None:
             codes = ui.encoded_test_digits(name)
             first_cell, second_cell, steps_cell = st.columns(3)
             if ends == "two test digits":
                 last = len(digits) - 1
-                a = first_cell.number_input("From test digit no.", 0, last, int(np.argmax(digits.labels == 1)),
-                                            key="gen_interp_a")
-                b = second_cell.number_input("To test digit no.", 0, last, int(np.argmax(digits.labels == 7)),
-                                             key="gen_interp_b")
+                first, second = ui.interpolation_pair(name, "digits")
+                a = first_cell.number_input("From test digit no.", 0, last, first, key=f"gen_interp_a_{name}",
+                                            bind="query-params")
+                b = second_cell.number_input("To test digit no.", 0, last, second, key=f"gen_interp_b_{name}",
+                                             bind="query-params")
                 start, end = codes[a], codes[b]
                 ui.digit_row(digits.images[[a, b]] / 255.0, "The two test digits")
             else:
                 centroids = generate.class_centroids(codes, digits.labels)
-                a = first_cell.selectbox("From the centroid of", range(10), index=1, key="gen_interp_class_a")
-                b = second_cell.selectbox("To the centroid of", range(10), index=7, key="gen_interp_class_b")
+                first, second = ui.interpolation_pair(name, "classes")
+                a = first_cell.selectbox("From the centroid of", range(10), index=first, key=f"gen_interp_class_a_{name}",
+                                         bind="query-params")
+                b = second_cell.selectbox("To the centroid of", range(10), index=second, key=f"gen_interp_class_b_{name}",
+                                          bind="query-params")
                 start, end = centroids[a], centroids[b]
-            steps = steps_cell.slider("Steps", 5, 20, 10, key="gen_interp_steps")
+            steps = steps_cell.slider("Steps", 5, 20, 10, key="gen_interp_steps", bind="query-params")
             paths = {method: latent.decode(model, latent.interpolate(start, end, steps, method))
                      for method in ("linear", "spherical")}
             ui.digit_row(paths["linear"], "Linear: a straight line between the two codes")
             ui.digit_row(paths["spherical"], "Spherical: along the great circle (slerp), keeping the "
                                              "codes' length typical of the prior")
+            angle = np.degrees(np.arccos(np.clip(np.dot(start, end) / (np.linalg.norm(start) * np.linalg.norm(end) + 1e-12),
+                                                 -1, 1)))
+            st.caption(f"The two paths' digits differ by {np.abs(paths['linear'] - paths['spherical']).mean():.3f} of "
+                       f"full ink per pixel on average; the codes are {angle:.0f}° apart, and the further apart, "
+                       "the more the straight line cuts through the low-norm middle that slerp goes around.")
             st.markdown("**Both paths as an animation** (press ▶)")
             st.plotly_chart(animation_figure(paths), key="gen_interp_animation")
 
 if sample_tab.open:
     with sample_tab:
         model_cell, temperature_cell, side_cell = st.columns(3)
-        name = model_cell.selectbox("Model", SAMPLERS, key="gen_sample_model")
+        name = model_cell.selectbox("Model", SAMPLERS, key="gen_sample_model", bind="query-params")
         temperature = temperature_cell.slider(
-            "Temperature", 0.1, 2.0, 1.0, 0.1, key="gen_temperature",
+            "Temperature", 0.1, 2.0, 1.0, 0.1, key="gen_temperature", bind="query-params",
             help="Scales the prior's spread: below 1 gives typical digits, above 1 stranger ones.")
-        side = side_cell.slider("Digits per side", 4, 12, 8, key="gen_sample_side")
+        side = side_cell.slider("Digits per side", 4, 12, 8, key="gen_sample_side", bind="query-params")
         st.button("New samples", key="gen_sample_new", on_click=new_samples)
         model = ui.model_or_reason(name)
         if model is not None:
             z = generate.prior_samples(model.code_shape[0], side * side, temperature,
-                                       seed=st.session_state.get("gen_sample_seed", 0))
+                                       seed=sample_seed())
             samples = latent.decode(model, z)
             ui.show_png(to_png(tile(samples.reshape(side, side, 28, 28), pad=2), scale=2))
             classifier = ui.model_or_reason("classifier")
@@ -239,3 +297,6 @@ if sample_tab.open:
                 sure = generate.classify(classifier, samples).max(axis=1) >= 0.9
                 st.caption(f"The classifier is at least 90% sure which digit {sure.sum()} of the "
                            f"{len(samples)} samples show.")
+
+with url_note.container():
+    ui.note_url_fallbacks(requested)

@@ -14,6 +14,7 @@ GRID_SIZE, GRID_SPAN = 15, 3.0  # latent grids: 15 x 15 digits over z in [-3, 3]
 SHOWN_QUANTILES = (0.001, 0.995)  # histogram and slider range: the far tail would squash the rest
 
 # --- sidebar ------------------------------------------------------------------------------
+requested = ui.url_request("an_model", *(key for key in st.query_params if key.startswith("an_threshold_")))
 with st.sidebar:
     st.header("Anomaly detection")
     options = ui.one_digit_models()
@@ -21,7 +22,8 @@ with st.sidebar:
         st.warning("No model trained on a single digit is available: train `vae_one` on the Train page "
                    "or run `python -m core.train --model vae_one`.")
         st.stop()
-    name = st.selectbox("Model that knows one digit", options, format_func=ui.describe, key="an_model")
+    name = st.selectbox("Model that knows one digit", options, format_func=ui.describe, key="an_model",
+                        bind="query-params")
     st.caption("`vae_one` learnt sevens only. Retrain it on another digit on the Train page "
                "(its recipe's digit) and pick it here.")
 
@@ -43,6 +45,7 @@ st.markdown(
     f"threshold and you have a detector of \"not a {digit}\"."
 )
 ui.source_caption(digits.source)
+url_note = st.empty()  # filled once the threshold slider has taken its value
 
 
 def reconstructions(test_positions: np.ndarray) -> np.ndarray:
@@ -115,10 +118,12 @@ columns[3].metric("Median score of the others", f"{np.median(result.scores[~know
 
 threshold = st.slider(
     "Threshold: flag digits scoring above (nats)", low, high, float(np.clip(anomaly.default_threshold(result), low, high)),
-    step=max((high - low) / 500, 0.01), format="%.0f", key=f"an_threshold_{name}",
+    step=max((high - low) / 500, 0.01), format="%.0f", key=f"an_threshold_{name}", bind="query-params",
     help=f"It starts where {anomaly.FALSE_ALARM_RATE:.0%} of the {digit}s are flagged.",
 )
 detection = anomaly.detect(result, threshold)
+with url_note.container():
+    ui.note_url_fallbacks(requested)
 columns = st.columns(4)
 columns[0].metric("Precision", f"{detection.precision:.1%}", help="Of the flagged digits, the share that are not "
                   f"{digit}s.")
@@ -169,12 +174,8 @@ for column, grid_model_name in zip(st.columns(2), (name, "vae2")):
 
 # --- your digit -----------------------------------------------------------------------------
 st.subheader(f"Is your digit a {digit}?")
-tab_upload, tab_draw = st.tabs(["Upload", "Draw"])
-with tab_upload:
-    upload = st.file_uploader("An image of one handwritten digit", type=ui.UPLOAD_TYPES, key="an_upload")
-with tab_draw:
-    drawing = ui.digit_canvas("an_canvas")
-    st.caption("Draw a digit with the mouse, big, in the middle of the box.")
+# Only the open tab runs: the drawing canvas (a browser component of its own) loads when it is wanted.
+tab_upload, tab_draw = st.tabs(["Upload", "Draw"], key="an_your_digit", on_change="rerun", bind="query-params")
 
 
 def verdict(item: images.UploadedDigit, label: str) -> None:
@@ -185,26 +186,48 @@ def verdict(item: images.UploadedDigit, label: str) -> None:
         return
     score = anomaly.score_image(model, item.image)
     rebuilt = latent.decode(model, latent.encode(model, item.image[None]))[0]
-    share = float((result.scores[known] < score).mean())
+    lower = float((result.scores[known] < score).mean())  # its percentile among the test sevens
     columns = st.columns([1, 1, 3])
     ui.show_png(images.to_png(item.image, scale=4), columns[0], caption=f"{label}, as MNIST sees it", width=112)
     ui.show_png(images.to_png(rebuilt, scale=4), columns[1], caption=f"rebuilt by {name}", width=112)
     with columns[2]:
         st.metric("Anomaly score", f"{score:.0f} nats", delta=f"{score - threshold:+.0f} vs the threshold",
                   delta_color="inverse")
+        where = f"{score:.0f} nats against the threshold of {threshold:.0f}; {lower:.0%} of the test {digit}s score lower"
         if score > threshold:
-            st.warning(f"Flagged: not a {digit}, says `{name}` (it scores higher than {share:.0%} of the test {digit}s).")
+            st.warning(f"Flagged: not a {digit}, says `{name}` ({where}).")
         else:
-            st.success(f"Passes as a {digit} (it scores higher than only {share:.0%} of the test {digit}s).")
+            st.success(f"Passes as a {digit} ({where}).")
+        st.caption(f"The score is what the rebuild misses plus the cost of the code. `{name}` can only draw what "
+                   f"it learnt from MNIST's {digit}s: strokes they rarely have are left out of the rebuild and "
+                   "cost nats, while a digit made of strokes they share is cheap to explain.")
 
 
-if upload is not None:
-    try:
-        verdict(images.prepare_upload(upload.getvalue()), upload.name)
-    except ValueError as exc:
-        st.error(f"**{upload.name}**: {exc}")
-drawn = images.prepare_upload(drawing.image_bytes) if drawing.image_bytes else None
-if drawn is not None and not drawn.blank:
-    verdict(drawn, "your drawing")
-if upload is None and (drawn is None or drawn.blank):
-    st.caption("Upload an image or draw a digit: its score and the verdict appear here.")
+if tab_upload.open:
+    with tab_upload:
+        upload = st.file_uploader("An image of one handwritten digit", type=ui.UPLOAD_TYPES, key="an_upload")
+        if upload is None:
+            st.caption("Upload an image of a digit: its score and the verdict appear here.")
+        else:
+            try:
+                verdict(images.prepare_upload(upload.getvalue()), upload.name)
+            except ValueError as exc:
+                st.error(f"**{upload.name}**: {exc}")
+if tab_draw.open:
+    with tab_draw:
+        drawing = ui.digit_canvas("an_canvas")
+        st.caption("Draw a digit with the mouse or a finger, big, in the middle of the box.")
+        drawn = images.prepare_upload(drawing.image_bytes) if drawing.image_bytes else None
+        if drawn is not None and not drawn.blank:
+            verdict(drawn, "your drawing")
+
+# Which digits pass at this threshold: the numbers behind "a 1 passes, a crossed 7 is flagged".
+passing = {d: float((result.scores[result.labels == d] <= threshold).mean()) for d in range(10)}
+st.caption(f"At this threshold, the share of each digit's test images that passes as a {digit}: "
+           + ", ".join(f"{d}s {share:.0%}" for d, share in passing.items()) + ". "
+           + f"Median scores: {digit}s {np.median(result.scores[known]):.0f} nats, "
+           + ", ".join(f"{d}s {np.median(result.scores[result.labels == d]):.0f}"
+                       for d in sorted(passing, key=passing.get, reverse=True)[:3] if d != digit) + ".")
+
+with st.sidebar:
+    ui.link_to_this_view()

@@ -17,17 +17,28 @@ VIEWPORT = {"width": 1280, "height": 1600}
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port: the first free one from `AE_E2E_PORT` on when set (a machine shared by
+    several people, each with a few ports of their own), else any."""
+    first = int(os.environ.get("AE_E2E_PORT", "0"))
+    for port in range(first, first + 5) if first else [0]:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no obstacle
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError(f"No free port from AE_E2E_PORT={first} to {first + 4}.")
 
 
-def start_server(env_overrides: dict[str, str] | None = None, timeout: float = 90.0) -> tuple[subprocess.Popen, str]:
-    """Start `streamlit run app.py` on a free loopback port; returns (process, base URL) once healthy."""
+def start_server(env_overrides: dict[str, str] | None = None, timeout: float = 90.0,
+                 script: str = "app.py") -> tuple[subprocess.Popen, str]:
+    """Start `streamlit run SCRIPT` (the app by default) on a free loopback port; returns (process, base URL)
+    once healthy."""
     port = free_port()
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **(env_overrides or {})}
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
         cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )

@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("AE_WARM_UP", "0")  # no background model loading in test sessions and their servers
 
 import pytest
 import torch

@@ -176,6 +176,7 @@ def test_two_sessions_saving_one_name_one_wins_and_the_other_is_told(checkpoint_
     _, meta = checkpoints.load("class-demo")  # whole, and the winner's weights
     assert meta["sha256"] == checkpoints.weights_hash(two_finished_jobs[0].model.state_dict())
     assert [p.name for p in (checkpoint_dir / "visitors").iterdir()] == ["class-demo.safetensors"]  # no temp file left
+    assert not [p for p in checkpoint_dir.rglob(".*")]  # no temp file left, of the checkpoint or its thumbnail
 
 
 def test_overwrites_racing_with_readers_never_show_a_torn_file(checkpoint_dir):

@@ -298,6 +298,10 @@ REVIEWED_WRITERS = {
     ("core/visitors.py", "mark_used"): "path_for(name) of a non-registry name: the visitors' folder; only a time stamp",
     ("core/data.py", "_write_npz"): "data_dir() from AE_DATA_DIR or the home folder, a fixed name; no user input",
     ("core/latent.py", "save_map"): "map_file_name: a validated checkpoint name, widget choices, hashes",
+    ("core/thumbnails.py", "_write"): "catalogue.thumbnail_file: a validated checkpoint name and its weights hash "
+                                      "in the checkpoint folder, or the fixed test-row name",
+    ("core/thumbnails.py", "make_one"): "removes only <validated name>-<12 hex>.json files of the thumbnail folder",
+    ("core/thumbnails.py", "make_all"): "command line or tests: removes thumbnail-folder .json files it did not write",
     ("core/latent.py", "precompute"): "the shipped map folder, run from the command line only",
     ("core/denoise.py", "main"): "--precompute from the command line: removes old .json files of curves_dir()",
     ("core/denoise.py", "write_sweep"): "sweep_file: a noise kind from a selectbox, hashes, and the checkpoint "

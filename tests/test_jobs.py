@@ -110,6 +110,7 @@ def test_two_concurrent_saves_of_one_run_save_it_once_and_the_file_loads(checkpo
     with torch.no_grad():
         assert torch.equal(model(x)["recon"], job.model(x)["recon"])
     assert [p.name for p in (checkpoint_dir / "visitors").iterdir()] == [saved[0].name]  # no temp files left
+    assert not [p for p in checkpoint_dir.rglob(".*")]  # no temp files left, of the checkpoint or its thumbnail
     with pytest.raises(ValueError, match="already saved"):
         job.save("third-name")
 

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import checkpoints, data
 from core.evaluate import evaluate_model
+from tests.pages import open_app_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -89,3 +90,34 @@ def test_the_verdict_follows_the_threshold():
     assert any("Flagged" in w.value for w in at.warning)
     slider.set_value(slider.max).run()
     assert any("Passes as a 7" in s.value for s in at.success)
+
+
+def test_an_uploads_verdict_stays_on_the_upload_tab():
+    """A drawing's tab never shows the upload's verdict (it did, above the drawing's own)."""
+    at = open_page()
+    seven = int((data.load("mnist", "test").labels == 7).argmax())
+    at.get("file_uploader")[0].set_value(("seven.png", png_of_test_digit(seven), "image/png")).run()
+    upload_tab = at.tabs[-2]
+    assert [m.label for m in upload_tab.metric] == ["Anomaly score"]
+    verdict = next(e.value for e in (*upload_tab.success, *upload_tab.warning))
+    at.session_state["an_your_digit"] = "Draw"
+    at.run()
+    upload_tab, draw_tab = at.tabs[-2:]
+    assert not draw_tab.metric and not draw_tab.success and not draw_tab.warning
+    assert not upload_tab.metric  # only the open tab runs
+    assert "of the test 7s score lower" in verdict and "only" not in verdict
+
+
+def test_the_page_says_with_numbers_which_digits_pass(shown):
+    note = next(c.value for c in shown.caption if "passes as a 7" in c.value)
+    assert "1s " in note and "Median scores: 7s" in note
+
+
+def test_a_link_sets_the_threshold_and_a_threshold_out_of_range_falls_back_with_a_note():
+    at = open_app_page("pages/5_Anomaly.py", query_params={"an_threshold_vae_one": "200"}, timeout=300)
+    assert at.slider(key="an_threshold_vae_one").value == 200
+    assert not at.info
+    at = open_app_page("pages/5_Anomaly.py", query_params={"an_threshold_vae_one": "-5", "an_model": "nosuch"},
+                       timeout=300)
+    note = at.info[0].value
+    assert "`an_threshold_vae_one=-5`" in note and "`an_model=nosuch`" in note

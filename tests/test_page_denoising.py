@@ -9,6 +9,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core import checkpoints, data, denoise
+from core.denoise import NOISE_RANGES
+from tests.pages import open_app_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -177,6 +179,18 @@ def test_the_page_works_without_a_classifier(checkpoint_dir):
     assert not at.exception
     captions = [e.proto.imgs[0].caption for e in of_type(result_box(at, 0), "image")]
     assert captions[1] == "as MNIST sees it"
+
+
+def test_a_link_sets_the_noise_and_the_denoiser_and_a_bad_value_falls_back_with_a_note():
+    at = open_app_page("pages/2_Denoising.py", timeout=180,
+                       query_params={"den_kind": NOISE_RANGES["masking"].label, "den_strength_masking": "0.3",
+                                     "den_model": "conv"})
+    assert at.selectbox(key="den_kind").value == "masking"
+    assert at.slider(key="den_strength_masking").value == 0.3
+    assert at.selectbox(key="den_model").value == "conv" and not at.info
+    at = open_app_page("pages/2_Denoising.py", timeout=180, query_params={"den_kind": "fire"})
+    assert at.selectbox(key="den_kind").value == "gaussian"
+    assert "`den_kind=fire`" in at.info[0].value
 
 
 def test_an_out_of_depth_result_is_said_in_a_sentence_not_shown_as_a_result(checkpoint_dir):

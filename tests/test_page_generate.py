@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import checkpoints, data, generate, latent
+from tests.pages import open_app_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/4_Generate.py"
@@ -43,9 +44,16 @@ def test_grid_tab_draws_the_grid_beside_the_scatter():
     assert any("normal quantiles" in m.value for m in at.markdown)
 
 
+def test_the_live_digit_starts_from_the_preselected_digit_not_zero():
+    at = open_generate("Live sliders")
+    model, _ = checkpoints.load("vae")
+    test = data.load("mnist", "test")
+    centroid = generate.class_centroids(latent.encode(model, test.images), test.labels)[at.selectbox(key="gen_vae_digit").value]
+    np.testing.assert_allclose(at.session_state["gen_vae_z"], np.clip(centroid, -3, 3), atol=0.006)
+
+
 def test_buttons_set_the_code_and_the_plain_sliders_follow():
     at = open_generate("Live sliders")
-    assert at.session_state["gen_vae_z"] == [0.0] * 16
     revision = at.session_state["gen_vae_revision"]
 
     at.button(key="gen_vae_random").click().run()
@@ -73,7 +81,7 @@ def test_a_plain_slider_moves_the_code_and_a_smaller_span_keeps_it_inside():
     at = open_generate("Live sliders")
     at.slider(key="gen_vae2_slider0").set_value(2.5).run()
     assert at.session_state["gen_vae2_z"][0] == 2.5
-    at.sidebar.slider(key="gen_span").set_value(1.5).run()
+    at.sidebar.slider(key="gen_span").set_value(1.5).run()  # the sidebar's span acts on the pad
     assert not at.exception
     assert at.session_state["gen_vae2_z"][0] == 1.5 == at.slider(key="gen_vae2_slider0").value
 
@@ -89,18 +97,48 @@ def test_conditional_vae_is_scored_by_the_classifier():
 def test_interpolation_between_digit_classes():
     at = open_generate("Interpolate")
     at.radio(key="gen_interp_ends").set_value("two digit classes").run()
-    at.selectbox(key="gen_interp_class_a").set_value(4).run()
+    at.selectbox(key="gen_interp_class_a_vae").set_value(4).run()
     at.selectbox(key="gen_interp_model").set_value("vae2").run()
     assert not at.exception
     headings = " ".join(m.value for m in at.markdown)
     assert "Linear" in headings and "Spherical" in headings
 
 
+def test_the_sidebar_holds_the_grid_controls_only_on_the_tabs_they_act_on():
+    assert {s.key for s in open_generate("Latent grid").sidebar.slider} == {"gen_grid_size", "gen_span"}
+    assert {s.key for s in open_generate("Live sliders").sidebar.slider} == {"gen_span"}
+    for tab in ("Pick a digit", "Interpolate", "Sample"):
+        assert not open_generate(tab).sidebar.slider, tab
+
+
+def test_interpolation_starts_from_a_pair_whose_paths_differ():
+    at = open_generate("Interpolate")
+    a, b = at.number_input(key="gen_interp_a_vae").value, at.number_input(key="gen_interp_b_vae").value
+    model, _ = checkpoints.load("vae")
+    test = data.load("mnist", "test")
+    codes = latent.encode(model, test.images[[a, b]])
+    firsts = [int(np.argmax(test.labels == c)) for c in range(10)]
+    others = latent.encode(model, test.images[firsts])
+    shown = generate.path_difference(model, codes[0], codes[1])
+    assert shown == pytest.approx(max(generate.path_difference(model, others[i], others[j])
+                                      for i in range(10) for j in range(i + 1, 10)), rel=1e-5)
+    assert shown > 2 * generate.path_difference(model, others[1], others[7])  # the old first pair, 1 -> 7
+    assert any("differ by" in c.value for c in at.caption)
+
+
+def test_digit_badges_on_the_pad_do_not_overlap():
+    points = np.array([[0.78, -0.43], [0.79, -0.28], [-0.49, 0.11], [-0.49, 0.22], [-0.72, 0.04], [0.0, 0.0], [0.0, 0.0]])
+    placed = generate.spread_marks(points, 0.48)
+    distances = np.linalg.norm(placed[:, None] - placed[None], axis=-1)[np.triu_indices(len(points), 1)]
+    assert distances.min() >= 0.48 - 1e-9
+    assert np.abs(placed - points).max() < 0.5  # each badge stays near its centre
+
+
 def test_new_samples_draws_a_new_seed():
     at = open_generate("Sample")
     before = at.get("image")[0].proto.imgs[0].url
     at.button(key="gen_sample_new").click().run()
-    assert at.session_state["gen_sample_seed"] == 1
+    assert at.query_params["gen_sample_seed"] == "1"  # in the link
     assert at.get("image")[0].proto.imgs[0].url != before
     assert any("samples show" in caption.value for caption in at.caption)
 
@@ -108,3 +146,25 @@ def test_new_samples_draws_a_new_seed():
 def test_a_missing_checkpoint_is_explained_not_raised(checkpoint_dir):
     at = open_generate("Live sliders")
     assert at.error and "vae" in at.error[0].value
+
+
+def test_a_link_reproduces_the_live_code_and_the_samples():
+    z = [round(0.1 * i - 0.8, 2) for i in range(16)]
+    at = open_app_page(PAGE, query_params={"gen_tab": "Live sliders", "gen_vae_z": ",".join(map(str, z)),
+                                           "gen_vae2_digit": "8"})
+    assert at.session_state["gen_vae_z"] == z
+    assert at.selectbox(key="gen_vae2_digit").value == 8
+    assert not at.info
+    at = open_app_page(PAGE, query_params={"gen_tab": "Sample", "gen_sample_seed": "4", "gen_temperature": "0.5"})
+    assert at.slider(key="gen_temperature").value == 0.5
+    first = at.get("image")[0].proto.imgs[0].url
+    assert open_app_page(PAGE, query_params={"gen_tab": "Sample", "gen_sample_seed": "4",
+                                             "gen_temperature": "0.5"}).get("image")[0].proto.imgs[0].url == first
+
+
+def test_a_link_that_does_not_fit_falls_back_with_a_note():
+    at = open_app_page(PAGE, query_params={"gen_tab": "Live sliders", "gen_vae_z": "1,2,oops", "gen_span": "9"})
+    assert not at.error
+    notes = " ".join(i.value for i in at.info)
+    assert "16 numbers from -3 to 3" in notes and "`gen_span=9`" in notes
+    assert at.session_state["gen_span"] == 3.0

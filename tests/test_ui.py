@@ -99,3 +99,9 @@ def test_per_checkpoint_caches_by_function_arguments_and_file(checkpoint_dir):
     os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # retrained: the file changed
     assert first("dense", (1, 2)) is not value
     assert len(calls) == 3
+
+
+def test_a_view_link_carries_every_value_and_repeats_list_keys():
+    link = ui.view_link("http://host:8501/Reconstruction", {"rec_models": ["conv", "tied"], "rec_indices": ["5, 6"]})
+    assert link == "http://host:8501/Reconstruction?rec_models=conv&rec_models=tied&rec_indices=5%2C+6"
+    assert ui.view_link("http://host:8501/Generate", {}) == "http://host:8501/Generate"

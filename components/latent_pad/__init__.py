@@ -65,7 +65,7 @@ def _on_release(key: str) -> None:
 
 
 def live_pad(key: str, decoder_id: str, mode: str, limit: float, label: int | None = None,
-             marks: list[tuple[float, float, str, str]] | None = None) -> None:
+             marks: list[tuple] | None = None) -> None:
     """Draw pad `key`: "sliders" (one per latent value) or "pad" (a 2-D square) beside its digit.
 
     Call `current_latent(key, ...)` earlier in the run: it sets up the code the pad starts from.
@@ -73,7 +73,8 @@ def live_pad(key: str, decoder_id: str, mode: str, limit: float, label: int | No
     Args:
         decoder_id: the id of a decoder given to `send_decoder` on this page.
         label: the digit a conditional decoder draws.
-        marks: points (z0, z1, text, css colour) drawn on a 2-D pad, e.g. digit centroids.
+        marks: points (z0, z1, text, css colour) drawn on a 2-D pad, e.g. digit centroids, optionally
+            followed by where to draw the badge (b0, b1) when it must sit apart from the point.
     """
     if mode not in ("sliders", "pad"):
         raise ValueError(f"Unknown pad mode {mode!r}; choose 'sliders' or 'pad'.")
@@ -100,3 +101,26 @@ def plain_sliders(key: str, limit: float, columns: int = 4) -> None:
     for i in range(size):
         cells[i % columns].slider(f"z{i}", -limit, limit, step=STEP, key=f"{key}_slider{i}",
                                   on_change=_on_slider, args=(key, size, limit))
+
+
+def url_code(key: str, size: int, limit: float) -> np.ndarray | None:
+    """The code a link gives pad `key` (query parameter KEY_z: comma-separated numbers), or None.
+
+    Raises:
+        ValueError: the link's value is not `size` numbers within +-limit; says what it should be.
+    """
+    text = st.query_params.get(f"{key}_z")
+    if text is None:
+        return None
+    try:
+        values = np.array([float(part) for part in text.split(",")])
+    except ValueError:
+        values = np.array([np.nan])
+    if values.shape != (size,) or not np.all(np.abs(values) <= limit):  # NaN fails the comparison too
+        raise ValueError(f"{size} numbers from -{limit:g} to {limit:g}")
+    return values
+
+
+def keep_code_in_url(key: str) -> None:
+    """Write pad `key`'s current code into the URL (KEY_z), so a link reproduces the digit."""
+    st.query_params[f"{key}_z"] = ",".join(f"{v:g}" for v in st.session_state[f"{key}_z"])

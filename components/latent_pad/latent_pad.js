@@ -263,8 +263,20 @@ class Pad {
     ctx.font = `600 ${font}px sans-serif`;
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
-    for (const [x, y, text, fill] of marks) { // digit centroids, coloured as in the scatter
+    // Digit centroids, coloured as in the scatter. A badge pushed away from its centroid (so that
+    // it does not hide another) keeps a dot at the centroid and a line to it.
+    for (const [x, y, , fill, bx = x, by = y] of marks) {
+      if (bx === x && by === y) continue;
       const [px, py] = toPixel(x, y);
+      const [qx, qy] = toPixel(bx, by);
+      ctx.strokeStyle = fill;
+      ctx.fillStyle = fill;
+      ctx.lineWidth = Math.max(1, size / 280);
+      ctx.beginPath(); ctx.moveTo(px, py); ctx.lineTo(qx, qy); ctx.stroke();
+      ctx.beginPath(); ctx.arc(px, py, font * 0.2, 0, 2 * Math.PI); ctx.fill();
+    }
+    for (const [x, y, text, fill, bx = x, by = y] of marks) {
+      const [px, py] = toPixel(bx, by);
       ctx.fillStyle = fill;
       ctx.beginPath(); ctx.arc(px, py, font * 0.8, 0, 2 * Math.PI); ctx.fill();
       ctx.fillStyle = "#fff";
