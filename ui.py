@@ -11,6 +11,7 @@ import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhe
 import copy
 import functools
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,12 +19,43 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 import torch
+from streamlit.runtime.state import session_state as st_session_state
 
 from core import anomaly, checkpoints, data, denoise, evaluate, export, images, latent, metrics, models
 from core.registry import get_spec, list_models
 
 if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
     import plotly.graph_objects as go
+
+log = logging.getLogger(__name__)
+
+
+# --- widget values as a browser sends them ---------------------------------------------------
+# Every widget value arrives as a WidgetState proto and is deserialized by Streamlit when the page
+# first reads it. Streamlit trusts its type: a forged value of another kind (a string for a
+# slider, a number for a multiselect, JSON that does not parse) raised inside Streamlit's own
+# widget code and showed a traceback. Here, the one place every widget value passes, a value of
+# the wrong kind or one the widget's deserializer refuses counts as no value: the widget's default.
+
+def _read_widget_value(original):
+    @functools.wraps(original)
+    def read(self, widget_id: str):
+        state, metadata = self.states.get(widget_id), self.widget_metadata.get(widget_id)
+        if not isinstance(state, st_session_state.Serialized) or metadata is None:
+            return original(self, widget_id)
+        if state.value.WhichOneof("value") == metadata.value_type:
+            try:
+                return original(self, widget_id)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+                log.warning("widget %s: unreadable value from the browser (%s: %s)", widget_id, type(exc).__name__, exc)
+        self.states[widget_id] = st_session_state.Value(metadata.deserializer(None))
+        return self.states[widget_id].value
+    read.checks_browser_values = True
+    return read
+
+
+if not getattr(st_session_state.WStates.__getitem__, "checks_browser_values", False):
+    st_session_state.WStates.__getitem__ = _read_widget_value(st_session_state.WStates.__getitem__)
 
 # One intra-op thread per request: with several sessions on 2 cores, threads that wait on
 # each other made single decodes 10x slower; parallelism comes from sessions instead.
