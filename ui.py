@@ -10,8 +10,10 @@ import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhe
 
 import copy
 import functools
+import hashlib
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,8 +22,10 @@ import numpy as np
 import streamlit as st
 import torch
 from streamlit.runtime.state import session_state as st_session_state
+from streamlit_drawable_canvas import st_canvas
 
-from core import anomaly, checkpoints, data, denoise, evaluate, export, images, latent, metrics, models
+from core import (anomaly, browser_values, checkpoints, data, denoise, evaluate, export, images, latent, metrics,
+                  models)
 from core.registry import get_spec, list_models
 
 if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
@@ -375,3 +379,52 @@ def latent_grid_png(name: str, n: int = 15, span: float = 3.0, scale: int = 2, s
     """A 2-D latent space's n x n decoded grid (`latent.latent_grid`) as one PNG; cached because
     decoding and encoding it took most of a page's run."""
     return _latent_grid_png(name, _file_stamp(name), n, span, scale, spacing)
+
+
+# --- uploads and drawings --------------------------------------------------------------------
+
+UPLOADS_KEPT = 16  # prepared files remembered per session: a batch of uploads, and the drawings since
+
+
+def prepared_upload(data: bytes) -> images.UploadedDigit:
+    """`images.prepare_upload` of a file or drawing, done once per content and session.
+
+    Every rerun of a page hands it the same uploads again; decoding them again each time cost
+    each rerun the whole decoding budget. Kept by content hash, the last UPLOADS_KEPT files.
+
+    Raises:
+        ValueError: as `images.prepare_upload`, with its sentence (the refusal is kept too).
+    """
+    kept = st.session_state.setdefault("_prepared_uploads", OrderedDict())
+    digest = hashlib.blake2b(data, digest_size=16).digest()
+    if digest in kept:
+        kept.move_to_end(digest)
+    else:
+        try:
+            kept[digest] = images.prepare_upload(data)
+        except ValueError as exc:
+            kept[digest] = str(exc)
+        while len(kept) > UPLOADS_KEPT:
+            kept.popitem(last=False)
+    prepared = kept[digest]
+    if isinstance(prepared, str):
+        raise ValueError(prepared)
+    return prepared
+
+
+def drawn_digit(key: str) -> images.UploadedDigit | None:
+    """A 280x280 canvas to draw a digit on, and the drawing made MNIST-like; None before any drawing.
+
+    Raises:
+        ValueError: a sentence, for a drawing that cannot be used (fully transparent) or a value
+            the canvas cannot have sent.
+    """
+    try:
+        drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280,
+                            height=280, drawing_mode="freedraw", key=key, return_image_data=True)
+        data_url = drawing._image_data_url  # as the browser sent it: `image_bytes` would decode it unchecked
+    except (AttributeError, TypeError, KeyError) as exc:  # st_canvas reads its component's state unchecked
+        log.warning("canvas %s: unreadable value from the browser (%s: %s)", key, type(exc).__name__, exc)
+        raise ValueError("The drawing could not be read; clear the canvas and draw again.") from None
+    png = browser_values.canvas_png(data_url)
+    return None if png is None else prepared_upload(png)

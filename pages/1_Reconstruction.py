@@ -7,12 +7,13 @@ import streamlit as st
 import torch
 
 import ui
-from core import evaluate, images, latent
+from core import browser_values, evaluate, images, latent
 from core.models import code_maps
 
 st.set_page_config(page_title="Reconstruction · Autoencoder Lab", page_icon="🔢", layout="wide")
 
 DEFAULT_MODELS = ["dense", "deep", "conv", "vae"]
+MOST_DIGITS = 16  # the slider's top; more rows of digits would be too thin to read
 METRICS = {"bce": "BCE per pixel", "mse": "MSE per pixel", "euclidean_sum": "Summed Euclidean error",
            "parameters": "Parameters", "mean_code_activation": "Mean code activation"}
 
@@ -60,7 +61,7 @@ with st.sidebar:
     st.header("Reconstruction")
     chosen = ui.model_picker("Models", key="rec_models", multi=True, defaults=DEFAULT_MODELS)
     mode = st.radio("Digits", ["Random", "By class", "By test index"], key="rec_mode", horizontal=True)
-    count = st.slider("How many digits", 4, 16, 10, key="rec_count")
+    count = st.slider("How many digits", 4, MOST_DIGITS, 10, key="rec_count")
     if mode == "Random":
         if st.button("New random digits", key="rec_shuffle", icon="🎲"):
             st.session_state["rec_seed"] = st.session_state.get("rec_seed", 0) + 1
@@ -68,7 +69,8 @@ with st.sidebar:
         digit_class = st.selectbox("Digit", list(range(10)), key="rec_class")
     else:
         index_text = st.text_input("Test indices, comma-separated", "0, 1, 2, 3, 4, 7, 11, 18, 61, 84",
-                                   key="rec_indices", help="0 to 9,999")
+                                   key="rec_indices", max_chars=browser_values.MAX_INDEX_TEXT,
+                                   help=f"Up to {MOST_DIGITS} of them, from 0 to 9,999")
 
 test = ui.test_digits("mnist")
 if mode == "Random":
@@ -78,12 +80,9 @@ elif mode == "By class":
     index = rng.choice(np.flatnonzero(test.labels == digit_class), count, replace=False)
 else:
     try:
-        index = np.array([int(part) for part in index_text.replace(" ", "").split(",") if part])
-    except ValueError:
-        st.error("Test indices must be whole numbers separated by commas, such as 3, 14, 159.")
-        st.stop()
-    if index.size == 0 or index.min() < 0 or index.max() >= len(test):
-        st.error(f"Pick test indices from 0 to {len(test) - 1:,}.")
+        index = np.array(browser_values.typed_indices(index_text, len(test), MOST_DIGITS))
+    except ValueError as exc:
+        st.error(str(exc))
         st.stop()
 digits = test.subset(index)
 

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from core import images, latent
+from core import browser_values, images, latent
 from core.latent import PIXELS
 
 st.set_page_config(page_title="Latent space · Autoencoder Lab", page_icon="🗺️", layout="wide")
@@ -163,8 +163,8 @@ def main_map(latent_map: latent.LatentMap) -> None:
         )
     with panel_column:
         per_digit = [latent_map.indices[latent_map.labels == d] for d in range(10)]  # trace d's points
-        selected = list(dict.fromkeys(int(per_digit[p["curve_number"]][p["point_index"]])
-                                      for p in event.selection.points))
+        picked = browser_values.selected_points(event.selection.get("points"), [len(p) for p in per_digit])
+        selected = list(dict.fromkeys(int(per_digit[trace][point]) for trace, point in picked))
         selection_panel(selected)
 
 

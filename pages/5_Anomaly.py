@@ -4,7 +4,6 @@ import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 import ui
 from core import anomaly, images, latent
@@ -177,8 +176,10 @@ tab_upload, tab_draw = st.tabs(["Upload", "Draw"])
 with tab_upload:
     upload = st.file_uploader("An image of one handwritten digit", type=UPLOAD_TYPES, key="an_upload")
 with tab_draw:
-    drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280, height=280,
-                        drawing_mode="freedraw", key="an_canvas", return_image_data=True)
+    try:
+        drawn, problem = ui.drawn_digit("an_canvas"), None
+    except ValueError as exc:  # e.g. a canvas cleared to transparent
+        drawn, problem = None, str(exc)
     st.caption("Draw a digit with the mouse, big, in the middle of the box.")
 
 
@@ -205,10 +206,11 @@ def verdict(item: images.UploadedDigit, label: str) -> None:
 
 if upload is not None:
     try:
-        verdict(images.prepare_upload(upload.getvalue()), upload.name)
+        verdict(ui.prepared_upload(upload.getvalue()), upload.name)
     except ValueError as exc:
         st.error(f"**{upload.name}**: {exc}")
-drawn = images.prepare_upload(drawing.image_bytes) if drawing.image_bytes else None
+if problem:
+    st.error(f"**Your drawing**: {problem}")
 if drawn is not None and not drawn.blank:
     verdict(drawn, "your drawing")
 if upload is None and (drawn is None or drawn.blank):
