@@ -26,7 +26,8 @@ def test_a_code_the_pad_cannot_have_sent_is_ignored(sent):
 
 
 def test_a_real_code_is_kept_rounded_to_the_slider_step():
-    assert checked_code({"values": [0.123, -3.0, 3, 2.999999] + [0] * 12}, 16, 3.0) == [0.12, -3.0, 3.0, 3.0] + [0.0] * 12
+    sent = {"values": [0.123, -3.0, 3, 2.999999] + [0] * 12}
+    assert checked_code(sent, 16, 3.0) == [0.12, -3.0, 3.0, 3.0] + [0.0] * 12
 
 
 # --- a chart's selection -------------------------------------------------------------------------

@@ -168,7 +168,8 @@ def test_a_forged_1mb_latent_code_is_ignored_and_the_session_stays_fast(server):
             opened = await open_view(session, "Generate", "gen_tab=Live+sliders")
             before = [(await session.rerun("rerun")).seconds for _ in range(3)]
             pad = opened.widget("gen_vae_live")
-            session.widgets[pad.id] = forged_state(pad.id, {"json_value": component_json(z={"values": [0.5] * 200_000})})
+            code = {"json_value": component_json(z={"values": [0.5] * 200_000})}  # 1 MB
+            session.widgets[pad.id] = forged_state(pad.id, code)
             runs = [await session.rerun("forged")] + [await session.rerun("rerun") for _ in range(3)]
             return opened, before, runs
 
@@ -201,7 +202,8 @@ def test_a_selection_outside_the_map_shows_no_digit_and_one_inside_shows_its_dig
     assert len(inside) == 1 and inside[0].endswith("a 0")
 
 
-@pytest.mark.parametrize("page, query, key", [("Denoising", "den_tab=Draw", "den_canvas"), ("Anomaly", "", "an_canvas")])
+@pytest.mark.parametrize("page, query, key", [("Denoising", "den_tab=Draw", "den_canvas"),
+                                              ("Anomaly", "", "an_canvas")])
 @pytest.mark.parametrize("drawing, message", [
     (5, "The drawing could not be read"), ({"raw": None, "data": 5}, "The drawing could not be read"),
     ({"raw": None, "data": "data:text/html,<script>alert(1)</script>"}, "The drawing could not be read"),
