@@ -22,7 +22,6 @@ import numpy as np
 import streamlit as st
 import torch
 from streamlit.runtime.state import session_state as st_session_state
-from streamlit_drawable_canvas import st_canvas
 
 from core import (anomaly, browser_values, checkpoints, data, denoise, evaluate, export, images, latent, metrics,
                   models)
@@ -419,6 +418,8 @@ def drawn_digit(key: str) -> images.UploadedDigit | None:
         ValueError: a sentence, for a drawing that cannot be used (fully transparent) or a value
             the canvas cannot have sent.
     """
+    from streamlit_drawable_canvas import st_canvas  # here: it declares its component on import, which needs a server
+
     try:
         drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280,
                             height=280, drawing_mode="freedraw", key=key, return_image_data=True)
