@@ -84,10 +84,11 @@ DISPLAY_SCALE = 3  # 28 px digits are drawn 84 px wide, pixel-sharp
 
 
 def _file_stamp(name: str) -> tuple[int, int]:
-    """(mtime_ns, size) of a checkpoint file, so caches refresh when the file changes."""
+    """(mtime_ns, size) of a checkpoint file, so caches refresh when the file changes; (0, 0) when it
+    cannot be read (missing, a symlink loop, no permission): loading it then says why in a sentence."""
     try:
         stat = checkpoints.path_for(name).stat()
-    except FileNotFoundError:
+    except OSError:
         return (0, 0)
     return (stat.st_mtime_ns, stat.st_size)
 
