@@ -296,5 +296,6 @@ def test_a_checkpoint_the_server_may_not_read_is_explained_without_its_path(chec
     monkeypatch.setattr(Path, "read_bytes", refuse_conv)
     at = open_page("pages/1_Reconstruction.py")
     assert not at.exception, at.exception[0].value
-    assert "The checkpoint 'conv' cannot be read (Permission denied); restore the file or retrain it." in texts(at.error)
+    expected = "The checkpoint 'conv' cannot be read (Permission denied); restore the file or retrain it."
+    assert expected in texts(at.error)
     assert not any(str(checkpoint_copy) in message for message in texts(at.error))
