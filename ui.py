@@ -35,10 +35,16 @@ log = logging.getLogger(__name__)
 
 # --- widget values as a browser sends them ---------------------------------------------------
 # Every widget value arrives as a WidgetState proto and is deserialized by Streamlit when the page
-# first reads it. Streamlit trusts its type: a forged value of another kind (a string for a
-# slider, a number for a multiselect, JSON that does not parse) raised inside Streamlit's own
-# widget code and showed a traceback. Here, the one place every widget value passes, a value of
-# the wrong kind or one the widget's deserializer refuses counts as no value: the widget's default.
+# first reads it. Streamlit trusts what it is given: a forged value of another kind (a number for
+# a multiselect, a string for a slider, JSON that does not parse) raised inside Streamlit's own
+# widget code, or later in the page, and showed a traceback. Here, the one place every widget
+# value passes, a value of another kind than the widget's, or one its deserializer cannot read,
+# counts as no value: the widget's default. Logged at debug level only: at warning level every
+# forged value would write a line, and a client sending thousands would fill the log (and a
+# server whose output is a pipe nobody reads would block on it).
+
+_ALSO_SENT = {"double_value": {"int_value"}}  # Streamlit's frontend sends an integer st.number_input this
+
 
 def _read_widget_value(original):
     @functools.wraps(original)
@@ -46,11 +52,14 @@ def _read_widget_value(original):
         state, metadata = self.states.get(widget_id), self.widget_metadata.get(widget_id)
         if not isinstance(state, st_session_state.Serialized) or metadata is None:
             return original(self, widget_id)
-        if state.value.WhichOneof("value") == metadata.value_type:
+        sent = state.value.WhichOneof("value")
+        if sent in (None, metadata.value_type, *_ALSO_SENT.get(metadata.value_type, ())):
             try:
                 return original(self, widget_id)
             except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
-                log.warning("widget %s: unreadable value from the browser (%s: %s)", widget_id, type(exc).__name__, exc)
+                log.debug("widget %s: unreadable value from the browser (%s: %s)", widget_id, type(exc).__name__, exc)
+        else:
+            log.debug("widget %s: the browser sent a %s, not a %s", widget_id, sent, metadata.value_type)
         self.states[widget_id] = st_session_state.Value(metadata.deserializer(None))
         return self.states[widget_id].value
     read.checks_browser_values = True
@@ -426,7 +435,7 @@ def drawn_digit(key: str) -> images.UploadedDigit | None:
                             height=280, drawing_mode="freedraw", key=key, return_image_data=True)
         data_url = drawing._image_data_url  # as the browser sent it: `image_bytes` would decode it unchecked
     except (AttributeError, TypeError, KeyError) as exc:  # st_canvas reads its component's state unchecked
-        log.warning("canvas %s: unreadable value from the browser (%s: %s)", key, type(exc).__name__, exc)
+        log.debug("canvas %s: unreadable value from the browser (%s: %s)", key, type(exc).__name__, exc)
         raise ValueError("The drawing could not be read; clear the canvas and draw again.") from None
     png = browser_values.canvas_png(data_url)
     return None if png is None else prepared_upload(png)

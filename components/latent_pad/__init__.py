@@ -82,7 +82,7 @@ def _on_release(key: str, size: int, limit: float) -> None:
     """The user let go of the pad: keep its code (the browser already shows it)."""
     values = checked_code(st.session_state[f"{key}_live"].get("z"), size, limit)
     if values is None:
-        log.warning("latent pad %s: ignored a code that is not %d numbers within +-%g", key, size, limit)
+        log.debug("latent pad %s: ignored a code that is not %d numbers within +-%g", key, size, limit)
         return
     st.session_state[f"{key}_z"] = values
     _sync_sliders(key, values)
