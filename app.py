@@ -27,12 +27,7 @@ for i, (path, (title, blurb)) in enumerate(ui.existing_pages().items()):
 
 st.subheader("Data")
 test = ui.test_digits("mnist")
-full = "full" in test.source
 st.markdown(f"Test digits: **{test.source}**.")
-if not full:
-    st.caption("Full MNIST is not downloaded here, so the lab uses the offline copies (with a network it "
-               "downloads MNIST in the background, for new training runs and the next start); each "
-               "model's card says which training data it saw.")
 
 st.subheader("Models")
 columns = st.columns(3)

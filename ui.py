@@ -140,7 +140,7 @@ def checkpoint_status(name: str) -> checkpoints.CheckpointStatus:
 @st.cache_resource(show_spinner="Loading digits…")
 def test_digits(dataset: str = "mnist") -> data.Digits:
     """The test split (shared, read-only): uint8 images, labels and the source sentence."""
-    return data.load(dataset, "test", wait=False)  # a missing download is tried in the background
+    return data.load(dataset, "test")
 
 
 def available_models(kinds: tuple[str, ...] = ("ae", "vae")) -> list[str]:

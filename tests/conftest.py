@@ -1,8 +1,7 @@
-"""Shared test setup: offline data, one torch thread, and a temporary checkpoint folder on demand."""
+"""Shared test setup: one torch thread, and a temporary checkpoint folder on demand."""
 
 import os
 
-os.environ.setdefault("AE_OFFLINE", "1")  # tests never wait on a download; one test fakes it
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest

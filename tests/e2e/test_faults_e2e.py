@@ -1,12 +1,9 @@
 """Faults against a real server in a real browser: a checkpoint damaged while people use the app,
-an empty checkpoint folder, and a dataset download that hangs. Each test starts its own server on
+and an empty checkpoint folder. Each test starts its own server on
 a temporary copy of what it breaks; the real checkpoints/ is never touched."""
 
 import shutil
-import socket
-import threading
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -85,45 +82,3 @@ def test_an_empty_checkpoint_folder_starts_and_says_what_to_do(tmp_path, page):
         open_page(page, url, "Train")
         no_exception(page)
         assert page.get_by_role("button", name="Train").is_enabled()
-
-
-@contextmanager
-def hanging_proxy():
-    """A loopback "proxy" that accepts connections and never answers: a network that hangs."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held, stop = [], threading.Event()
-
-    def accept():
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for connection in held:
-            connection.close()
-        listener.close()
-
-
-def test_a_hanging_download_falls_back_to_the_offline_data(tmp_path, page):
-    with hanging_proxy() as proxy:
-        env = dict(AE_OFFLINE="0", AE_DATA_DIR=tmp_path / "data", HTTPS_PROXY=proxy, HTTP_PROXY=proxy,
-                   https_proxy=proxy, http_proxy=proxy, NO_PROXY="", no_proxy="")
-        with server(**env) as url:
-            page.goto(url)
-            page.wait_for_selector("text=Full MNIST is not downloaded here", timeout=90_000)  # no wait for the download
-            no_exception(page)
-            assert "Test digits: MNIST official test split" in page.locator('[data-testid="stMain"]').inner_text()
-            screenshot(page, "fault-hanging-download")
-            open_page(page, url, "Reconstruction")
-            no_exception(page)
-            assert "Data: MNIST official test split" in page.locator('[data-testid="stMain"]').inner_text()
-    assert not list(Path(tmp_path / "data").glob("MNIST*"))  # nothing half-downloaded where loading looks
