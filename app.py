@@ -16,7 +16,7 @@ st.markdown(
 # the title and the introduction are on screen meanwhile.
 with st.spinner("Starting the lab…"):
     import ui
-    from core.evaluate import headline
+    from core.evaluate import checkpoint_headline
     from core.registry import get_spec, list_models
 
 columns = st.columns(3)
@@ -43,7 +43,7 @@ for i, name in enumerate(list_models()):
             st.warning(status.message)
             continue
         meta = status.meta
-        st.markdown(f"{card}\n\n{headline(name, meta['metrics'])}  \n"
+        st.markdown(f"{card}\n\n{checkpoint_headline(meta)}  \n"
                     f"{meta['parameters']:,} parameters · {meta['epochs']} epochs  \n"
                     f":small[:gray[Trained on {meta['data_source']}]]")
 
@@ -52,5 +52,5 @@ if users:
     st.subheader("Your models")
     for name in users:
         status = ui.checkpoint_status(name)
-        st.markdown(f"**{name}** — {status.meta['model']}, {headline(status.meta['model'], status.meta['metrics'])}, "
+        st.markdown(f"**{name}** — {status.meta['model']}, {checkpoint_headline(status.meta)}, "
                     f"{status.meta['epochs']} epochs")

@@ -11,6 +11,7 @@ import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhe
 import copy
 import functools
 import hashlib
+import inspect
 import json
 import logging
 from collections import OrderedDict
@@ -23,7 +24,7 @@ import streamlit as st
 import torch
 from streamlit.runtime.state import session_state as st_session_state
 
-from core import (anomaly, browser_values, checkpoints, data, denoise, evaluate, export, images, latent, metrics,
+from core import (anomaly, browser_values, checkpoints, data, denoise, export, images, inference, latent, metrics,
                   models)
 from core.registry import get_spec, list_models
 
@@ -90,6 +91,11 @@ def existing_pages() -> dict[str, tuple[str, str]]:
 
 
 DISPLAY_SCALE = 3  # 28 px digits are drawn 84 px wide, pixel-sharp
+# One colour per digit on every page (plotly's default qualitative palette, without importing plotly)
+DIGIT_COLORS = ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A",
+                "#19D3F3", "#FF6692", "#B6E880", "#FF97FF", "#FECB52")
+# The file endings an uploader accepts: those of the formats core.images lets Pillow decode
+UPLOAD_TYPES = [ending for fmt in images.UPLOAD_FORMATS for ending in {"JPEG": ("jpg", "jpeg")}.get(fmt, (fmt.lower(),))]
 
 
 def _file_stamp(name: str) -> tuple[int, int]:
@@ -102,18 +108,46 @@ def _file_stamp(name: str) -> tuple[int, int]:
     return (stat.st_mtime_ns, stat.st_size)
 
 
-@st.cache_resource(show_spinner="Loading model…", max_entries=64)
-def _load_model(name: str, stamp: tuple[int, int]):
-    return checkpoints.load(name)
+def _plain(value):
+    """A cache key's form of an argument: numpy arrays and scalars as tuples and Python numbers."""
+    if isinstance(value, np.ndarray):
+        return tuple(value.tolist())
+    return value.item() if isinstance(value, np.generic) else value
 
 
+def per_checkpoint(cache: Callable[[Callable], Callable]):
+    """Decorator: `fn(name, *args)` cached by `cache` (st.cache_resource(...), say) under the
+    checkpoint file's stamp as well as its arguments, so a retrained or replaced file is read again.
+
+    Arguments are keyed as `_plain` makes them (an index array becomes a tuple of ints).
+    """
+    def decorate(fn: Callable) -> Callable:
+        def stamped(name: str, stamp: tuple[int, int], *args):
+            return fn(name, *args)
+
+        # Streamlit keys a cache on the function's module and qualified name: one per `fn`
+        stamped.__module__, stamped.__name__, stamped.__qualname__ = fn.__module__, fn.__name__, fn.__qualname__
+        stamped = cache(stamped)
+
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def cached(name: str, *args, **kwargs):
+            bound = signature.bind(name, *args, **kwargs)
+            bound.apply_defaults()  # f(name) and f(name, default) share one entry
+            return stamped(name, _file_stamp(name), *(_plain(a) for a in bound.args[1:]))
+        return cached
+    return decorate
+
+
+@per_checkpoint(st.cache_resource(show_spinner="Loading model…", max_entries=64))
 def load_model(name: str):
     """(model in eval mode, metadata) for a checkpoint name; cached until the file changes.
 
     Raises the checkpoint errors (FileNotFoundError, StaleCheckpointError, CorruptCheckpointError),
     whose messages are sentences for people; `show_model_error` shows them.
     """
-    return _load_model(name, _file_stamp(name))
+    return checkpoints.load(name)
 
 
 # Large cached values are cache_resource, shared as they are: cache_data would unpickle a copy
@@ -128,13 +162,15 @@ def _read_only(value):
     return value
 
 
-@functools.lru_cache(maxsize=256)  # called dozens of times a run: Streamlit's cache costs ~0.1 ms a call
-def _status(name: str, stamp: tuple[int, int]) -> checkpoints.CheckpointStatus:
+@per_checkpoint(functools.lru_cache(maxsize=256))  # called dozens of times a run: Streamlit's cache costs ~0.1 ms a call
+def checkpoint_status(name: str) -> checkpoints.CheckpointStatus:
     return checkpoints.status(name)
 
 
-def checkpoint_status(name: str) -> checkpoints.CheckpointStatus:
-    return _status(name, _file_stamp(name))
+@per_checkpoint(functools.lru_cache(maxsize=256))
+def model_metrics(name: str) -> metrics.ModelMetrics:
+    """The test metrics stored in a usable checkpoint, as a record (shared, do not change)."""
+    return metrics.ModelMetrics.from_dict(checkpoint_status(name).meta["metrics"])
 
 
 @st.cache_resource(show_spinner="Loading digits…")
@@ -154,16 +190,12 @@ def available_models(kinds: tuple[str, ...] = ("ae", "vae")) -> list[str]:
     return names
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _layer_summary(name: str, stamp: tuple[int, int]) -> list[dict]:
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=64))
+def layer_summary(name: str) -> list[dict]:
+    """`core.models.layer_summary` of a checkpoint's model: one row per layer (shared, do not change)."""
     # The summary hooks every layer and runs a digit through: on a private copy, because the
     # shared model may be serving other sessions at the same moment.
     return models.layer_summary(copy.deepcopy(load_model(name)[0]))
-
-
-def layer_summary(name: str) -> list[dict]:
-    """`core.models.layer_summary` of a checkpoint's model: one row per layer (shared, do not change)."""
-    return _layer_summary(name, _file_stamp(name))
 
 
 def describe(name: str) -> str:
@@ -195,202 +227,18 @@ def show_model_error(name: str, exc: Exception) -> None:
     st.page_link("pages/6_Train.py", label=f"Retrain {name} on the Train page", icon="🔁")
 
 
-def show_png(png: bytes | list[bytes], where=st, **options) -> None:
-    """st.image for PNG bytes (in `where`, a column say), sent as they are.
-
-    With st.image's default output_format "auto", Streamlit decodes a grey PNG and re-encodes it
-    as JPEG: blurred digits, and CPU spent on every run.
-    """
-    where.image(png, output_format="PNG", **options)
-
-
-def digit_row(digits: np.ndarray | bytes, label: str | None = None, scale: int = DISPLAY_SCALE) -> None:
-    """One labelled row of digits (N, 28, 28) in [0, 1], drawn as a single sharp image (or that PNG)."""
-    if label:
-        st.markdown(f"**{label}**")
-    show_png(digits if isinstance(digits, bytes) else images.to_png(images.tile(digits, pad=2), scale=scale))
-
-
-@st.cache_resource(show_spinner=False, max_entries=1024)
-def _reconstruction_row(name: str, stamp: tuple[int, int], indices: tuple[int, ...]) -> tuple[bytes, float]:
-    model = load_model(name)[0]
-    digits = test_digits("mnist").subset(np.array(indices))
-    x = digits.floats()
-    recon = evaluate.reconstruct(model, x, torch.from_numpy(digits.labels))
-    return images.to_png(images.tile(recon[:, 0].numpy(), pad=2), scale=DISPLAY_SCALE), float(
-        metrics.bce_per_pixel(recon, x).mean())
-
-
-def reconstruction_row(name: str, indices: np.ndarray) -> tuple[bytes, float]:
-    """A checkpoint's reconstructions of some test digits as a `digit_row` PNG, and their mean BCE
-    per pixel; cached, since every visitor starts from the same digits."""
-    return _reconstruction_row(name, _file_stamp(name), tuple(int(i) for i in indices))
-
-
-@st.cache_resource(show_spinner=False, max_entries=128)
-def _figure(name: str, key: tuple, _build: Callable[[], go.Figure]) -> go.Figure:
-    return _build()
-
-
-def cached_figure(name: str, build: Callable[[], go.Figure], *key, models: tuple[str, ...] = ()) -> go.Figure:
-    """`build()`, made once per name and key and shared by every session: building plotly figures was
-    most of a chart page's run. `key` holds every value the figure depends on, except the
-    checkpoints named in `models`, whose files are added to the key here. Never change the figure."""
-    return _figure(name, (*key, *(_file_stamp(model) for model in models)), build)
-
-
-def source_caption(source: str) -> None:
-    st.caption(f"Data: {source}")
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _browser_decoder(name: str, stamp: tuple[int, int]) -> tuple[str, bytes]:
-    spec = export.export_decoder(load_model(name)[0])
-    return spec["id"], json.dumps(spec).encode()
-
-
-def browser_decoder(name: str) -> tuple[str, bytes]:
-    """(id, JSON bytes) of a checkpoint's decoder exported for the browser (core.export).
-
-    Bytes, encoded once: Streamlit would re-serialise a 3 MB dict on every run.
-    """
-    return _browser_decoder(name, _file_stamp(name))
-
-
-@st.cache_resource(show_spinner="Encoding the test digits…", max_entries=32)
-def _encoded_test_digits(name: str, stamp: tuple[int, int], dataset: str) -> np.ndarray:
-    model, _ = load_model(name)
-    digits = test_digits(dataset)
-    return _read_only(latent.encode(model, digits.images, digits.labels if model.is_conditional else None))
-
-
-def encoded_test_digits(name: str, dataset: str = "mnist") -> np.ndarray:
-    """The codes (a VAE's posterior means) of the test digits under a checkpoint, (N, latent)."""
-    return _encoded_test_digits(name, _file_stamp(name), dataset)
-
-
-# --- Denoising page --------------------------------------------------------------------------
-
-@st.cache_resource(show_spinner=False, max_entries=256)
-def _noise_lab(name: str, stamp: tuple[int, int], indices: tuple[int, ...], kind: str, strength: float,
-               seed: int) -> tuple[denoise.DenoisedDigits, list[str]]:
-    result = denoise.noise_and_denoise(load_model(name)[0], test_digits("mnist").images[list(indices)] / 255.0,
-                                       kind, strength, seed)
-    columns = [images.png_data_url(images.tile(np.stack([result.clean[i], result.noisy[i], result.denoised[i]]),
-                                               columns=1, pad=2), scale=DISPLAY_SCALE)
-               for i in range(len(indices))]
-    return _read_only(result), columns
-
-
-def noise_lab(name: str, indices: np.ndarray, kind: str, strength: float, seed: int
-              ) -> tuple[denoise.DenoisedDigits, list[str]]:
-    """Test digits with seeded noise, denoised by a checkpoint (`denoise.noise_and_denoise`), and a
-    PNG data URL per digit of clean over noisy over denoised; cached, since every visitor starts
-    from the same digits."""
-    return _noise_lab(name, _file_stamp(name), tuple(int(i) for i in indices), kind, float(strength), int(seed))
-
-
-@st.cache_resource
-def _sweep_lines() -> dict:
-    """Sweep lines measured so far, shared by every session; `sweep_line` fills it."""
-    return {}
-
-
-def sweep_line(name: str | None, kind: str, on_progress=None) -> denoise.SweepLine:
-    """Mean PSNR and classifier accuracy at each strength of a noise kind over the first
-    `denoise.SWEEP_DIGITS` test digits, for a checkpoint's output or (name None) the noisy input.
-
-    Read from disk when kept there (core.denoise), else measured once. Not an st.cache_data function
-    because `on_progress(fraction)` drives the caller's progress bar, which a cache would replay.
-    """
-    names = ("classifier",) if name is None else (name, "classifier")
-    key = (name, kind, denoise.SWEEP_DIGITS, tuple(_file_stamp(n) for n in names))
-    lines = _sweep_lines()
-    if key not in lines:
-        test = test_digits("mnist")
-        clean, labels = test.images[:denoise.SWEEP_DIGITS] / 255.0, test.labels[:denoise.SWEEP_DIGITS]
-        lines[key] = denoise.stored_sweep_line(name, kind, clean, labels, on_progress=on_progress,
-                                               models={n: load_model(n) for n in names})
-    return lines[key]
-
-
-@st.cache_data(show_spinner="Scoring the clean digits…", max_entries=16)
-def _clean_accuracy(digits: int, stamp: tuple[int, int]) -> float:
-    test = test_digits("mnist")
-    return denoise.accuracy(load_model("classifier")[0], test.images[:digits] / 255.0, test.labels[:digits])
-
-
-def clean_accuracy() -> float:
-    """The classifier's accuracy on the first `denoise.SWEEP_DIGITS` clean test digits."""
-    return _clean_accuracy(denoise.SWEEP_DIGITS, _file_stamp("classifier"))
-
-
-# --- Latent space page -----------------------------------------------------------------------
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def _digits_fingerprint(dataset: str) -> str:
-    return latent.digits_fingerprint(test_digits(dataset))
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _map_from_disk(file_name: str) -> latent.LatentMap:
-    return _read_only(latent.read_map(file_name))  # FileNotFoundError is raised, not cached
-
-
-def latent_map(space: str, method: str, points: int, perplexity: float) -> latent.LatentMap:
-    """A 2-D map of test digits (space: `latent.PIXELS` or a checkpoint name) from the disk cache,
-    else computed once under a progress bar and kept on disk. Raises the checkpoint errors.
-
-    The file name holds the weights hash and the digits' fingerprint, so a cached map is never stale.
-    """
-    model, weights = None, None
-    if space != latent.PIXELS:
-        model, meta = load_model(space)
-        weights = meta["sha256"]
-    name = latent.map_file_name(space, weights, method, points, perplexity, _digits_fingerprint("mnist"))
+def model_or_reason(name: str, optional: bool = False):
+    """A checkpoint's model, or None after saying why it cannot be used: as an error with a link to
+    retrain it, or (`optional`, for parts of a page that do without it) as a caption."""
     try:
-        return _map_from_disk(name)
-    except FileNotFoundError:
-        pass
-    bar = st.progress(0.0, text="Computing the map…")
-    latent.get_map(space, model, weights, test_digits("mnist"), method, points, perplexity,
-                   progress=lambda fraction, text: bar.progress(fraction, text=text))
-    bar.empty()
-    return _map_from_disk(name)
+        return load_model(name)[0]
+    except (FileNotFoundError, ValueError) as exc:
+        if optional:
+            st.caption(f"Without {name}: {exc}")
+        else:
+            show_model_error(name, exc)
+        return None
 
-
-# --- Anomaly page ----------------------------------------------------------------------------
-
-def one_digit_models() -> list[str]:
-    """VAE checkpoints trained on a single digit (vae_one and users' retrainings of it)."""
-    return [name for name in available_models(("vae",))
-            if (checkpoint_status(name).meta or {}).get("recipe", {}).get("digit") is not None]
-
-
-@st.cache_resource(show_spinner="Scoring the test digits…", max_entries=16)
-def _anomaly_scores(name: str, stamp: tuple[int, int], dataset: str) -> anomaly.AnomalyScores:
-    model, meta = load_model(name)
-    return _read_only(anomaly.score_digits(model, test_digits(dataset), anomaly.known_digit(meta)))
-
-
-def anomaly_scores(name: str, dataset: str = "mnist") -> anomaly.AnomalyScores:
-    """Anomaly scores (negative ELBO) of every test digit under a one-digit VAE checkpoint."""
-    return _anomaly_scores(name, _file_stamp(name), dataset)
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _latent_grid_png(name: str, stamp: tuple[int, int], n: int, span: float, scale: int, spacing: str) -> bytes:
-    grid, _ = latent.latent_grid(load_model(name)[0], n, span, spacing)
-    return images.to_png(images.tile(grid, pad=0), scale=scale)
-
-
-def latent_grid_png(name: str, n: int = 15, span: float = 3.0, scale: int = 2, spacing: str = "linear") -> bytes:
-    """A 2-D latent space's n x n decoded grid (`latent.latent_grid`) as one PNG; cached because
-    decoding and encoding it took most of a page's run."""
-    return _latent_grid_png(name, _file_stamp(name), n, span, scale, spacing)
-
-
-# --- uploads and drawings --------------------------------------------------------------------
 
 UPLOADS_KEPT = 16  # prepared files remembered per session: a batch of uploads, and the drawings since
 
@@ -421,14 +269,15 @@ def prepared_upload(data: bytes) -> images.UploadedDigit:
     return prepared
 
 
-def drawn_digit(key: str) -> images.UploadedDigit | None:
-    """A 280x280 canvas to draw a digit on, and the drawing made MNIST-like; None before any drawing.
+def digit_canvas(key: str) -> images.UploadedDigit | None:
+    """A 280 px box to draw a digit on with the mouse, and the drawing made MNIST-like; None before
+    anything is drawn.
 
     Raises:
         ValueError: a sentence, for a drawing that cannot be used (fully transparent) or a value
             the canvas cannot have sent.
     """
-    from streamlit_drawable_canvas import st_canvas  # here: it declares its component on import, which needs a server
+    from streamlit_drawable_canvas import st_canvas  # only pages with a canvas load the component
 
     try:
         drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280,
@@ -439,3 +288,167 @@ def drawn_digit(key: str) -> images.UploadedDigit | None:
         raise ValueError("The drawing could not be read; clear the canvas and draw again.") from None
     png = browser_values.canvas_png(data_url)
     return None if png is None else prepared_upload(png)
+
+
+def show_png(png: bytes | list[bytes], where=st, **options) -> None:
+    """st.image for PNG bytes (in `where`, a column say), sent as they are.
+
+    With st.image's default output_format "auto", Streamlit decodes a grey PNG and re-encodes it
+    as JPEG: blurred digits, and CPU spent on every run.
+    """
+    where.image(png, output_format="PNG", **options)
+
+
+def digit_row(digits: np.ndarray | bytes, label: str | None = None, scale: int = DISPLAY_SCALE) -> None:
+    """One labelled row of digits (N, 28, 28) in [0, 1], drawn as a single sharp image (or that PNG)."""
+    if label:
+        st.markdown(f"**{label}**")
+    show_png(digits if isinstance(digits, bytes) else images.to_png(images.tile(digits, pad=2), scale=scale))
+
+
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=1024))
+def reconstruction_row(name: str, indices: tuple[int, ...]) -> tuple[bytes, float]:
+    """A checkpoint's reconstructions of some test digits as a `digit_row` PNG, and their mean BCE
+    per pixel; cached, since every visitor starts from the same digits."""
+    digits = test_digits("mnist").subset(np.array(indices))
+    recon, bce = inference.reconstruct_with_bce(load_model(name)[0], digits.floats(), torch.from_numpy(digits.labels))
+    return images.to_png(images.tile(recon, pad=2), scale=DISPLAY_SCALE), bce
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def _figure(name: str, key: tuple, _build: Callable[[], go.Figure]) -> go.Figure:
+    return _build()
+
+
+def cached_figure(name: str, build: Callable[[], go.Figure], *key, models: tuple[str, ...] = ()) -> go.Figure:
+    """`build()`, made once per name and key and shared by every session: building plotly figures was
+    most of a chart page's run. `key` holds every value the figure depends on, except the
+    checkpoints named in `models`, whose files are added to the key here. Never change the figure."""
+    return _figure(name, (*key, *(_file_stamp(model) for model in models)), build)
+
+
+def source_caption(source: str) -> None:
+    st.caption(f"Data: {source}")
+
+
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=16))
+def browser_decoder(name: str) -> tuple[str, bytes]:
+    """(id, JSON bytes) of a checkpoint's decoder exported for the browser (core.export).
+
+    Bytes, encoded once: Streamlit would re-serialise a 3 MB dict on every run.
+    """
+    spec = export.export_decoder(load_model(name)[0])
+    return spec["id"], json.dumps(spec).encode()
+
+
+@per_checkpoint(st.cache_resource(show_spinner="Encoding the test digits…", max_entries=32))
+def encoded_test_digits(name: str, dataset: str = "mnist") -> np.ndarray:
+    """The codes (a VAE's posterior means) of the test digits under a checkpoint, (N, latent)."""
+    model, _ = load_model(name)
+    digits = test_digits(dataset)
+    return _read_only(latent.encode(model, digits.images, digits.labels if model.is_conditional else None))
+
+
+# --- core computations a page shows, cached --------------------------------------------------
+
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=256))
+def noise_lab(name: str, indices: tuple[int, ...], kind: str, strength: float, seed: int
+              ) -> tuple[denoise.DenoisedDigits, list[str]]:
+    """Test digits with seeded noise, denoised by a checkpoint (`denoise.noise_and_denoise`), and a
+    PNG data URL per digit of clean over noisy over denoised; cached, since every visitor starts
+    from the same digits."""
+    result = denoise.noise_and_denoise(load_model(name)[0], test_digits("mnist").images[list(indices)] / 255.0,
+                                       kind, float(strength), int(seed))
+    return _read_only(result), [images.png_data_url(column, scale=DISPLAY_SCALE) for column in result.columns()]
+
+
+@st.cache_resource
+def _sweep_lines() -> dict:
+    """Sweep lines measured so far, shared by every session; `sweep_line` fills it."""
+    return {}
+
+
+def sweep_line(name: str | None, kind: str, on_progress=None) -> denoise.SweepLine:
+    """Mean PSNR and classifier accuracy at each strength of a noise kind over the first
+    `denoise.SWEEP_DIGITS` test digits, for a checkpoint's output or (name None) the noisy input.
+
+    Read from disk when kept there (core.denoise), else measured once. Not an st.cache_data function
+    because `on_progress(fraction)` drives the caller's progress bar, which a cache would replay.
+    """
+    names = ("classifier",) if name is None else (name, "classifier")
+    key = (name, kind, denoise.SWEEP_DIGITS, tuple(_file_stamp(n) for n in names))
+    lines = _sweep_lines()
+    if key not in lines:
+        test = test_digits("mnist")
+        clean, labels = test.images[:denoise.SWEEP_DIGITS] / 255.0, test.labels[:denoise.SWEEP_DIGITS]
+        lines[key] = denoise.stored_sweep_line(name, kind, clean, labels, on_progress=on_progress,
+                                               models={n: load_model(n) for n in names})
+    return lines[key]
+
+
+@per_checkpoint(st.cache_data(show_spinner="Scoring the clean digits…", max_entries=16))
+def _accuracy_on_first_digits(classifier: str, digits: int) -> float:
+    test = test_digits("mnist")
+    return denoise.accuracy(load_model(classifier)[0], test.images[:digits] / 255.0, test.labels[:digits])
+
+
+def clean_accuracy() -> float:
+    """The classifier's accuracy on the first `denoise.SWEEP_DIGITS` clean test digits."""
+    return _accuracy_on_first_digits("classifier", denoise.SWEEP_DIGITS)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _digits_fingerprint(dataset: str) -> str:
+    return latent.digits_fingerprint(test_digits(dataset))
+
+
+@st.cache_resource
+def _latent_maps() -> dict[str, latent.LatentMap]:
+    """Maps read or computed so far, by file name, shared by every session; `latent_map` fills it."""
+    return {}
+
+
+def latent_map(space: str, method: str, points: int, perplexity: float) -> latent.LatentMap:
+    """A 2-D map of test digits (space: `latent.PIXELS` or a checkpoint name) from the disk cache,
+    else computed once under a progress bar and kept on disk. Raises the checkpoint errors.
+
+    The file name holds the weights hash and the digits' fingerprint, so a cached map is never stale.
+    """
+    model, weights = None, None
+    if space != latent.PIXELS:
+        model, meta = load_model(space)
+        weights = meta["sha256"]
+    name = latent.map_file_name(space, weights, method, points, perplexity, _digits_fingerprint("mnist"))
+    maps = _latent_maps()
+    if name not in maps:
+        try:
+            found = latent.read_map(name)  # the one look-up on disk
+        except FileNotFoundError:
+            bar = st.progress(0.0, text="Computing the map…")
+            found = latent.compute_map(model, test_digits("mnist"), method, points, perplexity,
+                                       progress=lambda fraction, text: bar.progress(fraction, text=text))
+            latent.save_map(latent.map_cache_dir() / name, found)
+            bar.empty()
+        maps[name] = _read_only(found)
+    return maps[name]
+
+
+def one_digit_models() -> list[str]:
+    """VAE checkpoints trained on a single digit (vae_one and users' retrainings of it)."""
+    return [name for name in available_models(("vae",))
+            if (checkpoint_status(name).meta or {}).get("recipe", {}).get("digit") is not None]
+
+
+@per_checkpoint(st.cache_resource(show_spinner="Scoring the test digits…", max_entries=16))
+def anomaly_scores(name: str, dataset: str = "mnist") -> anomaly.AnomalyScores:
+    """Anomaly scores (negative ELBO) of every test digit under a one-digit VAE checkpoint."""
+    model, meta = load_model(name)
+    return _read_only(anomaly.score_digits(model, test_digits(dataset), anomaly.known_digit(meta)))
+
+
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=64))
+def latent_grid_png(name: str, n: int = 15, span: float = 3.0, scale: int = 2, spacing: str = "linear") -> bytes:
+    """A 2-D latent space's n x n decoded grid (`latent.latent_grid`) as one PNG; cached because
+    decoding and encoding it took most of a page's run."""
+    grid, _ = latent.latent_grid(load_model(name)[0], n, span, spacing)
+    return images.to_png(images.tile(grid, pad=0), scale=scale)

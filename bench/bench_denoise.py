@@ -22,7 +22,7 @@ from PIL import Image
 from playwright.sync_api import sync_playwright
 
 from core import data, images
-from tests.e2e.conftest import CHROMIUM, VIEWPORT, start_server, stop_server, wait_for_app
+from tests.app_server import CHROMIUM, VIEWPORT, start_server, stop_server, wait_for_app
 
 RESULT_ON_SCREEN = """(name) => {
     const box = [...document.querySelectorAll('[class*="st-key-den_result_"]')].find(b => b.innerText.includes(name));

@@ -22,7 +22,7 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-from tests.e2e.conftest import CHROMIUM, VIEWPORT, start_server, stop_server, wait_for_app
+from tests.app_server import CHROMIUM, VIEWPORT, start_server, stop_server, wait_for_app
 
 PACED_MOVES = """
 ([target, seconds]) => new Promise((resolve) => {

@@ -128,7 +128,7 @@ def measure_forged_pad(reruns: int = 5) -> tuple[list[float], list[float], int]:
     """Rerun seconds of a Generate session before and after a forged 1 MB pad value (the first after
     is the run that received it), and the message's size in bytes."""
     from bench.load_probe import run_sync
-    from tests.e2e.conftest import start_server, stop_server
+    from tests.app_server import start_server, stop_server
 
     process, url = start_server()
     try:

@@ -20,7 +20,7 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-from tests.e2e.conftest import CHROMIUM, VIEWPORT, start_server, stop_server, wait_for_app
+from tests.app_server import CHROMIUM, VIEWPORT, start_server, stop_server, wait_for_app
 
 HOME_TITLE = """() => [...document.querySelectorAll('[data-testid="stMain"] h1')]
     .some(h => h.innerText.includes('Autoencoder Lab'))"""
@@ -91,10 +91,8 @@ def switch_seconds(page, name: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds through the pages; the first is not counted")
-    parser.add_argument("--try-download", action="store_true",
-                        help="cold starts without AE_OFFLINE=1: the server tries the MNIST download in the background")
     args = parser.parse_args(argv)
-    server_env = {"AE_OFFLINE": "0"} if args.try_download else {}
+    server_env: dict[str, str] = {}
 
     with sync_playwright() as playwright:
         healthy, title, home = cold_seconds(playwright, "", [HOME_TITLE, HOME_ON_SCREEN], server_env)

@@ -545,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
 
-    from tests.e2e.conftest import start_server, stop_server
+    from tests.app_server import start_server, stop_server
 
     process = None
     if args.url:

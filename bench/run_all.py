@@ -51,8 +51,7 @@ def run_module(module: str, args: list[str], timeout: float, log: list[str], ok_
     command = ["nice", "-n", "10", sys.executable, "-m", module, *args]
     started = time.perf_counter()
     try:
-        done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "AE_OFFLINE": os.environ.get("AE_OFFLINE", "1")})
+        done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise RuntimeError(f"no result within {timeout:.0f} s") from exc
     log.append(f"$ {' '.join(command[3:])}  ({time.perf_counter() - started:.0f} s, exit {done.returncode})\n"
@@ -81,11 +80,15 @@ def guarded(source: str, benchmark) -> list[Row]:
 
 def model_quality(quick: bool, log: list[str]) -> list[Row]:
     from core.evaluate import headline
+    from core.metrics import ModelMetrics
+    from core.registry import get_spec
 
     models = ["dense", "vae", "classifier"] if quick else []
     args = ["--json", *[a for m in models for a in ("--model", m)]]
     results = json.loads(run_module("core.evaluate", args, 3600, log))
-    return [Row(f"quality: {name}", result.get("error") or headline(name, result), source="core.evaluate --json")
+    return [Row(f"quality: {name}", result.get("error")
+                or headline(ModelMetrics.from_dict(result), get_spec(name).recipe.noise is not None),
+                source="core.evaluate --json")
             for name, result in results.items()]
 
 

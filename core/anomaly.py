@@ -1,7 +1,7 @@
 """Anomaly detection with a VAE trained on one digit: scores, ROC curve, precision and recall.
 
 A VAE that has only seen sevens explains other digits badly, so their negative ELBO (nats) is
-high: the score is `core.evaluate.negative_elbo`, the one `evaluate_model`'s ROC AUC uses, so the
+high: the score is `core.inference.negative_elbo`, the one `evaluate_model`'s ROC AUC uses, so the
 figures here equal the checkpoint's.
 """
 
@@ -16,7 +16,7 @@ from torch import nn
 
 from core import metrics
 from core.data import Digits
-from core.evaluate import negative_elbo
+from core.inference import negative_elbo
 
 FALSE_ALARM_RATE = 0.05  # the default threshold flags 5% of the known digit
 

@@ -14,11 +14,9 @@ import json
 import os
 import platform
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -28,7 +26,8 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from core.data import PROJECT_DIR
-from core.registry import Recipe, config_from_dict, create_model, get_spec, list_models, recipe_from_dict
+from core.files import write_atomic
+from core.registry import Recipe, config_from_dict, create_model, get_spec, list_models
 
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
@@ -136,28 +135,8 @@ def save(name: str, model: nn.Module, recipe: Recipe, result=None, metrics: dict
 
 
 def _write_atomic(path: Path, blob: bytes, overwrite: bool) -> Path:
-    """Write to a temporary file beside `path`, then rename (or link, when not overwriting) it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; checkpoints are for every reader
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # atomic "create if absent": of two savers, exactly one wins
-            except FileExistsError:
-                raise FileExistsError(
-                    f"A checkpoint named {path.stem!r} already exists; choose another name or allow overwriting."
-                ) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_atomic(path, blob, overwrite, exists_message=(
+        f"A checkpoint named {path.stem!r} already exists; choose another name or allow overwriting."))
 
 
 def update_metrics(name: str, metrics: dict) -> Path:
@@ -269,25 +248,3 @@ def list_checkpoints() -> list[str]:
 
 def delete(name: str) -> None:
     path_for(name).unlink(missing_ok=True)
-
-
-def load_or_train(name: str, callbacks: list[Callable] = (), should_stop: Callable[[], bool] = lambda: False):
-    """Load a registry model's checkpoint, training and saving it first when there is none.
-
-    A stale or corrupt file is reported (raised), never silently replaced.
-    """
-    try:
-        return load(name)
-    except FileNotFoundError:
-        pass
-    from core import evaluate
-    from core.train import train_model
-
-    recipe = get_spec(name).recipe
-    model, result = train_model(name, recipe, callbacks=list(callbacks), should_stop=should_stop)
-    metrics = evaluate.evaluate_model(name, model, recipe.dataset, recipe.digit)
-    try:
-        save(name, model, recipe, result, metrics)
-    except FileExistsError:
-        pass  # another session trained it meanwhile; both are valid, theirs is on disk
-    return load(name)

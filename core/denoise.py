@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -21,8 +20,11 @@ from torch import nn
 
 from core import checkpoints
 from core import data as data_lib
+from core import images
 from core import metrics
-from core.evaluate import run_batches
+from core.files import write_atomic
+from core.inference import run_batches
+from core.registry import KERAS_NOISE_FACTOR
 
 SWEEP_DIGITS = 1000   # the first 1,000 test digits: enough for a smooth curve, a few seconds of CPU
 PSNR_CAP_DB = 60.0    # a digit the noise left untouched has infinite PSNR; cap it so means stay finite
@@ -46,7 +48,7 @@ class StrengthRange:
 
 
 NOISE_RANGES = {
-    "gaussian": StrengthRange(0.0, 1.0, 0.1, 0.5, "Gaussian (noise factor)", "gaussian"),  # 0.5: the Keras blog's
+    "gaussian": StrengthRange(0.0, 1.0, 0.1, KERAS_NOISE_FACTOR, "Gaussian (noise factor)", "gaussian"),
     "salt_pepper": StrengthRange(0.0, 0.5, 0.05, 0.2, "Salt and pepper (fraction of pixels)", "salt and pepper"),
     "masking": StrengthRange(0.0, 0.9, 0.1, 0.5, "Masking (fraction of pixels blacked out)", "masking"),
 }
@@ -90,6 +92,11 @@ class DenoisedDigits:
     psnr_denoised: np.ndarray
     ssim_noisy: np.ndarray
     ssim_denoised: np.ndarray
+
+    def columns(self) -> list[np.ndarray]:
+        """Per digit, one image of it clean over noisy over denoised (2 px apart)."""
+        return [images.tile(np.stack([self.clean[i], self.noisy[i], self.denoised[i]]), columns=1, pad=2)
+                for i in range(len(self.clean))]
 
 
 def noise_and_denoise(model: nn.Module, clean: np.ndarray, kind: str, strength: float,
@@ -164,10 +171,8 @@ def read_sweep(path: Path) -> SweepLine:
 
 def write_sweep(path: Path, line: SweepLine) -> None:
     """Keep a sweep line on disk atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({k: getattr(line, k).round(5).tolist() for k in ("strengths", "psnr", "accuracy")}))
-    os.replace(tmp, path)
+    values = {k: getattr(line, k).round(5).tolist() for k in ("strengths", "psnr", "accuracy")}
+    write_atomic(path, json.dumps(values).encode())
 
 
 def stored_sweep_line(model_name: str | None, kind: str, clean: np.ndarray, labels: np.ndarray,

@@ -14,12 +14,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from core import checkpoints
 from core import data as data_lib
 from core import metrics
-from core.registry import get_spec, list_models
+from core.inference import EVAL_SEED, negative_elbo, reconstruct, run_batches
+from core.metrics import ModelMetrics
+from core.registry import KERAS_NOISE_FACTOR, get_spec, list_models
 
-DENOISE_NOISE = ("gaussian", 0.5)  # the Keras blog's noise factor
-EVAL_SEED = 0
+DENOISE_NOISE = ("gaussian", KERAS_NOISE_FACTOR)
 WORST_KEPT = 32       # worst-reconstructed test digits kept in a checkpoint's metrics
 HISTOGRAM_BINS = 60   # bins of the per-digit BCE histogram kept likewise
 # Published figures with the full 60,000 training digits, for comparison.
@@ -30,41 +32,6 @@ REFERENCES = {
     "vae": "106 nats (pytorch/examples, 20-D)",
     "vae2": "146.95 nats (keras-io, 2-D conv VAE)",
 }
-
-
-@torch.inference_mode()
-def run_batches(fn, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 100) -> list:
-    """fn(x_batch, y_batch) over a dataset in batches; returns the list of outputs.
-
-    Batches of 100 stay in cache: 2,000 digits through conv took 1.5 s on one thread, 2.5 s in
-    batches of 1,000 (denoising: 3.9 s vs 10.1 s); dense models run the same either way.
-    """
-    return [fn(x[i:i + batch_size], None if y is None else y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-
-
-def reconstruct(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-    """Reconstructions (N, 1, 28, 28) of images in [0, 1]; VAEs decode the posterior mean."""
-    return torch.cat(run_batches(lambda xb, yb: model(xb, yb)["recon"], x, y))
-
-
-def negative_elbo(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None,
-                  seed: int = EVAL_SEED) -> dict[str, np.ndarray]:
-    """Per-digit negative ELBO in nats with its reconstruction and KL parts, one posterior sample.
-
-    Returns arrays (N,) under "nelbo", "recon", "kl", and the posterior means (N, latent) under "mu".
-    """
-    generator = torch.Generator().manual_seed(seed)
-
-    def one(xb, yb):
-        mu, logvar = model.posterior(xb, yb)
-        z = mu + torch.randn(mu.shape, generator=generator) * torch.exp(0.5 * logvar)
-        recon = nn.functional.binary_cross_entropy_with_logits(model.decode_logits(z, yb), xb, reduction="none")
-        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
-        return recon.flatten(1).sum(1), kl, mu
-
-    parts = run_batches(one, x, y)
-    recon, kl, mu = (torch.cat([p[i] for p in parts]).numpy() for i in range(3))
-    return {"nelbo": recon + kl, "recon": recon, "kl": kl, "mu": mu}
 
 
 def evaluate_model(name: str, model: nn.Module, dataset: str = "mnist", digit: int | None = None) -> dict:
@@ -120,23 +87,30 @@ def evaluate_model(name: str, model: nn.Module, dataset: str = "mnist", digit: i
     return result
 
 
-def headline(name: str, result: dict) -> str:
-    """The one figure that says most about a model, as a short phrase."""
-    if "roc_auc" in result:
-        return f"ROC AUC {result['roc_auc']:.3f} (digit {result['digit']} vs the rest)"
-    if "nelbo" in result:
-        return f"-ELBO {result['nelbo']:.1f} nats"
-    if "accuracy" in result:
-        return f"accuracy {100 * result['accuracy']:.2f}%"
-    if name == "denoising":
-        return f"PSNR {result['psnr_denoised']:.1f} dB at noise 0.5"
-    return f"BCE {result['bce']:.4f} per pixel"
+def headline(metrics: ModelMetrics, denoiser: bool = False) -> str:
+    """The one figure that says most about a model, as a short phrase.
+
+    Args:
+        denoiser: the model was trained on noisy inputs (its recipe has a noise), so its PSNR says most.
+    """
+    if metrics.roc_auc is not None:
+        return f"ROC AUC {metrics.roc_auc:.3f} (digit {metrics.digit} vs the rest)"
+    if metrics.nelbo is not None:
+        return f"-ELBO {metrics.nelbo:.1f} nats"
+    if metrics.accuracy is not None:
+        return f"accuracy {100 * metrics.accuracy:.2f}%"
+    if denoiser:
+        return f"PSNR {metrics.psnr_denoised:.1f} dB at noise {DENOISE_NOISE[1]:g}"
+    return f"BCE {metrics.bce:.4f} per pixel"
+
+
+def checkpoint_headline(meta: dict) -> str:
+    """`headline` of a checkpoint from its metadata."""
+    return headline(ModelMetrics.from_dict(meta["metrics"]), meta["recipe"].get("noise") is not None)
 
 
 def evaluate_all(names: list[str] | None = None) -> dict[str, dict]:
     """Metrics for every registry model with a usable checkpoint; others get {"error": sentence}."""
-    from core import checkpoints
-
     results = {}
     for name in names or list_models():
         try:
@@ -153,7 +127,7 @@ def evaluate_all(names: list[str] | None = None) -> dict[str, dict]:
 
 def format_table(results: dict[str, dict]) -> str:
     columns = [("bce", "BCE/px", "{:.4f}"), ("mse", "MSE/px", "{:.4f}"), ("euclidean_sum", "sum Eucl.", "{:,.0f}"),
-               ("psnr_denoised", "PSNR@0.5", "{:.1f}"), ("nelbo", "-ELBO", "{:.1f}"), ("kl", "KL", "{:.1f}"),
+               ("psnr_denoised", f"PSNR@{DENOISE_NOISE[1]:g}", "{:.1f}"), ("nelbo", "-ELBO", "{:.1f}"), ("kl", "KL", "{:.1f}"),
                ("active_units", "active", "{}"), ("roc_auc", "AUC", "{:.3f}"), ("accuracy", "acc", "{:.4f}"),
                ("parameters", "params", "{:,}"), ("epochs", "epochs", "{}")]
     head = ["model"] + [c[1] for c in columns] + ["reference (60k digits)"]
@@ -184,8 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     results = evaluate_all(args.model)
     if args.write:
-        from core import checkpoints
-
         for name, result in results.items():
             if "error" not in result:
                 stored = {k: v for k, v in result.items() if k not in ("epochs", "train_data")}

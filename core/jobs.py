@@ -3,8 +3,8 @@
 A job outlives the page script that started it (a rerun never stops it) and is kept in a
 process-wide table by id, so a reloaded browser tab finds its run again. At most
 `TRAINING_SLOTS` jobs train at once; the others wait their turn, so interactive sessions on a
-small machine always keep a core. The trainer itself is `core.train.fit`; this module only
-runs it, records what it reports, evaluates the result and saves it on request.
+small machine always keep a core. The run itself is `core.pipeline` (train, then evaluate); this module
+only runs it in a thread, records what it reports, and saves the result on request.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from core import checkpoints, evaluate
+from core import pipeline
 from core.registry import Recipe
-from core.train import TrainEvent, TrainResult, prepare_data, train_model
+from core.train import TrainEvent, TrainResult, prepare_data
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class TrainJob:
         self.model: nn.Module | None = None
         self.result: TrainResult | None = None
         self.metrics: dict | None = None
+        self._trained: pipeline.Trained | None = None
         self.error: str | None = None
         self.started = time.time()
         self.finished: float | None = None
@@ -133,8 +134,7 @@ class TrainJob:
         """
         if self.state != DONE or self.model is None:
             raise ValueError("There is no trained model to save yet; wait for training to finish.")
-        return checkpoints.save(name, self.model, self.recipe, self.result, self.metrics,
-                                model_name=self.model_name, overwrite=overwrite)
+        return pipeline.save(self._trained, name, overwrite=overwrite)
 
     # --- the thread -------------------------------------------------------------------------
 
@@ -162,11 +162,11 @@ class TrainJob:
                 self._finish(CANCELLED)
                 return
             self.state = TRAINING
-            model, result = train_model(self.model_name, self.recipe, self.config, data=data,
-                                        callbacks=[self._record], should_stop=self._stop.is_set)
-            self.state = EVALUATING
-            self.metrics = evaluate.evaluate_model(self.model_name, model, self.recipe.dataset, self.recipe.digit)
-            self.model, self.result = model, result
+            trained = pipeline.train_and_evaluate(
+                self.model_name, self.recipe, self.config, on_evaluating=lambda: setattr(self, "state", EVALUATING),
+                data=data, callbacks=[self._record], should_stop=self._stop.is_set)
+            self._trained = trained
+            self.model, self.result, self.metrics = trained.model, trained.result, trained.metrics
             self._finish(DONE)
         except (ValueError, FileNotFoundError) as exc:  # bad settings or missing data: say so
             self.error = str(exc)

@@ -12,7 +12,6 @@ import argparse
 import hashlib
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from core import checkpoints
+from core import data as data_lib
 from core.data import PROJECT_DIR, Digits
-from core.evaluate import run_batches
+from core.files import write_atomic
+from core.inference import run_batches
 
 GRID_SPACINGS = ("linear", "quantile")
 
@@ -270,22 +272,11 @@ def map_file_name(space: str, weights_sha256: str | None, method: str, points: i
 
 def save_map(path: Path, latent_map: LatentMap) -> Path:
     """Write a map atomically (a reader never sees half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(
-                f, coords=latent_map.coords.astype(np.float16), indices=latent_map.indices.astype(np.int32),
-                labels=latent_map.labels.astype(np.uint8), knn_accuracy=latent_map.knn_accuracy,
-                trustworthiness=latent_map.trustworthiness, seconds=latent_map.seconds,
-            )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_atomic(Path(path), lambda f: np.savez_compressed(
+        f, coords=latent_map.coords.astype(np.float16), indices=latent_map.indices.astype(np.int32),
+        labels=latent_map.labels.astype(np.uint8), knn_accuracy=latent_map.knn_accuracy,
+        trustworthiness=latent_map.trustworthiness, seconds=latent_map.seconds,
+    ))
 
 
 def load_map(path: Path) -> LatentMap:
@@ -320,9 +311,6 @@ def precompute(spaces=SHIPPED_SPACES, methods=MAP_METHODS, points: int = DEFAULT
                perplexity: float = DEFAULT_PERPLEXITY, folder: Path = SHIPPED_MAP_DIR, log=print) -> list[Path]:
     """Compute the default maps of the shipped checkpoints into `folder`, and delete the outdated
     ones of the same spaces and methods (a retrained checkpoint has a new weights hash)."""
-    from core import checkpoints
-    from core import data as data_lib
-
     digits = data_lib.load("mnist", "test")
     fingerprint = digits_fingerprint(digits)
     folder = Path(folder)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -75,3 +77,41 @@ def roc_auc(scores, is_positive) -> float:
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(np.asarray(is_positive, dtype=bool), np.asarray(scores)))
+
+
+@dataclass(frozen=True)
+class ModelMetrics:
+    """A checkpoint's test-split figures, as `core.evaluate.evaluate_model` measures them.
+
+    Stored in the checkpoint's metadata as a dict (what `as_dict` gives); `from_dict` reads one back,
+    ignoring keys it does not know, so older checkpoints still load. None: not measured for this model.
+    """
+
+    data_source: str = ""
+    test_digits: int = 0
+    parameters: int = 0
+    accuracy: float | None = None          # classifier: share of test digits read right
+    digit: int | None = None               # one-digit VAE: its digit; roc_auc is it against the rest
+    roc_auc: float | None = None
+    nelbo: float | None = None             # VAEs: nats per digit, with its reconstruction and KL parts
+    recon_nats: float | None = None
+    kl: float | None = None
+    active_units: int | None = None        # Burda et al. 2016, section 5.2
+    latent: int | None = None
+    bce: float | None = None               # autoencoders: mean per pixel
+    bce_per_class: list | None = None      # ten values, None for a class not in the test digits
+    worst: list | None = None              # [test-split index, BCE], worst first
+    bce_histogram: dict | None = None      # "edges" and "counts"
+    mse: float | None = None
+    euclidean_sum: float | None = None
+    mean_code_activation: float | None = None
+    psnr_noisy: float | None = None        # dB, with evaluate's noise on the inputs
+    psnr_denoised: float | None = None
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelMetrics":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}

@@ -34,6 +34,17 @@ def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, kind: str) -
     raise ValueError(f"Unknown reconstruction loss {kind!r}; choose one of {', '.join(RECON_LOSSES)}.")
 
 
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """A posterior sample from standard-normal `noise` of mu's shape: the reparameterisation trick
+    (Kingma & Welling 2014, eq. 10)."""
+    return mu + noise * torch.exp(0.5 * logvar)
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)) per sample, (B, latent) -> (B,), in closed form (Kingma & Welling 2014, appendix B)."""
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+
+
 class Autoencoder(nn.Module):
     """Base of every autoencoder: subclasses give `encode` and `decode_logits`."""
 
@@ -86,6 +97,10 @@ class DenseConfig:
                                    # (never positive for any digit); at 1.0 none did and BCE fell 0.101 -> 0.094
     hidden_bias: float = 0.0       # initial bias of the ReLU hidden layers (0.3 took deep from 0.107 to 0.101)
 
+    @property
+    def code_shape(self) -> tuple[int, ...]:
+        return (self.code_size,)
+
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
     """Linear layers with ReLU between them (none after the last)."""
@@ -108,7 +123,7 @@ class DenseAE(Autoencoder):
                 nn.init.constant_(layer.bias, config.hidden_bias)
         if config.code_activation == "relu":
             nn.init.constant_(self.encoder[-1].bias, config.code_bias)
-        self.code_shape = (config.code_size,)
+        self.code_shape = config.code_shape
 
     def encode(self, x, y=None):
         code = self.encoder(x.flatten(1))  # (B, 1, 28, 28) -> (B, 784) -> (B, code)
@@ -124,6 +139,10 @@ class TiedConfig:
     recon_loss: str = "bce"
     code_bias: float = 1.0   # initial bias of the ReLU code, as DenseConfig.code_bias
 
+    @property
+    def code_shape(self) -> tuple[int, ...]:
+        return (self.code_size,)
+
 
 class TiedAE(Autoencoder):
     """Dense AE whose decoder is the encoder's weight transposed: one matrix, two biases."""
@@ -134,7 +153,7 @@ class TiedAE(Autoencoder):
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # nn.Linear's default
         self.encoder_bias = nn.Parameter(torch.full((config.code_size,), config.code_bias))
         self.decoder_bias = nn.Parameter(torch.zeros(PIXELS))
-        self.code_shape = (config.code_size,)
+        self.code_shape = config.code_shape
 
     def encode(self, x, y=None):
         return F.relu(F.linear(x.flatten(1), self.weight, self.encoder_bias))
@@ -149,6 +168,14 @@ class TiedAE(Autoencoder):
 class ConvConfig:
     filters: tuple[int, ...] = (16, 8, 8)  # the Keras blog's conv AE: 28 -> 14 -> 7 -> 4, code 8x4x4
     recon_loss: str = "bce"
+
+    @property
+    def code_shape(self) -> tuple[int, int, int]:
+        """(channels, side, side): each level max-pools by 2, rounding up (28 -> 14 -> 7 -> 4)."""
+        side = 28
+        for _ in self.filters:
+            side = math.ceil(side / 2)
+        return (self.filters[-1], side, side)
 
 
 class ConvAE(Autoencoder):
@@ -170,7 +197,7 @@ class ConvAE(Autoencoder):
             channels = f
         up.append(nn.Conv2d(channels, 1, 3, padding=1))
         self.decoder = nn.Sequential(*up)
-        self.code_shape = (config.filters[-1], sizes[-1], sizes[-1])
+        self.code_shape = config.code_shape
 
     def encode(self, x, y=None):
         return self.encoder(x)  # (B, 1, 28, 28) -> (B, 8, 4, 4) with the default filters
@@ -187,6 +214,10 @@ class VAEConfig:
     hidden: tuple[int, ...] = (512, 256)  # encoder widths; the decoder mirrors them
     conditional: bool = False         # True: encoder and decoder also see the one-hot digit label
     recon_loss: str = "bce"           # summed over pixels, so losses are nats per digit
+
+    @property
+    def code_shape(self) -> tuple[int, ...]:
+        return (self.latent,)
 
 
 class VAE(Autoencoder):
@@ -205,7 +236,7 @@ class VAE(Autoencoder):
         self.to_mu = nn.Linear(config.hidden[-1], config.latent)
         self.to_logvar = nn.Linear(config.hidden[-1], config.latent)
         self.decoder = _mlp([config.latent + extra, *config.hidden[::-1], PIXELS])
-        self.code_shape = (config.latent,)
+        self.code_shape = config.code_shape
 
     def _with_label(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         if not self.is_conditional:
@@ -227,19 +258,13 @@ class VAE(Autoencoder):
 
     def forward(self, x, y=None):
         mu, logvar = self.posterior(x, y)
-        if self.training:
-            # reparameterisation trick (Kingma & Welling 2014, eq. 10)
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        else:
-            z = mu
+        z = reparameterize(mu, logvar, torch.randn_like(mu)) if self.training else mu
         logits = self.decode_logits(z, y)
         return {"recon": torch.sigmoid(logits), "logits": logits, "code": mu, "mu": mu, "logvar": logvar, "z": z}
 
     def loss(self, out, target, labels=None, kl_weight=1.0):
         recon = reconstruction_loss(out["logits"], target, self.config.recon_loss).flatten(1).sum(1).mean()
-        # KL(q(z|x) || N(0, I)) in closed form (Kingma & Welling 2014, appendix B)
-        mu, logvar = out["mu"], out["logvar"]
-        kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean()
+        kl = gaussian_kl(out["mu"], out["logvar"]).mean()
         return {"loss": recon + kl_weight * kl, "recon": recon, "kl": kl}
 
 
@@ -249,6 +274,10 @@ class VAE(Autoencoder):
 class ClassifierConfig:
     channels: tuple[int, int] = (32, 64)  # two conv blocks: enough for ~99% on MNIST
     dropout: float = 0.25                 # the 5,000 offline digits overfit without it
+
+    @property
+    def code_shape(self) -> tuple[int, ...]:
+        return ()  # a classifier has no code
 
 
 class DigitClassifier(nn.Module):

@@ -13,6 +13,9 @@ from core.models import (ClassifierConfig, ConvAE, ConvConfig, DenseAE, DenseCon
 OPTIMIZERS = ("adam", "adadelta")
 
 
+KERAS_NOISE_FACTOR = 0.5  # the Keras blog's noise factor: the denoising recipe, evaluation, the lab's default
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How a model is trained; every field has a default so a recipe names only what differs."""
@@ -25,7 +28,7 @@ class Recipe:
     weight_decay: float = 0.0
     augment: float = 0.0       # max random shift in pixels (plus small rotation and zoom); 0 = off
     noise: str | None = None   # train on corrupted inputs against clean targets (denoising)
-    noise_strength: float = 0.5  # the Keras blog's noise factor
+    noise_strength: float = KERAS_NOISE_FACTOR
     digit: int | None = None   # train on one digit only (anomaly detection)
     kl_warmup_epochs: int = 0  # KL weight ramps 0 -> 1 over these; keeps VAEs from collapsing
     dataset: str = "mnist"     # "mnist" or "fashion"
@@ -73,7 +76,7 @@ _SPECS = [
     ModelSpec("ae20", DenseAE, DenseConfig(code_size=20, hidden=(256, 128), code_activation="linear"),
               Recipe(epochs=40, batch_size=128), "Dense autoencoder with a 20-D code, to map with t-SNE."),
     ModelSpec("denoising", ConvAE, ConvConfig(filters=(32, 32)),
-              Recipe(epochs=12, batch_size=64, noise="gaussian", noise_strength=0.5),
+              Recipe(epochs=12, batch_size=64, noise="gaussian", noise_strength=KERAS_NOISE_FACTOR),
               "Convolutional autoencoder (32-32 filters) trained on noisy digits to give clean ones."),
     ModelSpec("vae2", VAE, VAEConfig(latent=2), _VAE_RECIPE,
               "Variational autoencoder with a 2-D latent space, to draw a grid of digits."),

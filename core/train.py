@@ -1,16 +1,12 @@
 """Generic trainer: knows no model type and no UI; reports progress through callbacks.
 
-    python -m core.train --model conv [--epochs N] [--dataset mnist|fashion]
-    python -m core.train --all          # every registry model, saved to checkpoints/
-    python -m core.train --all --dry-run  # one epoch of two batches each, nothing saved
+The command line (`python -m core.train --model conv`, `--all`, `--dry-run`) trains, evaluates
+and saves through `core.pipeline`, which runs this trainer.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import data as data_lib
-from core.registry import OPTIMIZERS, Recipe, create_model, get_spec, list_models
+from core.registry import OPTIMIZERS, Recipe, create_model, get_spec
 
 VALIDATION_SIZE = 1000  # test digits whose loss is plotted each epoch (never used to choose anything)
 
@@ -255,76 +251,9 @@ def train_model(name: str, recipe: Recipe | None = None, config=None, **fit_kwar
     return model, fit(model, recipe, **fit_kwargs)
 
 
-# --- command line ----------------------------------------------------------------------------
-
-def _progress_line(name: str, live: bool) -> Callable[[TrainEvent], None]:
-    """A progress bar redrawn in place (`live`, one job on a terminal), else a line every ~10%."""
-    def show(event: TrainEvent) -> None:
-        if event.kind == "batch" and not live:
-            return
-        if event.kind == "epoch" and not live and event.epoch % max(1, event.epochs // 10) and event.epoch != event.epochs:
-            return
-        done = ((event.epoch - 1) * event.batches + event.batch) / (event.epochs * event.batches)
-        val = f" val {event.val['loss']:.4f}" if event.val else ""
-        line = (f"{name:>10} [{'#' * int(30 * done):<30}] epoch {event.epoch}/{event.epochs} "
-                f"loss {event.train.get('loss', float('nan')):.4f}{val} {event.elapsed:5.0f}s eta {event.eta:4.0f}s")
-        if live:
-            print("\r" + line, end="\n" if event.kind == "epoch" and event.epoch == event.epochs else "", flush=True)
-        else:
-            print(line, flush=True)
-    return show
-
-
-def _train_and_save(name: str, changes: dict, dry_run: bool, threads: int, live: bool) -> str:
-    """Train one registry model by its recipe (with `changes`) and save it; returns a summary line."""
-    from core import checkpoints, evaluate  # here, not at the top: they import this module
-
-    torch.set_num_threads(threads)
-    recipe = dataclasses.replace(get_spec(name).recipe, **changes)
-    model, result = train_model(name, recipe, callbacks=[_progress_line(name, live)],
-                                max_batches=2 if dry_run else None)
-    if dry_run:
-        return f"{name:>10} dry run ok: loss {result.history[-1]['train']['loss']:.4f}"
-    metrics = evaluate.evaluate_model(name, model, recipe.dataset, recipe.digit)
-    path = checkpoints.save(name, model, recipe, result, metrics, overwrite=True)
-    return f"{name:>10} saved {path} in {result.seconds:.0f}s: {evaluate.headline(name, metrics)}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train registry models and save their checkpoints.")
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--model", choices=list_models(), help="the registry model to train")
-    which.add_argument("--all", action="store_true", help="train every registry model")
-    parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
-    parser.add_argument("--dataset", choices=data_lib.DATASETS, help="override the recipe's dataset")
-    parser.add_argument("--dry-run", action="store_true", help="one epoch of two batches; nothing saved")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="models trained at once, in separate processes of one thread each "
-                             "(small models train faster that way than with threads)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads with --jobs 1")
-    args = parser.parse_args(argv)
-
-    names = list_models() if args.all else [args.model]
-    changes = {k: v for k, v in {"epochs": args.epochs, "dataset": args.dataset}.items() if v is not None}
-    if args.dry_run:
-        changes["epochs"] = 1
-    overall = time.perf_counter()
-    if args.jobs <= 1:
-        live = sys.stdout.isatty()
-        for name in names:
-            print(_train_and_save(name, changes, args.dry_run, args.threads, live), flush=True)
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # spawn: a fresh interpreter per worker, no forked torch thread pools
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_train_and_save, name, changes, args.dry_run, 1, False) for name in names]
-            for future in as_completed(futures):
-                print(future.result(), flush=True)
-    print(f"total {time.perf_counter() - overall:.0f}s")
-    return 0
-
-
 if __name__ == "__main__":
+    # `python -m core.train` runs this file as __main__, a layer-3 entry point apart from the
+    # trainer module: the train -> evaluate -> save sequence it runs lives in core.pipeline.
+    from core.pipeline import main
+
     sys.exit(main())

@@ -7,7 +7,8 @@ import streamlit as st
 import torch
 
 import ui
-from core import browser_values, evaluate, images, latent
+from core import browser_values, images, inference, latent
+from core.evaluate import DENOISE_NOISE
 from core.models import code_maps
 
 st.set_page_config(page_title="Reconstruction · Autoencoder Lab", page_icon="🔢", layout="wide")
@@ -121,8 +122,8 @@ if tab_compare.open:
             if status.state != "ok":
                 unusable.append(name)
                 continue
-            m = status.meta["metrics"]
-            rows.append({"model": name, **{label: m.get(key) for key, label in METRICS.items()},
+            m = ui.model_metrics(name)
+            rows.append({"model": name, **{label: getattr(m, key) for key, label in METRICS.items()},
                          "epochs": status.meta["epochs"]})
         table = pd.DataFrame(rows).set_index("model")
         st.markdown("Every model on the full test split (from its checkpoint's evaluation).")
@@ -141,8 +142,8 @@ if tab_compare.open:
         if models:
             st.subheader("Error per digit class")
             per_class = []
-            for name, (_, meta) in models.items():
-                for c, value in enumerate(meta["metrics"]["bce_per_class"]):
+            for name in models:
+                for c, value in enumerate(ui.model_metrics(name).bce_per_class):
                     if value is not None:
                         per_class.append({"model": name, "digit": str(c), "BCE per pixel": value})
             by_model = pd.DataFrame(per_class).groupby("model", sort=False)
@@ -158,19 +159,19 @@ if tab_worst.open:
         if models:
             worst_model = st.selectbox("Model", list(models), key="rec_worst_model", format_func=ui.describe)
             model, meta = models[worst_model]
-            stored = meta["metrics"]
-            n_worst = st.slider("How many", 3, len(stored["worst"]), 5, key="rec_worst_n")
-            worst = np.array([i for i, _ in stored["worst"][:n_worst]])
-            errors = np.array([e for _, e in stored["worst"][:n_worst]])
+            stored = ui.model_metrics(worst_model)
+            n_worst = st.slider("How many", 3, len(stored.worst), 5, key="rec_worst_n")
+            worst = np.array([i for i, _ in stored.worst[:n_worst]])
+            errors = np.array([e for _, e in stored.worst[:n_worst]])
             subset = test.subset(worst)
-            recon = evaluate.reconstruct(model, subset.floats(), torch.from_numpy(subset.labels))[:, 0].numpy()
-            st.markdown(f"The {n_worst} test digits {worst_model} rebuilds worst, out of {stored['test_digits']:,}"
-                        + (f" (its digit {stored['digit']} only)." if "digit" in stored else "."))
+            recon = inference.reconstruct(model, subset.floats(), torch.from_numpy(subset.labels))[:, 0].numpy()
+            st.markdown(f"The {n_worst} test digits {worst_model} rebuilds worst, out of {stored.test_digits:,}"
+                        + (f" (its digit {stored.digit} only)." if stored.digit is not None else "."))
             ui.digit_row(subset.images / 255.0, "Originals")
             ui.digit_row(recon, "Reconstructions")
             st.dataframe(pd.DataFrame({"test index": worst, "label": subset.labels, "BCE per pixel": errors.round(4)}),
                          hide_index=True)
-            histogram = stored["bce_histogram"]
+            histogram = stored.bce_histogram
             edges = np.array(histogram["edges"])
             hist = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=histogram["counts"], width=np.diff(edges)))
             hist.add_vline(x=float(errors[-1]), line_dash="dash", annotation_text="worst shown")
@@ -228,14 +229,15 @@ if tab_loss.open:
             recons = {}
             for name in pair:
                 model, meta = ui.load_model(name)
-                recons[name] = evaluate.reconstruct(model, digits.floats(), torch.from_numpy(digits.labels))[:, 0].numpy()
+                recons[name] = inference.reconstruct(model, digits.floats(), torch.from_numpy(digits.labels))[:, 0].numpy()
             ui.digit_row(digits.images / 255.0, "Originals")
             ui.digit_row(recons["dense"], "dense (BCE)")
             ui.digit_row(recons["dense_mse"], "dense_mse (MSE)")
             ui.digit_row(np.abs(recons["dense"] - recons["dense_mse"]) * 3, "Difference x3 (white = they disagree)")
             rows = []
             for name in pair:
-                m = ui.checkpoint_status(name).meta["metrics"]
+                m = ui.model_metrics(name)
                 rows.append({"model": name, "trained with": "BCE" if name == "dense" else "MSE",
-                             "test BCE per pixel": m["bce"], "test MSE per pixel": m["mse"], "PSNR at noise 0.5": m["psnr_denoised"]})
+                             "test BCE per pixel": m.bce, "test MSE per pixel": m.mse,
+                             f"PSNR at noise {DENOISE_NOISE[1]:g}": m.psnr_denoised})
             st.dataframe(pd.DataFrame(rows), hide_index=True)

@@ -9,10 +9,10 @@ import streamlit as st
 import ui
 from core import data, denoise, images
 from core.denoise import NOISE_RANGES
+from core.registry import KERAS_NOISE_FACTOR
 
 st.set_page_config(page_title="Denoising · Autoencoder Lab", page_icon="🧽", layout="wide")
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 LAB_DIGITS = 8
 UPLOAD_SCALE = 4  # 28 px digits shown 112 px wide
 COMPARED = ("denoising", "conv")  # the denoising autoencoder against the same architecture trained on clean digits
@@ -25,7 +25,7 @@ with st.sidebar:
     noise = NOISE_RANGES[kind]
     strength = round(st.slider("Strength", noise.step, noise.high, noise.default, noise.step,
                                key=f"den_strength_{kind}",
-                               help="Gaussian: the noise's standard deviation (the Keras blog uses 0.5). "
+                               help=f"Gaussian: the noise's standard deviation (the Keras blog uses {KERAS_NOISE_FACTOR:g}). "
                                     "Salt and pepper, masking: the fraction of pixels hit."), 4)
     denoiser = ui.model_picker("Denoiser", key="den_model", kinds=("ae",), default="denoising")
     st.caption("The `denoising` model was trained on noisy digits against clean ones; every other "
@@ -36,15 +36,6 @@ try:
 except (FileNotFoundError, ValueError) as exc:
     ui.show_model_error(denoiser, exc)
     st.stop()
-
-
-def optional_model(name: str):
-    """A checkpoint's model, or None with the reason shown, for parts of the page that can do without it."""
-    try:
-        return ui.load_model(name)[0]
-    except (FileNotFoundError, ValueError) as exc:
-        st.caption(f"Without {name}: {exc}")
-        return None
 
 
 def label_of(name: str | None) -> str:
@@ -169,7 +160,7 @@ if tab_lab.open:
 if tab_upload.open:
     with tab_upload:
         files = st.file_uploader("Images of digits: PNG, JPEG, BMP, GIF or WebP, any size, dark ink on light "
-                                 "paper or light on dark", type=UPLOAD_TYPES, accept_multiple_files=True,
+                                 "paper or light on dark", type=ui.UPLOAD_TYPES, accept_multiple_files=True,
                                  key="den_upload")
         add_noise = st.toggle(f"Add {noise_phrase()} before denoising (the sidebar's setting)", key="den_upload_noise")
         st.caption("Each image is prepared the way MNIST was made: transparency filled, grey, inverted when "
@@ -183,7 +174,7 @@ if tab_upload.open:
                 prepared[number] = exc
         good = [number for number, item in prepared.items() if isinstance(item, images.UploadedDigit)]
         if good:
-            classifier = optional_model("classifier")
+            classifier = ui.model_or_reason("classifier", optional=True)
             digits = np.stack([prepared[number].image for number in good])
             inputs = data.add_noise(digits, kind, strength, seed=0) if add_noise else digits
             outputs = dict(zip(good, zip(inputs, denoise.denoise(model, inputs))))
@@ -223,7 +214,7 @@ if tab_draw.open:
         with canvas_column:
             st.markdown("Draw a digit with the mouse, big, in the middle of the box.")
             try:
-                drawn, problem = ui.drawn_digit("den_canvas"), None
+                drawn, problem = ui.digit_canvas("den_canvas"), None
             except ValueError as exc:  # e.g. a canvas cleared to transparent
                 drawn, problem = None, str(exc)
             add_noise = st.toggle(f"Add {noise_phrase()} on top", key="den_draw_noise")
@@ -233,8 +224,8 @@ if tab_draw.open:
             if drawn is None or drawn.blank:
                 st.info("The result appears here as soon as you lift the mouse.")
             else:
-                classifier = optional_model("classifier")
-                reconstructor = optional_model("conv")
+                classifier = ui.model_or_reason("classifier", optional=True)
+                reconstructor = ui.model_or_reason("conv", optional=True)
                 model_input = data.add_noise(drawn.image, kind, strength, seed=0) if add_noise else drawn.image
                 outputs = [(drawn.image, "as MNIST sees it")]
                 if add_noise:

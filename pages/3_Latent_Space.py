@@ -1,7 +1,6 @@
 """Latent space: t-SNE and PCA maps of test digits in raw pixels and in autoencoders' codes, measured."""
 
 import numpy as np
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -11,7 +10,6 @@ from core.latent import PIXELS
 
 st.set_page_config(page_title="Latent space · Autoencoder Lab", page_icon="🗺️", layout="wide")
 
-DIGIT_COLORS = px.colors.qualitative.Plotly  # one colour per digit, as on the Generate page
 METHOD_NAMES = {"tsne": "t-SNE", "pca": "PCA"}
 COMPARED = (PIXELS, "ae2", "ae20")  # the seed experiments' comparison: pixels vs a 2-D vs a 20-D code
 COMPARE_SHOWN = 2_500  # dots drawn on each small map: the shape reads the same from a quarter of the data
@@ -81,7 +79,7 @@ def map_figure(latent_map: latent.LatentMap, method: str, height: int, legend: b
         traces.append(go.Scattergl(
             x=latent_map.coords[keep, 0], y=latent_map.coords[keep, 1], mode="markers", name=str(d),
             customdata=latent_map.indices[keep],  # the test split position of each point, for the hover
-            marker=dict(size=marker_size, color=DIGIT_COLORS[d], opacity=0.7),
+            marker=dict(size=marker_size, color=ui.DIGIT_COLORS[d], opacity=0.7),
             hovertemplate=f"digit {d}<br>test digit #%{{customdata}}<extra></extra>",
         ))
     axis_titles = {"pca": ("PC 1", "PC 2"), "code": ("z0", "z1")}.get(method, ("", ""))

@@ -13,7 +13,6 @@ from core.images import data_url, tile, to_png
 
 st.set_page_config(page_title="Generate · Autoencoder Lab", page_icon="🔢", layout="wide")
 
-DIGIT_COLORS = px.colors.qualitative.Plotly  # one colour per digit: the scatter and the pad's marks
 PRIOR_LIMIT = 3.0  # sliders for 16-D and 8-D codes reach 3 standard deviations of the prior
 SAMPLERS = ("vae", "vae2")  # unconditional VAEs for interpolation and sampling
 SPACING_NAMES = {"linear": "even steps", "quantile": "normal quantiles"}
@@ -38,15 +37,6 @@ st.markdown(
 digits = ui.test_digits("mnist")
 
 
-def loaded(name: str):
-    """The model of a checkpoint, or None after saying why it cannot be used."""
-    try:
-        return ui.load_model(name)[0]
-    except (FileNotFoundError, ValueError) as exc:
-        ui.show_model_error(name, exc)
-        return None
-
-
 def grid_figure(png: bytes, values: np.ndarray) -> go.Figure:
     """The n x n decoded grid (one PNG, 28 px a cell) as a picture, its axes labelled with the codes of the cells."""
     n = len(values)
@@ -61,7 +51,7 @@ def grid_figure(png: bytes, values: np.ndarray) -> go.Figure:
 def scatter_figure(codes: np.ndarray, labels: np.ndarray, reach: float) -> go.Figure:
     """Test digits' latent means coloured by digit, over the grid's square of latent space."""
     traces = [go.Scattergl(x=codes[labels == d, 0], y=codes[labels == d, 1], mode="markers", name=str(d),
-                           marker=dict(size=3, color=DIGIT_COLORS[d], opacity=0.6)) for d in range(10)]
+                           marker=dict(size=3, color=ui.DIGIT_COLORS[d], opacity=0.6)) for d in range(10)]
     return go.Figure(traces, layout=dict(
         xaxis=dict(range=[-reach, reach], title=dict(text="z0"), constrain="domain"),
         yaxis=dict(range=[-reach, reach], title=dict(text="z1"), scaleanchor="x", constrain="domain"),
@@ -124,7 +114,7 @@ def live_controls(name: str, key: str, mode: str, limit: float) -> None:
     z = latent_pad.current_latent(key, size, limit)
     marks = None
     if mode == "pad":
-        marks = [(float(x), float(y), str(d), DIGIT_COLORS[d]) for d, (x, y) in enumerate(centroids)]
+        marks = [(float(x), float(y), str(d), ui.DIGIT_COLORS[d]) for d, (x, y) in enumerate(centroids)]
     latent_pad.live_pad(key, ui.browser_decoder(name)[0], mode, limit, marks=marks)
     pad_buttons(key, size, limit, centroids)
     plain_controls(key, model, z, limit)
@@ -155,7 +145,7 @@ grid_tab, live_tab, conditional_tab, interpolate_tab, sample_tab = st.tabs(TABS,
 
 if grid_tab.open:
     with grid_tab:
-        if loaded("vae2") is not None:  # else the reason is shown
+        if ui.model_or_reason("vae2") is not None:  # else the reason is shown
             with st.spinner("Decoding the grid…"):
                 png = ui.latent_grid_png("vae2", grid_size, span, scale=1, spacing=spacing)
             values = latent.grid_values(grid_size, span, spacing)
@@ -180,11 +170,11 @@ if live_tab.open:
         st.markdown("Drag a slider or the point on the pad: your browser decodes the digit on every "
                     "movement, with the decoder's weights sent once from the checkpoint.")
         st.subheader("vae: a 16-D latent space")
-        if loaded("vae") is not None:
+        if ui.model_or_reason("vae") is not None:
             latent_pad.send_decoder(*ui.browser_decoder("vae"))
             live_controls("vae", "gen_vae", "sliders", PRIOR_LIMIT)
         st.subheader("vae2: a pad over the 2-D latent space")
-        if loaded("vae2") is not None:
+        if ui.model_or_reason("vae2") is not None:
             latent_pad.send_decoder(*ui.browser_decoder("vae2"))
             st.caption("Numbers mark where each digit's test codes are centred.")
             live_controls("vae2", "gen_vae2", "pad", span)
@@ -193,9 +183,9 @@ if conditional_tab.open:
     with conditional_tab:
         st.markdown("The conditional VAE is told which digit to draw; its 8 latent values only hold "
                     "the style: slant, width, stroke.")
-        if loaded("cvae") is not None:
+        if ui.model_or_reason("cvae") is not None:
             latent_pad.send_decoder(*ui.browser_decoder("cvae"))
-            conditional_controls(loaded("classifier"))
+            conditional_controls(ui.model_or_reason("classifier"))
 
 if interpolate_tab.open:
     with interpolate_tab:
@@ -203,7 +193,7 @@ if interpolate_tab.open:
         name = model_cell.selectbox("Model", SAMPLERS, key="gen_interp_model")
         ends = ends_cell.radio("Between", ["two test digits", "two digit classes"], horizontal=True,
                                key="gen_interp_ends")
-        model = loaded(name)
+        model = ui.model_or_reason(name)
         if model is not None:
             codes = ui.encoded_test_digits(name)
             first_cell, second_cell, steps_cell = st.columns(3)
@@ -238,13 +228,13 @@ if sample_tab.open:
             help="Scales the prior's spread: below 1 gives typical digits, above 1 stranger ones.")
         side = side_cell.slider("Digits per side", 4, 12, 8, key="gen_sample_side")
         st.button("New samples", key="gen_sample_new", on_click=new_samples)
-        model = loaded(name)
+        model = ui.model_or_reason(name)
         if model is not None:
             z = generate.prior_samples(model.code_shape[0], side * side, temperature,
                                        seed=st.session_state.get("gen_sample_seed", 0))
             samples = latent.decode(model, z)
             ui.show_png(to_png(tile(samples.reshape(side, side, 28, 28), pad=2), scale=2))
-            classifier = loaded("classifier")
+            classifier = ui.model_or_reason("classifier")
             if classifier is not None:
                 sure = generate.classify(classifier, samples).max(axis=1) >= 0.9
                 st.caption(f"The classifier is at least 90% sure which digit {sure.sum()} of the "

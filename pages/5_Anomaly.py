@@ -1,7 +1,6 @@
 """Anomaly detection: a VAE that knows one digit flags every other digit by its negative ELBO."""
 
 import numpy as np
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -10,10 +9,8 @@ from core import anomaly, images, latent
 
 st.set_page_config(page_title="Anomaly · Autoencoder Lab", page_icon="🚨", layout="wide")
 
-DIGIT_COLORS = px.colors.qualitative.Plotly  # one colour per digit, as on the other pages
 GALLERY_SIZE = 21  # three rows at the page's width
 GRID_SIZE, GRID_SPAN = 15, 3.0  # latent grids: 15 x 15 digits over z in [-3, 3]^2
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 SHOWN_QUANTILES = (0.001, 0.995)  # histogram and slider range: the far tail would squash the rest
 
 # --- sidebar ------------------------------------------------------------------------------
@@ -68,7 +65,7 @@ def histogram_figure(threshold: float, low: float, high: float, bins: int = 60) 
         axis = "" if d == 0 else str(d + 1)  # plotly names axes x, x2, x3, ...
         counts, _ = np.histogram(result.scores[result.labels == d], edges)
         traces.append(go.Bar(x=centres, y=counts, width=width, xaxis=f"x{axis}", yaxis=f"y{axis}",
-                             marker_color=DIGIT_COLORS[d], name=f"digit {d}", showlegend=False,
+                             marker_color=ui.DIGIT_COLORS[d], name=f"digit {d}", showlegend=False,
                              hovertemplate=f"digit {d}<br>%{{x:.0f}} nats: %{{y}} digits<extra></extra>"))
         x0, y0 = col * (panel_w + gap_x), (1 - row) * (panel_h + gap_y)
         layout[f"xaxis{axis}"] = dict(domain=[x0, x0 + panel_w], anchor=f"y{axis}", range=[low, high],
@@ -174,10 +171,10 @@ for column, grid_model_name in zip(st.columns(2), (name, "vae2")):
 st.subheader(f"Is your digit a {digit}?")
 tab_upload, tab_draw = st.tabs(["Upload", "Draw"])
 with tab_upload:
-    upload = st.file_uploader("An image of one handwritten digit", type=UPLOAD_TYPES, key="an_upload")
+    upload = st.file_uploader("An image of one handwritten digit", type=ui.UPLOAD_TYPES, key="an_upload")
 with tab_draw:
     try:
-        drawn, problem = ui.drawn_digit("an_canvas"), None
+        drawn, problem = ui.digit_canvas("an_canvas"), None
     except ValueError as exc:  # e.g. a canvas cleared to transparent
         drawn, problem = None, str(exc)
     st.caption("Draw a digit with the mouse, big, in the middle of the box.")

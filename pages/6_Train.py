@@ -1,6 +1,5 @@
 """Train page: retrain any registry model with your own settings, watch it learn, save it."""
 
-import base64
 import dataclasses
 
 import numpy as np
@@ -10,8 +9,9 @@ import streamlit as st
 import ui
 from core import jobs
 from core.data import CLASS_NAMES, DATASETS, NOISE_KINDS
-from core.evaluate import headline
-from core.images import tile, to_png
+from core.evaluate import checkpoint_headline, headline
+from core.metrics import ModelMetrics
+from core.images import png_data_url, tile, to_png
 from core.registry import OPTIMIZERS, create_model, get_spec, list_models
 
 st.set_page_config(page_title="Train · Autoencoder Lab", page_icon="🏋️", layout="wide")
@@ -39,19 +39,40 @@ def with_default(options: tuple, default) -> list:
     return sorted({*options, default})
 
 
+def shape_text(shape: tuple[int, ...]) -> str:
+    """(8, 4, 4) -> "8×4×4"."""
+    return "×".join(str(n) for n in shape)
+
+
+# The config fields people may change, each with its sidebar control, in the sidebar's order
+CONFIG_CONTROLS = {
+    "recon_loss": lambda config, key: st.radio(
+        "Reconstruction loss", ("bce", "mse"), index=("bce", "mse").index(config.recon_loss),
+        horizontal=True, format_func=str.upper, key=f"{key}_loss"),
+    "code_size": lambda config, key: st.select_slider(
+        "Code size", with_default(CODE_SIZES, config.code_size), config.code_size, key=f"{key}_code"),
+    "latent": lambda config, key: st.select_slider(
+        "Latent dimensions", with_default(CODE_SIZES, config.latent), config.latent, key=f"{key}_latent"),
+    "filters": lambda config, key: (*config.filters[:-1], st.select_slider(
+        f"Code channels (each {shape_text(config.code_shape[1:])})", with_default(CODE_CHANNELS, config.filters[-1]),
+        config.filters[-1], key=f"{key}_channels")),
+    "l1": lambda config, key: st.select_slider(
+        "L1 weight on the code", with_default(L1_WEIGHTS, config.l1), config.l1, format_func=lambda v: f"{v:g}",
+        key=f"{key}_l1"),
+}
+
+
 def describe_settings(job: jobs.TrainJob) -> str:
     """One line with what a job trains: model, data, schedule and the settings that matter."""
     recipe, config = job.recipe, job.config
     parts = [f"**{job.model_name}**", DATASET_LABELS[recipe.dataset], count(recipe.epochs, "epoch"),
              f"batch {recipe.batch_size}", f"{recipe.optimizer.capitalize()} lr {recipe.lr:g}"]
-    if hasattr(config, "recon_loss"):
+    settings = dataclasses.asdict(config) if config is not None else {}  # None: a job started with no settings
+    if "recon_loss" in settings:
         parts.append(config.recon_loss.upper())
-    for field in ("code_size", "latent"):
-        if hasattr(config, field):
-            parts.append(f"code {getattr(config, field)}")
-    if hasattr(config, "filters"):
-        parts.append(f"code {config.filters[-1]}×4×4")
-    if getattr(config, "l1", 0) > 0:
+    if settings and config.code_shape:
+        parts.append(f"code {shape_text(config.code_shape)}")
+    if settings.get("l1", 0) > 0:
         parts.append(f"L1 {config.l1:g}")
     if recipe.noise is not None:
         parts.append(f"{NOISE_LABELS[recipe.noise]} noise {recipe.noise_strength:g}")
@@ -103,8 +124,7 @@ def reconstruction_animation(originals: np.ndarray, snapshots: list[np.ndarray])
     epochs = list(range(1, len(snapshots) + 1))
     step = -(-len(epochs) // MAX_ANIMATION_FRAMES)
     shown = sorted({*epochs[::step], epochs[-1]})
-    sources = {e: "data:image/png;base64," + base64.b64encode(
-        to_png(originals_over_reconstructions(originals, snapshots[e - 1]), scale=3)).decode() for e in shown}
+    sources = {e: png_data_url(originals_over_reconstructions(originals, snapshots[e - 1]), scale=3) for e in shown}
     still = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     play = dict(fromcurrent=False, frame=dict(duration=max(80, 4000 // len(shown)), redraw=True),
                 transition=dict(duration=0))
@@ -164,8 +184,8 @@ def show_results(job: jobs.TrainJob) -> None:
     comparison = ""
     if shipped.state == "ok" and shipped.meta["recipe"].get("dataset", "mnist") == job.recipe.dataset:
         comparison = (f" The shipped {job.model_name} ({count(shipped.meta['epochs'], 'epoch')}): "
-                      f"{headline(job.model_name, shipped.meta['metrics'])}.")
-    st.markdown(f"On the test split: **{headline(job.model_name, job.metrics)}**.{comparison}")
+                      f"{checkpoint_headline(shipped.meta)}.")
+    st.markdown(f"On the test split: **{headline(ModelMetrics.from_dict(job.metrics), job.recipe.noise is not None)}**.{comparison}")
 
     left, right = st.columns([3, 2])
     with left:
@@ -236,24 +256,9 @@ with st.sidebar:
     lr = st.select_slider("Learning rate", with_default(LEARNING_RATES, default_lr), default_lr,
                           format_func=lambda v: f"{v:g}", key=f"{key}_lr_{optimizer}")
     recipe_changes: dict = {}
-    config_changes: dict = {}
-    if hasattr(config, "recon_loss"):
-        config_changes["recon_loss"] = st.radio(
-            "Reconstruction loss", ("bce", "mse"), index=("bce", "mse").index(config.recon_loss),
-            horizontal=True, format_func=str.upper, key=f"{key}_loss")
-    if hasattr(config, "code_size"):
-        config_changes["code_size"] = st.select_slider(
-            "Code size", with_default(CODE_SIZES, config.code_size), config.code_size, key=f"{key}_code")
-    if hasattr(config, "latent"):
-        config_changes["latent"] = st.select_slider(
-            "Latent dimensions", with_default(CODE_SIZES, config.latent), config.latent, key=f"{key}_latent")
-    if hasattr(config, "filters"):
-        channels = st.select_slider("Code channels (each 4×4)", with_default(CODE_CHANNELS, config.filters[-1]),
-                                    config.filters[-1], key=f"{key}_channels")
-        config_changes["filters"] = (*config.filters[:-1], channels)
-    if getattr(config, "l1", 0) > 0:
-        config_changes["l1"] = st.select_slider("L1 weight on the code", with_default(L1_WEIGHTS, config.l1),
-                                                config.l1, format_func=lambda v: f"{v:g}", key=f"{key}_l1")
+    settings = dataclasses.asdict(config)
+    config_changes = {field: control(config, key) for field, control in CONFIG_CONTROLS.items()
+                      if field in settings and (field != "l1" or config.l1 > 0)}  # L1 only where the model has it on
     if recipe.noise is not None:
         recipe_changes["noise"] = st.selectbox("Noise on the inputs", NOISE_KINDS,
                                                index=NOISE_KINDS.index(recipe.noise),
@@ -288,7 +293,7 @@ if job is None:
     shipped = ui.checkpoint_status(model_name)
     if shipped.state == "ok" and shipped.meta["history"]:
         meta = shipped.meta
-        st.markdown(f"For comparison, the shipped **{model_name}**: {headline(model_name, meta['metrics'])} on the "
+        st.markdown(f"For comparison, the shipped **{model_name}**: {checkpoint_headline(meta)} on the "
                     f"test split after {count(meta['epochs'], 'epoch')} ({meta['data_source']}).")
         st.plotly_chart(loss_chart(meta["history"], meta["epochs"], spec.kind), key="trn_shipped_loss",
                         config=CHART_CONFIG)

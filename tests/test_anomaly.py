@@ -6,7 +6,8 @@ import torch
 
 from core import anomaly, checkpoints
 from core import data as data_lib
-from core.evaluate import evaluate_model, negative_elbo
+from core.evaluate import evaluate_model
+from core.inference import negative_elbo
 from core.registry import create_model
 
 

@@ -38,3 +38,93 @@ def test_only_ui_caches():
 def test_no_st_navigation():
     for path in [PROJECT / "app.py", PROJECT / "ui.py", *(PROJECT / "pages").glob("*.py")]:
         assert "st.navigation" not in path.read_text(), path
+
+
+# --- core is a one-way graph (ARCHITECTURE.md): lower layers never import higher ones ----------------
+
+CORE_LAYERS = {
+    "data": 0, "models": 0, "registry": 0, "metrics": 0, "inference": 0, "images": 0, "files": 0, "browser_values": 0,
+    "train": 1, "checkpoints": 1,
+    "pipeline": 2, "evaluate": 2, "latent": 2, "denoise": 2, "anomaly": 2, "generate": 2, "export": 2,
+    "jobs": 3,
+}
+ENTRY_POINT_LAYER = 3  # `if __name__ == "__main__":` runs as its own module, the command line
+
+
+def _is_main_guard(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return (isinstance(node, ast.If) and isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+            and test.left.id == "__name__")
+
+
+def _core_imports(tree: ast.AST) -> set[str]:
+    """core modules a tree imports, anywhere in it (inside functions too)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {n.split(".")[1] for n in names if n.startswith("core.") and n.split(".")[1] in CORE_LAYERS}
+    return found
+
+
+def core_graph() -> dict[str, set[str]]:
+    """core module -> the core modules it imports; a module's `__main__` block is a node of its own."""
+    graph = {}
+    for path in sorted((PROJECT / "core").glob("*.py")):
+        if path.stem == "__init__":
+            continue
+        tree = ast.parse(path.read_text())
+        main_blocks = [node for node in tree.body if _is_main_guard(node)]
+        tree.body = [node for node in tree.body if not _is_main_guard(node)]
+        graph[path.stem] = _core_imports(tree) - {path.stem}
+        if main_blocks:
+            graph[f"{path.stem}.__main__"] = set().union(*(_core_imports(b) for b in main_blocks))
+    return graph
+
+
+def layer(node: str) -> int:
+    return ENTRY_POINT_LAYER if node.endswith(".__main__") else CORE_LAYERS[node]
+
+
+def test_every_core_module_has_a_layer():
+    unplaced = {node for node in core_graph() if not node.endswith(".__main__")} - set(CORE_LAYERS)
+    assert not unplaced, f"place {unplaced} in CORE_LAYERS (and ARCHITECTURE.md's map)"
+
+
+def test_core_lower_layers_never_import_higher_ones():
+    for node, imported in core_graph().items():
+        for other in imported:
+            assert layer(other) <= layer(node), f"core.{node} (layer {layer(node)}) imports core.{other} (layer {layer(other)})"
+
+
+def test_core_imports_have_no_cycle():
+    graph = core_graph()
+    done, path = set(), []
+
+    def visit(node):
+        if node in path:
+            raise AssertionError("import cycle: " + " -> ".join(path[path.index(node):] + [node]))
+        if node in done:
+            return
+        path.append(node)
+        for other in sorted(graph.get(node, ())):
+            visit(other)
+        path.pop()
+        done.add(node)
+
+    for node in graph:
+        visit(node)
+
+
+def test_the_cycle_check_sees_imports_inside_functions():
+    tree = ast.parse("def f():\n    from core import jobs\n")
+    assert _core_imports(tree) == {"jobs"}
+
+
+def test_benchmarks_share_the_server_helpers_not_the_test_fixtures():
+    for path in (PROJECT / "bench").glob("*.py"):
+        assert not any(n.startswith("tests.e2e") for n in _imports(path)), f"{path}: use tests.app_server"

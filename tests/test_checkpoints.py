@@ -147,18 +147,6 @@ def test_metadata_is_json_with_history(checkpoint_dir):
     assert meta["recipe"]["kl_warmup_epochs"] == get_spec("vae").recipe.kl_warmup_epochs
 
 
-def test_load_or_train_trains_a_missing_model_once(checkpoint_dir, monkeypatch):
-    monkeypatch.setitem(__import__("core.registry").registry._REGISTRY, "tied",
-                        dataclasses.replace(get_spec("tied"), recipe=dataclasses.replace(get_spec("tied").recipe, epochs=1)))
-    events = []
-    model, meta = checkpoints.load_or_train("tied", callbacks=[events.append])
-    assert events and meta["epochs"] == 1 and "bce" in meta["metrics"]
-    trained_events = len(events)
-    again, _ = checkpoints.load_or_train("tied", callbacks=[events.append])
-    assert len(events) == trained_events  # loaded, not trained again
-    assert checkpoints.weights_hash(again.state_dict()) == meta["sha256"]
-
-
 def test_shipped_checkpoints_are_all_there_and_small():
     shipped = checkpoints.checkpoint_dir()
     for name in list_models():

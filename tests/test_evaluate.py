@@ -5,7 +5,7 @@ import json
 import numpy as np
 import torch
 
-from core import evaluate, metrics
+from core import evaluate, inference, metrics
 from core.registry import list_models
 
 
@@ -27,7 +27,7 @@ def test_negative_elbo_parts_add_up():
 
     vae = create_model("vae").eval()
     x = torch.rand(5, 1, 28, 28)
-    parts = evaluate.negative_elbo(vae, x)
+    parts = inference.negative_elbo(vae, x)
     assert np.allclose(parts["nelbo"], parts["recon"] + parts["kl"])
     assert parts["mu"].shape == (5, 16) and (parts["kl"] >= 0).all()
 
@@ -40,3 +40,16 @@ def test_json_has_every_shipped_model(capsys):
     assert 0.5 < results["vae_one"]["roc_auc"] <= 1 and results["vae_one"]["digit"] == 7
     assert 0 < results["classifier"]["accuracy"] <= 1
     assert set(list_models()) >= set(results)
+
+
+def test_stored_metrics_read_back_into_the_record_and_headlines_follow_the_recipe():
+    from core import checkpoints
+
+    for name in list_models():
+        meta = checkpoints.read_meta(name)
+        record = metrics.ModelMetrics.from_dict(meta["metrics"])
+        assert record.as_dict() == meta["metrics"]  # every stored key is a field: nothing lost
+        assert evaluate.checkpoint_headline(meta)
+    old = metrics.ModelMetrics.from_dict({"bce": 0.1, "psnr_denoised": 20.0, "a key from older files": 1})
+    assert evaluate.headline(old) == "BCE 0.1000 per pixel"
+    assert evaluate.headline(old, denoiser=True) == "PSNR 20.0 dB at noise 0.5"

@@ -23,7 +23,7 @@ from streamlit.proto.Common_pb2 import FileUploaderState, StringTriggerValue, Up
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from bench.load_probe import PAGES, PageCheck, Run, Session, run_sync
-from tests.e2e.conftest import start_server, stop_server
+from tests.app_server import start_server, stop_server
 
 RUN_BOUND = 30.0  # seconds one run may take on a loaded 2-core machine; a forged value once cost 10-60 s
 NAN = float("nan")

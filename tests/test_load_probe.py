@@ -5,7 +5,7 @@ import pytest
 
 from bench import load_probe
 from bench.load_probe import PageCheck, ProbeError, Session
-from tests.e2e.conftest import start_server, stop_server
+from tests.app_server import start_server, stop_server
 
 
 @pytest.fixture(scope="module")

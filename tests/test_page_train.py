@@ -58,7 +58,7 @@ def test_page_shows_the_settings_of_the_chosen_model(app):
     assert "L1 weight on the code" in {w.label for w in app.sidebar.select_slider}
     app.selectbox(key="trn_model").set_value("denoising").run()
     assert app.slider(key="trn_denoising_noise_strength").value == 0.5
-    assert "Code channels (each 4×4)" in {w.label for w in app.sidebar.select_slider}
+    assert "Code channels (each 7×7)" in {w.label for w in app.sidebar.select_slider}  # 28 -> 14 -> 7: code 32×7×7
     app.selectbox(key="trn_model").set_value("vae_one").run()
     assert app.selectbox(key="trn_vae_one_digit").value == 7
     assert not app.exception

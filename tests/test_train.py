@@ -1,4 +1,4 @@
-"""The generic trainer: callbacks, cancel, repeatability, snapshots, the CLI's dry run."""
+"""The generic trainer: callbacks, cancel, repeatability, snapshots."""
 
 import dataclasses
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core import train
-from core.registry import get_spec, list_models
+from core.registry import get_spec
 
 
 def _recipe(name, **changes):
@@ -115,14 +115,6 @@ def test_kl_warmup_ramps_from_zero():
 def test_adadelta_and_mse_are_selectable():
     model, result = train.train_model("dense_mse", _recipe("dense_mse", optimizer="adadelta", lr=1.0), max_batches=2)
     assert np.isfinite(result.history[-1]["train"]["loss"])
-
-
-def test_cli_dry_run_trains_every_model_and_saves_nothing(checkpoint_dir, capsys):
-    assert train.main(["--all", "--dry-run", "--threads", "1"]) == 0
-    out = capsys.readouterr().out
-    for name in list_models():
-        assert f"{name} dry run ok" in out
-    assert list(checkpoint_dir.iterdir()) == []
 
 
 def test_a_learning_rate_far_too_large_is_reported_as_divergence_with_what_to_change():

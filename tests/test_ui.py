@@ -37,6 +37,31 @@ def test_shared_arrays_are_read_only():
         scores[0] = 1.0
 
 
+def test_per_checkpoint_caches_by_function_arguments_and_file(checkpoint_dir):
+    checkpoint = checkpoint_dir / "dense.safetensors"
+    checkpoint.write_bytes(b"weights")
+    calls = []
+
+    @ui.per_checkpoint(ui.st.cache_resource)
+    def first(name, indices, scale=2):
+        calls.append(("first", name, indices, scale))
+        return object()
+
+    @ui.per_checkpoint(ui.st.cache_resource)
+    def second(name, indices, scale=2):
+        calls.append(("second", name, indices, scale))
+        return object()
+
+    value = first("dense", np.array([1, 2]))
+    assert first("dense", (1, 2), 2) is value  # an index array and its tuple, a default and its value: one key
+    assert second("dense", (1, 2)) is not value  # each function has its own cache
+    assert calls == [("first", "dense", (1, 2), 2), ("second", "dense", (1, 2), 2)]
+    stat = checkpoint.stat()
+    os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # retrained: the file changed
+    assert first("dense", (1, 2)) is not value
+    assert len(calls) == 3
+
+
 # --- widget values from the browser ---------------------------------------------------------------
 
 def widget_states(sent: dict, value_type: str = "double_value"):

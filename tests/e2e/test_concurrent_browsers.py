@@ -3,7 +3,8 @@ what one person does never shows up in another's tab."""
 
 import pytest
 
-from tests.e2e.conftest import VIEWPORT, no_exception, screenshot, wait_for_app
+from tests.app_server import VIEWPORT, wait_for_app
+from tests.e2e.conftest import no_exception, screenshot
 
 # URL path -> a text the page's main area shows once it has rendered
 VISITS = {

@@ -6,7 +6,8 @@ import numpy as np
 from PIL import Image
 
 from core import data
-from tests.e2e.conftest import draw_seven, no_exception, open_page, screenshot, wait_for_app
+from tests.app_server import wait_for_app
+from tests.e2e.conftest import draw_seven, no_exception, open_page, screenshot
 
 RESULTS_LOADED = """(name) => {
     const boxes = [...document.querySelectorAll('[class*="st-key-den_result_"]')];

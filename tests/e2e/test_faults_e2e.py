@@ -8,7 +8,8 @@ from contextlib import contextmanager
 import pytest
 
 from core import checkpoints
-from tests.e2e.conftest import PROJECT, VIEWPORT, no_exception, open_page, screenshot, start_server, stop_server
+from tests.app_server import PROJECT, VIEWPORT, start_server, stop_server
+from tests.e2e.conftest import no_exception, open_page, screenshot
 
 ERROR_BOX = '[data-testid="stAlertContentError"]'
 WARNING_BOX = '[data-testid="stAlertContentWarning"]'

@@ -10,7 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 from core import checkpoints, latent
-from tests.e2e.conftest import no_exception, open_page, screenshot, wait_for_app
+from tests.app_server import wait_for_app
+from tests.e2e.conftest import no_exception, open_page, screenshot
 
 PARITY_TOLERANCE = 1e-4
 

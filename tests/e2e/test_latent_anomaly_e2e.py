@@ -6,7 +6,8 @@ import io
 from PIL import Image
 
 from core import data, latent
-from tests.e2e.conftest import draw_seven, no_exception, open_page, screenshot, wait_for_app
+from tests.app_server import wait_for_app
+from tests.e2e.conftest import draw_seven, no_exception, open_page, screenshot
 
 MAIN_MAP = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 

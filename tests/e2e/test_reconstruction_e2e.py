@@ -1,6 +1,7 @@
 """The Reconstruction page in a real browser: grid, comparison, worst digits, codes."""
 
-from tests.e2e.conftest import no_exception, open_page, screenshot, wait_for_app
+from tests.app_server import wait_for_app
+from tests.e2e.conftest import no_exception, open_page, screenshot
 
 
 def test_reconstruction_page_renders_every_tab(page, app_url):

@@ -4,7 +4,8 @@ import shutil
 
 import pytest
 
-from tests.e2e.conftest import PROJECT, no_exception, open_page, screenshot, start_server, stop_server, wait_for_app
+from tests.app_server import PROJECT, start_server, stop_server, wait_for_app
+from tests.e2e.conftest import no_exception, open_page, screenshot
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,156 @@
+"""Train -> evaluate -> save, written once: the command line, the Train page's jobs and the tests
+all make a checkpoint through here.
+
+    python -m core.train --model conv [--epochs N] [--dataset mnist|fashion]
+    python -m core.train --all          # every registry model, saved to checkpoints/
+    python -m core.train --all --dry-run  # one epoch of two batches each, nothing saved
+(`python -m core.pipeline` takes the same arguments.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from core import checkpoints, evaluate
+from core import data as data_lib
+from core.metrics import ModelMetrics
+from core.registry import Recipe, get_spec, list_models
+from core.train import TrainEvent, TrainResult, train_model
+
+
+@dataclass
+class Trained:
+    """A freshly trained model with what its checkpoint records."""
+
+    model_name: str       # the registry model it is an instance of
+    recipe: Recipe
+    model: nn.Module
+    result: TrainResult
+    metrics: dict         # evaluate.evaluate_model's test-split metrics
+
+
+def train_and_evaluate(model_name: str, recipe: Recipe | None = None, config=None,
+                       on_evaluating: Callable[[], None] = lambda: None, **fit_kwargs) -> Trained:
+    """Train a registry model by `recipe` (default: its own), then measure it on the test split.
+
+    Args:
+        on_evaluating: called between training and evaluation (the Train page shows the step).
+        fit_kwargs: passed to `core.train.fit` (data, callbacks, should_stop, max_batches).
+    """
+    recipe = recipe or get_spec(model_name).recipe
+    model, result = train_model(model_name, recipe, config, **fit_kwargs)
+    on_evaluating()
+    metrics = evaluate.evaluate_model(model_name, model, recipe.dataset, recipe.digit)
+    return Trained(model_name, recipe, model, result, metrics)
+
+
+def save(trained: Trained, name: str | None = None, overwrite: bool = False) -> Path:
+    """Save a trained model as checkpoint `name` (default: its registry name); returns the path.
+
+    Raises:
+        ValueError: a bad name, or a registry name with other settings.
+        FileExistsError: the name is taken and overwrite is False.
+    """
+    return checkpoints.save(name or trained.model_name, trained.model, trained.recipe, trained.result,
+                            trained.metrics, model_name=trained.model_name, overwrite=overwrite)
+
+
+def load_or_train(name: str, callbacks: list[Callable[[TrainEvent], None]] = (),
+                  should_stop: Callable[[], bool] = lambda: False) -> tuple[nn.Module, dict]:
+    """Load a registry model's checkpoint, training, evaluating and saving it first when there is none.
+
+    A stale or corrupt file is reported (raised), never silently replaced.
+    """
+    try:
+        return checkpoints.load(name)
+    except FileNotFoundError:
+        pass
+    trained = train_and_evaluate(name, callbacks=list(callbacks), should_stop=should_stop)
+    try:
+        save(trained)
+    except FileExistsError:
+        pass  # another session trained it meanwhile; both are valid, theirs is on disk
+    return checkpoints.load(name)
+
+
+# --- command line ----------------------------------------------------------------------------
+
+def _progress_line(name: str, live: bool) -> Callable[[TrainEvent], None]:
+    """A progress bar redrawn in place (`live`, one job on a terminal), else a line every ~10%."""
+    def show(event: TrainEvent) -> None:
+        if event.kind == "batch" and not live:
+            return
+        if event.kind == "epoch" and not live and event.epoch % max(1, event.epochs // 10) and event.epoch != event.epochs:
+            return
+        done = ((event.epoch - 1) * event.batches + event.batch) / (event.epochs * event.batches)
+        val = f" val {event.val['loss']:.4f}" if event.val else ""
+        line = (f"{name:>10} [{'#' * int(30 * done):<30}] epoch {event.epoch}/{event.epochs} "
+                f"loss {event.train.get('loss', float('nan')):.4f}{val} {event.elapsed:5.0f}s eta {event.eta:4.0f}s")
+        if live:
+            print("\r" + line, end="\n" if event.kind == "epoch" and event.epoch == event.epochs else "", flush=True)
+        else:
+            print(line, flush=True)
+    return show
+
+
+def _train_and_save(name: str, changes: dict, dry_run: bool, threads: int, live: bool) -> str:
+    """Train one registry model by its recipe (with `changes`), evaluate and save it; returns a summary line."""
+    torch.set_num_threads(threads)
+    recipe = dataclasses.replace(get_spec(name).recipe, **changes)
+    callbacks = [_progress_line(name, live)]
+    if dry_run:
+        _, result = train_model(name, recipe, callbacks=callbacks, max_batches=2)
+        return f"{name:>10} dry run ok: loss {result.history[-1]['train']['loss']:.4f}"
+    trained = train_and_evaluate(name, recipe, callbacks=callbacks)
+    path = save(trained, overwrite=True)
+    return f"{name:>10} saved {path} in {trained.result.seconds:.0f}s: {evaluate.headline(ModelMetrics.from_dict(trained.metrics), recipe.noise is not None)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train registry models and save their checkpoints.")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", choices=list_models(), help="the registry model to train")
+    which.add_argument("--all", action="store_true", help="train every registry model")
+    parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    parser.add_argument("--dataset", choices=data_lib.DATASETS, help="override the recipe's dataset")
+    parser.add_argument("--dry-run", action="store_true", help="one epoch of two batches; nothing saved")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="models trained at once, in separate processes of one thread each "
+                             "(small models train faster that way than with threads)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads with --jobs 1")
+    args = parser.parse_args(argv)
+
+    names = list_models() if args.all else [args.model]
+    changes = {k: v for k, v in {"epochs": args.epochs, "dataset": args.dataset}.items() if v is not None}
+    if args.dry_run:
+        changes["epochs"] = 1
+    overall = time.perf_counter()
+    if args.jobs <= 1:
+        live = sys.stdout.isatty()
+        for name in names:
+            print(_train_and_save(name, changes, args.dry_run, args.threads, live), flush=True)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # spawn: a fresh interpreter per worker, no forked torch thread pools
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_train_and_save, name, changes, args.dry_run, 1, False) for name in names]
+            for future in as_completed(futures):
+                print(future.result(), flush=True)
+    print(f"total {time.perf_counter() - overall:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
