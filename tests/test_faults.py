@@ -7,6 +7,7 @@ never touched.
 """
 
 import dataclasses
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -249,6 +250,7 @@ def test_a_checkpoint_the_server_may_not_read_is_explained_without_its_path(chec
         return read_bytes(path)
 
     monkeypatch.setattr(Path, "read_bytes", refuse_conv)
+    os.utime(checkpoint_copy / "conv.safetensors")  # a new file stamp: no cached model of an earlier test
     at = open_page("pages/1_Reconstruction.py")
     assert not at.exception, at.exception[0].value
     expected = "The checkpoint 'conv' cannot be read (Permission denied); restore the file or retrain it."
