@@ -24,8 +24,8 @@ import streamlit as st
 import torch
 from streamlit.runtime.state import session_state as st_session_state
 
-from core import (anomaly, browser_values, checkpoints, data, denoise, export, images, inference, latent, metrics,
-                  models)
+from core import (anomaly, browser_values, checkpoints, data, denoise, export, files, images, inference, latent,
+                  metrics, models)
 from core.registry import get_spec, list_models
 
 if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
@@ -427,8 +427,11 @@ def latent_map(space: str, method: str, points: int, perplexity: float) -> laten
             bar = st.progress(0.0, text="Computing the map…")
             found = latent.compute_map(model, test_digits("mnist"), method, points, perplexity,
                                        progress=lambda fraction, text: bar.progress(fraction, text=text))
-            latent.save_map(latent.map_cache_dir() / name, found)
             bar.empty()
+            try:
+                latent.save_map(latent.map_cache_dir() / name, found)
+            except files.WriteError as exc:  # shown all the same, and kept in memory until the server restarts
+                st.warning(f"{exc} It is shown all the same, and kept until the server restarts.")
         maps[name] = _read_only(found)
     return maps[name]
 

@@ -135,7 +135,7 @@ def save(name: str, model: nn.Module, recipe: Recipe, result=None, metrics: dict
 
 
 def _write_atomic(path: Path, blob: bytes, overwrite: bool) -> Path:
-    return write_atomic(path, blob, overwrite, exists_message=(
+    return write_atomic(path, blob, overwrite, what=f"The checkpoint {path.stem!r}", exists_message=(
         f"A checkpoint named {path.stem!r} already exists; choose another name or allow overwriting."))
 
 
