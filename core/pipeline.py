@@ -116,6 +116,21 @@ def _train_and_save(name: str, changes: dict, dry_run: bool, threads: int, live:
     return f"{name:>10} saved {path} in {trained.result.seconds:.0f}s: {evaluate.headline(ModelMetrics.from_dict(trained.metrics), recipe.noise is not None)}"
 
 
+def longest_first(names: list[str]) -> list[str]:
+    """Names ordered by how long their last checkpoint took to train, longest first (unknown first).
+
+    With --jobs 2 the long runs start at once and the short ones fill the gaps: when conv (the
+    longest) started last, the other worker sat idle for most of its run.
+    """
+    def last_seconds(name: str) -> float:
+        try:
+            return float(checkpoints.read_meta(name).get("train_seconds") or float("inf"))
+        except (OSError, ValueError):
+            return float("inf")
+
+    return sorted(names, key=last_seconds, reverse=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train registry models and save their checkpoints.")
     which = parser.add_mutually_exclusive_group(required=True)
@@ -130,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads with --jobs 1")
     args = parser.parse_args(argv)
 
-    names = list_models() if args.all else [args.model]
+    names = longest_first(list_models()) if args.all else [args.model]
     changes = {k: v for k, v in {"epochs": args.epochs, "dataset": args.dataset}.items() if v is not None}
     if args.dry_run:
         changes["epochs"] = 1

@@ -45,3 +45,15 @@ def test_python_m_core_train_runs_the_pipeline_command_line(checkpoint_dir):
                           cwd=PROJECT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "dense dry run ok" in done.stdout and list(checkpoint_dir.iterdir()) == []
+
+
+def test_all_models_train_longest_first_by_their_last_recorded_time(monkeypatch):
+    seconds = {"dense": 60.0, "conv": 500.0, "vae": 160.0}
+
+    def read_meta(name):
+        if name not in seconds:
+            raise FileNotFoundError(name)
+        return {"train_seconds": seconds[name]}
+
+    monkeypatch.setattr(pipeline.checkpoints, "read_meta", read_meta)
+    assert pipeline.longest_first(["dense", "vae", "new", "conv"]) == ["new", "conv", "vae", "dense"]
