@@ -25,7 +25,7 @@ import torch
 from streamlit.runtime.state import session_state as st_session_state
 
 from core import (anomaly, browser_values, checkpoints, data, denoise, export, files, images, inference, latent,
-                  metrics, models)
+                  latent_view, metrics, models)
 from core.registry import get_spec, list_models
 
 if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
@@ -408,19 +408,21 @@ def _latent_maps() -> dict[str, latent.LatentMap]:
     return {}
 
 
+def _map_file_name(space: str, method: str, points: int, perplexity: float) -> str:
+    weights = None if space == latent.PIXELS else load_model(space)[1]["sha256"]
+    return latent.map_file_name(space, weights, method, points, perplexity, _digits_fingerprint("mnist"))
+
+
 def latent_map(space: str, method: str, points: int, perplexity: float) -> latent.LatentMap:
     """A 2-D map of test digits (space: `latent.PIXELS` or a checkpoint name) from the disk cache,
     else computed once under a progress bar and kept on disk. Raises the checkpoint errors.
 
     The file name holds the weights hash and the digits' fingerprint, so a cached map is never stale.
     """
-    model, weights = None, None
-    if space != latent.PIXELS:
-        model, meta = load_model(space)
-        weights = meta["sha256"]
-    name = latent.map_file_name(space, weights, method, points, perplexity, _digits_fingerprint("mnist"))
+    name = _map_file_name(space, method, points, perplexity)
     maps = _latent_maps()
     if name not in maps:
+        model = None if space == latent.PIXELS else load_model(space)[0]
         try:
             found = latent.read_map(name)  # the one look-up on disk
         except FileNotFoundError:
@@ -435,6 +437,68 @@ def latent_map(space: str, method: str, points: int, perplexity: float) -> laten
         maps[name] = _read_only(found)
     return maps[name]
 
+
+# The map in the browser (components/latent_map): bundles made once per server and shared, each
+# (id, bytes); the browser keeps them, so a rerun re-sends only their hashes.
+
+def _with_id(payload: bytes) -> tuple[str, bytes]:
+    return latent_view.read_bundle(payload)[0]["id"], payload
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _map_bundle(file_name: str, _latent_map: latent.LatentMap) -> tuple[str, bytes]:
+    return _with_id(latent_view.map_bundle(_latent_map.coords, _latent_map.indices, _latent_map.labels))
+
+
+def latent_map_bundle(space: str, method: str, points: int, perplexity: float) -> tuple[str, bytes]:
+    """(id, bytes) of a `latent_map` packed for the browser (`latent_view.map_bundle`)."""
+    return _map_bundle(_map_file_name(space, method, points, perplexity), latent_map(space, method, points, perplexity))
+
+
+@st.cache_resource(show_spinner="Drawing the digits' sprite sheet…", max_entries=4)
+def _test_sprites(dataset: str) -> tuple[str, bytes]:
+    return _with_id(latent_view.sprite_bundle(test_digits(dataset).images))
+
+
+def test_sprites(dataset: str = "mnist") -> tuple[str, bytes]:
+    """(id, bytes) of the test digits' sprite sheet: one 1.7 MB PNG for all 10,000."""
+    return _test_sprites(dataset)
+
+
+@per_checkpoint(st.cache_resource(show_spinner="Rebuilding the test digits…", max_entries=16))
+def rebuilt_sprites(name: str, dataset: str = "mnist") -> tuple[str, bytes]:
+    """(id, bytes) of a sprite sheet of a checkpoint's rebuilds of the test digits, in test order."""
+    digits = test_digits(dataset)
+    rebuilt = inference.reconstruct(load_model(name)[0], digits.floats(), torch.from_numpy(digits.labels))
+    return _with_id(latent_view.sprite_bundle(rebuilt[:, 0].numpy(), levels=latent_view.REBUILT_LEVELS))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _test_pixels(dataset: str) -> np.ndarray:
+    return _read_only(test_digits(dataset).images.reshape(-1, 28 * 28).astype(np.float32) / 255.0)
+
+
+def space_features(space: str, dataset: str = "mnist") -> np.ndarray:
+    """What a map of `space` arranges, for every test digit (N, D): pixels in [0, 1] or the codes."""
+    return _test_pixels(dataset) if space == latent.PIXELS else encoded_test_digits(space, dataset)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _map_projection(space: str, stamp: tuple[int, int], points: int) -> latent_view.Projection:
+    features = space_features(space)
+    return latent_view.fit_projection(features[latent.map_indices(len(features), points)], latent.MAP_SEED)
+
+
+def map_projection(space: str, latent_map: latent.LatentMap) -> latent_view.Projection:
+    """The PCA behind a PCA map of `space`, to place new digits on it: kept with the map, or (a map
+    saved before maps kept it) fitted again the same way, once."""
+    if latent_map.projection is not None:
+        return latent_map.projection
+    stamp = (0, 0) if space == latent.PIXELS else _file_stamp(space)
+    return _map_projection(space, stamp, len(latent_map.indices))
+
+
+# --- Anomaly page ----------------------------------------------------------------------------
 
 def one_digit_models() -> list[str]:
     """VAE checkpoints trained on a single digit (vae_one and users' retrainings of it)."""

@@ -53,7 +53,7 @@ FINISHED = ForwardMsg.FINISHED_SUCCESSFULLY
 RERUNNING = ForwardMsg.FINISHED_EARLY_FOR_RERUN  # st.rerun(): another run of the same request follows
 XSRF_COOKIE = "_streamlit_xsrf"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-MAX_MESSAGE_BYTES = 64 * 2**20  # a latent map of 10,000 points is a few MB of plotly JSON
+MAX_MESSAGE_BYTES = 64 * 2**20  # the latent map's sprite sheets are 1.7 and 1.3 MB, a plotly map a few MB
 
 
 def run_sync(coroutine):
@@ -82,7 +82,7 @@ PAGES = {
     "": PageCheck("Autoencoder Lab", ("page_link", "markdown")),
     "Reconstruction": PageCheck("Reconstruction", ("imgs",)),  # its charts are in tabs drawn when picked
     "Denoising": PageCheck("Denoising", ("imgs", "plotly_chart", "metric")),
-    "Latent Space": PageCheck("Latent space", ("plotly_chart", "metric")),
+    "Latent Space": PageCheck("Latent space", ("bidi_component", "metric")),  # the map drawn in the browser
     "Generate": PageCheck("Generate", ("plotly_chart",)),
     "Anomaly": PageCheck("Anomaly detection", ("plotly_chart",)),
     "Train": PageCheck("Train a model", ("selectbox", "button")),

@@ -9,6 +9,8 @@ Runs, one after the other so they do not slow each other down:
 - live-drag updates per second and slider-release reruns (bench/bench_generate.py);
 - upload-to-denoised time (bench/bench_denoise.py);
 - t-SNE cost for 2,000 / 5,000 / 10,000 points and the cached map's rerun (bench/bench_latent.py);
+- the browser-drawn latent map: page switch to the map drawn, frames per second while panning,
+  hover latency, bytes sent, and t-SNE placement of held-out digits (bench/bench_latent_map.py);
 - seconds per training epoch and a decode's latency while a model trains (bench/bench_train.py);
 - what hostile input costs: upload bombs, a forged 1 MB component value (bench/bench_hostile.py);
 - the load levels of bench/load_probe.py (10, 30 and 100 sessions).
@@ -121,6 +123,27 @@ def latent_figures(quick: bool, log: list[str]) -> list[Row]:
     return rows
 
 
+def latent_map_figures(quick: bool, log: list[str]) -> list[Row]:
+    args = ["--switches", "2", "--hovers", "20", "--no-placement"] if quick else []
+    out = run_module("bench.bench_latent_map", args, 1800, log)
+    switch = find(r"map drawn: ([\d.]+) s the first time in a tab, ([\d.]+) s median after", out, "map switch time")
+    rows = [Row("page switch -> 10,000-point latent map drawn (browser canvas)",
+                f"{switch[2]} s median ({switch[1]} s the first time in a tab)", "<= 0.5 s", "bench_latent_map")]
+    rows += [Row(f"latent map pan, {m[1]}", f"{m[2]} frames/s ({m[3]} ms a frame)", ">= 30/s", "bench_latent_map")
+             for m in re.finditer(r"^pan, (.+?): (\d+) frames/s .*? ([\d.]+) ms;", out, re.MULTILINE)]
+    hover = find(r"hover -> digit .*?: ([\d.]+) ms median, ([\d.]+) ms p95 .*?; (\d+) messages", out, "hover latency")
+    rows.append(Row("latent map hover -> digit shown", f"{hover[1]} ms median, {hover[2]} ms p95, "
+                    f"{hover[3]} server messages", "< 50 ms, none", "bench_latent_map"))
+    sent = find(r"first view ([\d.]+) MB .*?, rerun ([\d.]+) kB", out, "bytes sent")
+    rows.append(Row("latent map bytes to the browser", f"first view {sent[1]} MB, rerun {sent[2]} kB",
+                    "a rerun re-sends nothing large", "bench_latent_map"))
+    for m in re.finditer(r"^t-SNE placement (.+?): .*?([\d.]+) ms per digit, 5-NN label agreement ([\d.]+%)", out,
+                         re.MULTILINE):
+        rows.append(Row(f"new digit placed on a t-SNE map {m[1]}", f"{m[2]} ms per digit, 5-NN agreement {m[3]}",
+                        source="bench_latent_map"))
+    return rows
+
+
 def train_figures(quick: bool, log: list[str]) -> list[Row]:
     args = ["--epochs", "1", "--models", "dense"] if quick else []
     out = run_module("bench.bench_train", args, 3600, log)
@@ -215,6 +238,7 @@ BENCHMARKS = [  # (source, function): lightest first, the load levels last
     ("bench_generate", generate_figures),
     ("bench_denoise", denoise_figures),
     ("bench_latent", latent_figures),
+    ("bench_latent_map", latent_map_figures),
     ("bench_train", train_figures),
     ("bench_hostile", hostile_figures),
     ("load_probe", load_figures),

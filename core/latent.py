@@ -13,9 +13,9 @@ import hashlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ from core import data as data_lib
 from core.data import PROJECT_DIR, Digits
 from core.files import write_atomic
 from core.inference import run_batches
+from core.latent_view import Projection, fit_projection
 
 GRID_SPACINGS = ("linear", "quantile")
 
@@ -100,7 +101,10 @@ def interpolate(z_from: np.ndarray, z_to: np.ndarray, steps: int, method: str = 
 
 PIXELS = "pixels"  # the space of raw pixels, named beside checkpoint names
 MAP_METHODS = ("tsne", "pca")
-SHIPPED_SPACES = (PIXELS, "ae2", "ae20", "conv", "vae")  # raw pixels vs a 2-D and a 20-D code, and more
+# Raw pixels and every shipped autoencoder: the seeds' comparison (pixels vs a 2-D and a 20-D code)
+# first, then the registry's order. All are precomputed, so no map of a shipped model waits on t-SNE.
+SHIPPED_SPACES = (PIXELS, "ae2", "ae20", "conv", "vae", "dense", "dense_mse", "sparse", "deep", "tied",
+                  "denoising", "vae2", "cvae", "vae_one")
 DEFAULT_POINTS = 10_000
 DEFAULT_PERPLEXITY = 30.0
 MIN_POINTS = 100
@@ -143,6 +147,7 @@ class LatentMap:
     knn_accuracy: float      # leave-one-out 5-NN accuracy in the map: are digits kept apart?
     trustworthiness: float   # against the pixels (Venna & Kaski 2001): are map neighbours real neighbours?
     seconds: float           # how long computing it took
+    projection: Projection | None = None  # a PCA map's PCA, which places new digits on it
 
 
 def map_indices(total: int, points: int, seed: int = MAP_SEED) -> np.ndarray:
@@ -174,7 +179,9 @@ def pca_2d(features: np.ndarray, dims: int = 2, seed: int = MAP_SEED) -> np.ndar
 def tsne_2d(features: np.ndarray, perplexity: float = DEFAULT_PERPLEXITY, seed: int = MAP_SEED,
             settings: TSNESettings = TSNESettings(), progress: Progress | None = None) -> np.ndarray:
     """t-SNE map (N, 2) of features (N, D) (van der Maaten & Hinton 2008), PCA-initialised."""
-    from openTSNE import TSNE  # imported here: pages that never draw a map don't load it
+    from openTSNE import (
+        TSNE,  # imported here: pages that never draw a map don't load it
+    )
 
     total = settings.early_exaggeration_iter + settings.n_iter
     done = 0
@@ -226,8 +233,10 @@ def compute_map(model: nn.Module | None, digits: Digits, method: str = "tsne", p
     subset = digits.subset(indices)
     report(0.0, f"Encoding {len(subset):,} digits")
     features = map_features(model, subset)
+    projection = None
     if method == "pca":
         coords = pca_2d(features)
+        projection = fit_projection(features, MAP_SEED)
     else:
         report(0.02, "Finding each digit's nearest neighbours")
         coords = tsne_2d(features, perplexity, progress=report)
@@ -235,7 +244,7 @@ def compute_map(model: nn.Module | None, digits: Digits, method: str = "tsne", p
     report(1.0, "Measuring the map")
     pixels = subset.images.reshape(len(subset), -1).astype(np.float32) / 255.0
     knn_accuracy, trust = map_quality(coords, subset.labels, pixels)
-    return LatentMap(coords, indices, subset.labels, knn_accuracy, trust, time.perf_counter() - start)
+    return LatentMap(coords, indices, subset.labels, knn_accuracy, trust, time.perf_counter() - start, projection)
 
 
 # The disk cache: one small .npz per map, named by everything that changes the map.
@@ -272,17 +281,24 @@ def map_file_name(space: str, weights_sha256: str | None, method: str, points: i
 
 def save_map(path: Path, latent_map: LatentMap) -> Path:
     """Write a map atomically (a reader never sees half a file); raises core.files.WriteError."""
+    projection = {}
+    if latent_map.projection is not None:  # a PCA map's PCA, to place new digits on it
+        projection = {"projection_mean": latent_map.projection.mean,
+                      "projection_components": latent_map.projection.components}
     return write_atomic(Path(path), lambda f: np.savez_compressed(
         f, coords=latent_map.coords.astype(np.float16), indices=latent_map.indices.astype(np.int32),
         labels=latent_map.labels.astype(np.uint8), knn_accuracy=latent_map.knn_accuracy,
-        trustworthiness=latent_map.trustworthiness, seconds=latent_map.seconds,
+        trustworthiness=latent_map.trustworthiness, seconds=latent_map.seconds, **projection,
     ), what="The computed map")
 
 
 def load_map(path: Path) -> LatentMap:
     with np.load(path) as f:
+        projection = None
+        if "projection_mean" in f:  # PCA maps saved before the projection was kept have none
+            projection = Projection(f["projection_mean"], f["projection_components"])
         return LatentMap(f["coords"].astype(np.float32), f["indices"].astype(np.int64), f["labels"].astype(np.int64),
-                         float(f["knn_accuracy"]), float(f["trustworthiness"]), float(f["seconds"]))
+                         float(f["knn_accuracy"]), float(f["trustworthiness"]), float(f["seconds"]), projection)
 
 
 def read_map(file_name: str) -> LatentMap:
@@ -323,7 +339,8 @@ def precompute(spaces=SHIPPED_SPACES, methods=MAP_METHODS, points: int = DEFAULT
         for method in methods:
             path = folder / map_file_name(space, weights, method, points, perplexity, fingerprint)
             wanted.append(path)
-            if path.is_file():
+            # A PCA map also keeps its PCA (new digits are placed with it); one saved without is redone.
+            if path.is_file() and (method != "pca" or load_map(path).projection is not None):
                 log(f"{path.name}: up to date")
             else:
                 latent_map = compute_map(model, digits, method, points, perplexity)

@@ -5,7 +5,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from core import browser_values, images, latent
+from components import latent_map as map_component
+from core import browser_values, images, latent, latent_view
 from core.latent import PIXELS
 
 st.set_page_config(page_title="Latent space · Autoencoder Lab", page_icon="🗺️", layout="wide")
@@ -38,17 +39,33 @@ with st.sidebar:
     perplexity = st.slider("Perplexity", 5, 50, int(latent.DEFAULT_PERPLEXITY), 5, key="lat_perplexity",
                            disabled=method != "tsne",
                            help="About how many neighbours t-SNE keeps around each digit.")
-    st.caption(f"The shipped models' maps of {latent.DEFAULT_POINTS:,} digits at perplexity "
+    st.caption(f"Every shipped model's maps of {latent.DEFAULT_POINTS:,} digits at perplexity "
                f"{latent.DEFAULT_PERPLEXITY:g} are precomputed. Other settings are computed once "
                "(t-SNE of 10,000 digits takes 20 s or more) and kept for everyone.")
+    plain = st.toggle("Plain chart", key="lat_plain",
+                      help="The map drawn by plotly, for a browser where the interactive map does not load. "
+                           "It has no digits on hover or zoom and no linked maps.")
 
+live = not plain and map_component.available()
 st.title("Latent space")
-st.markdown(
-    "Each dot is a test digit, placed so that digits the space finds alike land close together. "
-    "In a good code the ten digits form separate islands. Click a dot, or draw a box or lasso around "
-    "some (the chart's toolbar), to see those digits and how the model rebuilds them; click a digit "
-    "in the legend to hide it."
-)
+if live:
+    st.markdown(
+        "Each dot is a test digit, placed so that digits the space finds alike land close together; in a "
+        "good code the ten digits form separate islands. **Hover** a dot to see its digit (and how the "
+        "model rebuilds it); **zoom** with the wheel or **+** and past 4x the dots become the digits "
+        "themselves; pick **Box** or **Lasso** and draw around some dots to see them below. The small maps "
+        "further down are linked: a digit hovered or selected on one is marked on all."
+    )
+else:
+    st.markdown(
+        "Each dot is a test digit, placed so that digits the space finds alike land close together. "
+        "In a good code the ten digits form separate islands. Click a dot, or draw a box or lasso around "
+        "some (the chart's toolbar), to see those digits and how the model rebuilds them; click a digit "
+        "in the legend to hide it."
+    )
+    if not plain:
+        st.caption("The interactive map needs Streamlit's components v2, which this server lacks: "
+                   "the plain chart stands in.")
 digits = ui.test_digits("mnist")
 ui.source_caption(digits.source)
 
@@ -121,55 +138,209 @@ def reconstructions(model, test_positions: np.ndarray) -> np.ndarray:
     return latent.decode(model, latent.encode(model, digits.images[test_positions], labels), labels)
 
 
-def selection_panel(selected: list[int]) -> None:
-    """The selected digits, their reconstructions in the chosen space's model, and what they are."""
-    if not selected:
-        st.info("Click a dot, or choose **Box Select** or **Lasso Select** in the chart's toolbar and "
+def digit_tiles(test_positions: np.ndarray, caption: str, rebuilt_by: str | None = None) -> None:
+    """Test digits (or a model's rebuilds of them) as one sharp image."""
+    scale = 5 if len(test_positions) == 1 else 2
+    columns = min(PANEL_COLUMNS, len(test_positions))
+    if rebuilt_by is None:
+        pictures = digits.images[test_positions] / 255.0
+    else:
+        pictures = reconstructions(ui.load_model(rebuilt_by)[0], test_positions)
+    ui.show_png(images.to_png(images.tile(pictures, columns=columns, pad=2), scale=scale), caption=caption)
+
+
+def selection_panel(selected: np.ndarray) -> None:
+    """A fair sample of the selected digits, their reconstructions in the chosen space's model, and
+    how many of each digit the selection holds."""
+    if not len(selected):
+        st.info("Hover a dot to see its digit. Choose **Box** or **Lasso** above the map and draw around "
+                "some dots, or click one: their digits and reconstructions appear here." if live else
+                "Click a dot, or choose **Box Select** or **Lasso Select** in the chart's toolbar and "
                 "draw around some dots: their digits and reconstructions appear here.")
         return
-    shown = np.asarray(selected[:SELECTION_SHOWN])
-    counts = np.bincount(digits.labels[selected], minlength=10)
-    top = [f"{d}s {c / len(selected):.0%}" for d, c in sorted(enumerate(counts), key=lambda t: -t[1])[:3] if c]
+    labels = digits.labels[selected]
+    counts = np.bincount(labels, minlength=10)
     if len(selected) == 1:
-        st.markdown(f"**Test digit #{shown[0]}**, a {digits.labels[shown[0]]}")
+        st.markdown(f"**Test digit #{selected[0]}**, a {labels[0]}")
+        shown = selected
     else:
-        st.markdown(f"**{len(selected):,} digits selected**: {', '.join(top)}"
-                    + (f" (first {SELECTION_SHOWN} shown)" if len(selected) > SELECTION_SHOWN else ""))
-    scale = 5 if len(shown) == 1 else 2
-    columns = min(PANEL_COLUMNS, len(shown))
-    ui.show_png(images.to_png(images.tile(digits.images[shown] / 255.0, columns=columns, pad=2), scale=scale),
-             caption="test digits")
+        how = st.radio("Sample", latent_view.SAMPLE_METHODS, horizontal=True, key="lat_sample",
+                       help="Per digit: each digit in the selection gets an equal share of the places. "
+                            "At random: a plain random sample, which mirrors the selection's make-up.")
+        shown = latent_view.sample_selection(selected, labels, SELECTION_SHOWN, how)
+        common = int(counts.argmax())
+        st.markdown(f"**{len(selected):,} digits selected**, {counts[common] / len(selected):.0%} of them {common}s"
+                    + (f" ({len(shown)} shown, {how})" if len(selected) > len(shown) else ""))
+        st.caption("Selected of each digit: " + " · ".join(f"{d}: {c:,}" for d, c in enumerate(counts) if c))
+    digit_tiles(shown, "test digits")
     if space == PIXELS:
         st.caption("Raw pixels have no model to rebuild them: pick an autoencoder's space to see reconstructions.")
         return
-    model, _ = ui.load_model(space)
-    ui.show_png(images.to_png(images.tile(reconstructions(model, shown), columns=columns, pad=2), scale=scale),
-             caption=f"rebuilt by {space}")
+    digit_tiles(shown, f"rebuilt by {space}", rebuilt_by=space)
+
+
+def map_identity(space: str, method: str, points: int, perplexity: float) -> list:
+    return [space, method, points, perplexity]
+
+
+def held_selection(identity: list) -> dict:
+    """The selection Python holds for the map `identity` ({"indices", "revision"}); another map's is dropped."""
+    held = st.session_state.get("lat_selection")
+    if not held or held["map"] != identity:
+        held = {"map": identity, "indices": [], "revision": (held or {}).get("revision", 0) + 1}
+        st.session_state["lat_selection"] = held
+    return held
+
+
+def take_selection(value, latent_map: latent.LatentMap, identity: list) -> None:
+    """The map sent a selection: keep it when it is one, else say why it was ignored."""
+    held = held_selection(identity)
+    try:
+        selected = latent_view.checked_selection(value, latent_map.indices)
+    except (TypeError, ValueError) as exc:
+        st.session_state["lat_selection_problem"] = str(exc)
+        return
+    st.session_state.pop("lat_selection_problem", None)
+    st.session_state["lat_selection"] = {"map": identity, "indices": selected.tolist(), "revision": held["revision"] + 1}
+
+
+# --- your own digit --------------------------------------------------------------------------
+
+def own_digit() -> tuple[np.ndarray, str] | None:
+    """Your uploaded or drawn digit made MNIST-like (core.images), and its name; None before there is one."""
+    # Each tab runs only while open: the drawing canvas's own page slowed the map's first view.
+    upload_tab, draw_tab = st.tabs(["Upload", "Draw"], key="lat_own_tab", on_change="rerun")
+    found = None
+    if upload_tab.open:
+        with upload_tab:
+            upload = st.file_uploader("An image of one handwritten digit", type=ui.UPLOAD_TYPES, key="lat_upload")
+            if upload is not None:
+                try:
+                    found = (images.prepare_upload(upload.getvalue()).image, upload.name)
+                except ValueError as exc:
+                    st.error(f"**{upload.name}**: {exc}")
+    if draw_tab.open:
+        with draw_tab:
+            st.markdown("Draw a digit with the mouse, big, in the middle of the box.")
+            drawing = ui.digit_canvas("lat_canvas")
+            if drawing.image_bytes:
+                try:
+                    drawn = images.prepare_upload(drawing.image_bytes)
+                    if not drawn.blank:
+                        found = (drawn.image, "your drawing")
+                except ValueError as exc:  # e.g. a canvas cleared to transparent
+                    st.error(str(exc))
+    return found
+
+
+def placement(space: str, method: str, latent_map: latent.LatentMap, image: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(position on the map, nearest test digits) of your digit in `space`; None where it cannot be placed."""
+    if space == PIXELS:
+        new = image.reshape(1, -1)
+    else:
+        model = ui.load_model(space)[0]
+        if model.is_conditional:  # its code needs the digit's label, which your digit does not come with
+            return None
+        new = latent.encode(model, image[None])
+    features = ui.space_features(space)[latent_map.indices]
+    projection = ui.map_projection(space, latent_map) if method == "pca" else None
+    positions, rows = latent_view.place(method, features, latent_map.coords, new, projection)
+    return positions[0], latent_map.indices[rows[0]]
+
+
+def own_panel(image: np.ndarray, name: str, placed: tuple[np.ndarray, np.ndarray] | None) -> None:
+    left, right = st.columns([1, 4])
+    ui.show_png(images.to_png(image, scale=4), where=left, caption=f"{name}, as MNIST sees it")
+    with right:
+        if placed is None:
+            st.info(f"{space} is conditional: its code needs the digit's label, so your digit is not placed on it.")
+            return
+        neighbours = placed[1]
+        labels = digits.labels[neighbours]
+        common = np.bincount(labels, minlength=10).argmax()
+        how = {"tsne": f"at the middle of its {latent_view.PLACE_NEIGHBOURS} nearest test digits in "
+                       f"{space_name(space)} (t-SNE cannot place a new point by formula)",
+               "pca": "by the map's own PCA"}[method]
+        st.markdown(f"Your digit is the **black star** on every map below, placed {how}. Its "
+                    f"{len(neighbours)} nearest test digits in {space_name(space)}, ringed on the map: "
+                    f"{(labels == common).sum()} of them are {common}s.")
+        ui.show_png(images.to_png(images.tile(digits.images[neighbours] / 255.0, pad=2), scale=2),
+                    caption="nearest test digits: " + " ".join(str(d) for d in labels))
+
+
+# --- the main map ----------------------------------------------------------------------------------
+st.subheader(f"{METHOD_NAMES[method]} of {space_name(space)}")
+chosen_map = map_or_error(space, method, points, perplexity)
+if chosen_map is not None and shown_as(space, method) == "code":
+    st.caption(f"{space}'s code is already 2-D: PCA leaves it as it is, so this is the code itself.")
+own_box = st.expander("Your own digit on the maps: upload or draw one", key="lat_own_expander", on_change="rerun")
+own = None
+if own_box.open:  # closed, it sends nothing (and your digit leaves the maps)
+    with own_box:
+        own = own_digit()
+own_placed = None
+if own is not None and chosen_map is not None:
+    own_placed = placement(space, method, chosen_map, own[0])
+    with st.container(key="lat_own"):
+        own_panel(own[0], own[1], own_placed)
+
+sent_bundles: set[str] = set()
+
+
+def send_bundle(bundle_id: str, payload: bytes) -> str:
+    """Mount a bundle for the map views once per run (two maps may share one), outside the fragment."""
+    if bundle_id not in sent_bundles:
+        sent_bundles.add(bundle_id)
+        map_component.send_bundle(bundle_id, payload)
+    return bundle_id
+
+
+# The bundles the map views draw from. The maps' 70 kB go before their views, so dots are drawn at
+# once; the sprite sheets (1.7 and 1.3 MB, for hover and zoom) go at the end of the page.
+sheets = {}
+if live:
+    sprites_id, sheets[sprites_id] = ui.test_sprites()
+    rebuilt_id = None
+    if chosen_map is not None:
+        send_bundle(*ui.latent_map_bundle(space, method, points, perplexity))
+        if space != PIXELS:
+            rebuilt_id, sheets[rebuilt_id] = ui.rebuilt_sprites(space)
 
 
 @st.fragment
 def main_map(latent_map: latent.LatentMap) -> None:
     """The big map and the panel its selections feed; a selection re-runs only this part."""
     chart_column, panel_column = st.columns([2, 1])
+    identity = map_identity(space, method, points, perplexity)
     with chart_column:
         quality_metrics(latent_map)
-        event = st.plotly_chart(
-            ui.cached_figure("latent map", lambda: map_figure(latent_map, shown_as(space, method), height=540),
-                             space, method, points, perplexity, models=spaces_models(space)),
-            key=f"lat_map_{space}_{method}_{points}_{perplexity}",
-            on_select="rerun", selection_mode=("points", "box", "lasso"), config={"displaylogo": False},
-        )
+        if live:
+            held = held_selection(identity)
+            map_component.map_view(
+                "lat_live_map", f"{space}-{method}", ui.latent_map_bundle(space, method, points, perplexity)[0],
+                sprites_id, ui.DIGIT_COLORS, rebuilt_id=rebuilt_id, report=True, selected=held["indices"],
+                revision=held["revision"], own=None if own_placed is None else tuple(map(float, own_placed[0])),
+                neighbours=None if own_placed is None else own_placed[1].tolist(),
+                on_selection=lambda value: take_selection(value, latent_map, identity))
+            if "lat_selection_problem" in st.session_state:
+                st.warning(st.session_state["lat_selection_problem"])
+            selected = np.asarray(held_selection(identity)["indices"], dtype=np.int64)
+        else:
+            event = st.plotly_chart(
+                ui.cached_figure("latent map", lambda: map_figure(latent_map, shown_as(space, method), height=540),
+                                 space, method, points, perplexity, models=spaces_models(space)),
+                key=f"lat_map_{space}_{method}_{points}_{perplexity}",
+                on_select="rerun", selection_mode=("points", "box", "lasso"), config={"displaylogo": False},
+            )
+            per_digit = [latent_map.indices[latent_map.labels == d] for d in range(10)]  # trace d's points
+            picked = browser_values.selected_points(event.selection.get("points"), [len(p) for p in per_digit])
+            selected = np.array(list(dict.fromkeys(int(per_digit[trace][point]) for trace, point in picked)),
+                                dtype=np.int64)
     with panel_column:
-        per_digit = [latent_map.indices[latent_map.labels == d] for d in range(10)]  # trace d's points
-        picked = browser_values.selected_points(event.selection.get("points"), [len(p) for p in per_digit])
-        selected = list(dict.fromkeys(int(per_digit[trace][point]) for trace, point in picked))
         selection_panel(selected)
 
 
-st.subheader(f"{METHOD_NAMES[method]} of {space_name(space)}")
-chosen_map = map_or_error(space, method, points, perplexity)
-if chosen_map is not None and shown_as(space, method) == "code":
-    st.caption(f"{space}'s code is already 2-D: PCA leaves it as it is, so this is the code itself.")
 if chosen_map is not None:
     main_map(chosen_map)
 
@@ -179,17 +350,49 @@ st.markdown(
     f"The same {latent.DEFAULT_POINTS:,} test digits mapped by {METHOD_NAMES[method]} from their pixels, from "
     "`ae2`'s 2-D code and from `ae20`'s 20-D code. The numbers say how well each map keeps the digits "
     f"apart ({latent.QUALITY_NEIGHBOURS}-NN accuracy) and real neighbours together (trustworthiness, "
-    "against the pixels for all three), so the comparison is measured, not eyeballed. Each small map "
-    f"draws {COMPARE_SHOWN:,} of its digits, picked at random; the numbers are for all {latent.DEFAULT_POINTS:,}."
+    "against the pixels for all three), so the comparison is measured, not eyeballed. "
+    + ("These maps are linked to the one above: hover or select digits on any of them to see where they "
+       "land on the others." if live else
+       f"Each small map draws {COMPARE_SHOWN:,} of its digits, picked at random; the numbers are for all "
+       f"{latent.DEFAULT_POINTS:,}.")
 )
-for column, compared in zip(st.columns(len(COMPARED)), COMPARED):
-    with column:
-        st.markdown(f"**{space_name(compared)}**")
-        compared_map = map_or_error(compared, method, latent.DEFAULT_POINTS, latent.DEFAULT_PERPLEXITY)
-        if compared_map is None:
-            continue
+
+
+def small_map(compared: str) -> None:
+    """A small map of `compared` at the default settings, linked to the main one, with its numbers."""
+    st.markdown(f"**{space_name(compared)}**")
+    compared_map = map_or_error(compared, method, latent.DEFAULT_POINTS, latent.DEFAULT_PERPLEXITY)
+    if compared_map is None:
+        return
+    if live:
+        compared_id = send_bundle(*ui.latent_map_bundle(compared, method, latent.DEFAULT_POINTS,
+                                                        latent.DEFAULT_PERPLEXITY))
+        placed = None if own is None else placement(compared, method, compared_map, own[0])
+        map_component.map_view(f"lat_compare_live_{compared}", f"{compared}-{method}", compared_id,
+                               sprites_id, ui.DIGIT_COLORS, height=300, point=0.7,
+                               own=None if placed is None else tuple(map(float, placed[0])))
+    else:
         st.plotly_chart(ui.cached_figure("small latent map", lambda: map_figure(
                             compared_map, shown_as(compared, method), height=300, legend=False, marker_size=3,
                             shown=COMPARE_SHOWN), compared, method, models=spaces_models(compared)),
                         key=f"lat_compare_{compared}", config={"displaylogo": False})
-        quality_metrics(compared_map)
+    quality_metrics(compared_map)
+
+
+for column, compared in zip(st.columns(len(COMPARED)), COMPARED):
+    with column:
+        small_map(compared)
+
+if live:  # "where does this 4 land in each space?": more spaces, linked the same way
+    st.subheader("More linked maps")
+    others = [s for s in spaces if s not in COMPARED and s != space]
+    usable = [s for s in ("conv", "vae") if s in others and ui.checkpoint_status(s).state == "ok"]
+    more = st.multiselect("Spaces", others, default=usable, max_selections=3,
+                          key="lat_more", format_func=space_name,
+                          help="Up to three more spaces, each a small map linked to all the others.")
+    for column, extra in zip(st.columns(3), more):
+        with column:
+            small_map(extra)
+
+for sheet_id, payload in sheets.items():
+    send_bundle(sheet_id, payload)

@@ -182,10 +182,11 @@ def test_a_forged_1mb_latent_code_is_ignored_and_the_session_stays_fast(server):
     assert after < max(2.0, 4 * statistics.median(before)), (before, [r.seconds for r in runs])
 
 
-def test_a_selection_outside_the_map_shows_no_digit_and_one_inside_shows_its_digit(server):
+def test_a_selection_outside_the_plain_map_shows_no_digit_and_one_inside_shows_its_digit(server):
     async def select():
         async with Session(server, run_timeout=RUN_BOUND) as session:
             opened = await open_view(session, "Latent Space", "")
+            opened = await session.set_widget(opened, "lat_plain", "plain chart", bool_value=True)  # plotly's map
             (chart,) = [p for p in (getattr(e, e.WhichOneof("type")) for e in opened.elements)
                         if getattr(p, "id", "").split("-")[-1].startswith("lat_map_")]
             shown = []

@@ -135,3 +135,11 @@ def test_shipped_maps_match_the_shipped_checkpoints():
             if not (latent.SHIPPED_MAP_DIR / name).is_file():
                 missing.append(name)
     assert not missing, f"outdated or missing maps {missing}: run `python -m core.latent --precompute`"
+
+
+def test_every_shipped_pca_map_keeps_the_pca_that_places_new_digits():
+    fingerprint = latent.digits_fingerprint(data_lib.load("mnist", "test"))
+    for space in latent.SHIPPED_SPACES:
+        weights = None if space == latent.PIXELS else checkpoints.read_meta(space)["sha256"]
+        name = latent.map_file_name(space, weights, "pca", latent.DEFAULT_POINTS, latent.DEFAULT_PERPLEXITY, fingerprint)
+        assert latent.read_map(name).projection is not None, f"{name}: run `python -m core.latent --precompute`"

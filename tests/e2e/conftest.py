@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
+from core import data
 from tests.app_server import CHROMIUM, PROJECT, VIEWPORT, start_server, stop_server, wait_for_app
 
 SCREENSHOTS = PROJECT / "screenshots"
@@ -67,3 +70,11 @@ def draw_seven(page) -> None:
     for x, y in points[1:]:
         page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=15)
     page.mouse.up()
+
+
+def digit_png(index: int) -> bytes:
+    """Test digit `index` as a 200-px PNG upload, dark ink on white as people write."""
+    digit = data.load("mnist", "test").images[index]
+    buffer = io.BytesIO()
+    Image.fromarray(255 - digit).resize((200, 200)).save(buffer, "PNG")
+    return buffer.getvalue()

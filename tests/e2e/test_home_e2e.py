@@ -11,5 +11,5 @@ def test_home_lists_models_and_links(page, app_url):
     text = page.locator('[data-testid="stMain"]').inner_text()
     for name in list_models():
         assert name in text
-    assert "MNIST official test split" in text
+    assert "10,000 test digits" in text
     screenshot(page, "home")

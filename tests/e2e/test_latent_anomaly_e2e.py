@@ -1,13 +1,10 @@
-"""The Latent space and Anomaly pages in a real browser: maps, selections that show digits,
-the method switch, the anomaly charts, an upload and a drawing scored against the threshold."""
-
-import io
-
-from PIL import Image
+"""The Latent space page's plain (plotly) chart and the Anomaly page in a real browser: maps,
+selections that show digits, the method switch, the anomaly charts, an upload and a drawing scored
+against the threshold. The interactive map has its own tests (test_latent_map_e2e.py)."""
 
 from core import data, latent
 from tests.app_server import wait_for_app
-from tests.e2e.conftest import draw_seven, no_exception, open_page, screenshot
+from tests.e2e.conftest import digit_png, draw_seven, no_exception, open_page, screenshot
 
 MAIN_MAP = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 
@@ -26,8 +23,15 @@ def wait_for_maps(page, count: int) -> None:
     page.wait_for_function(f"() => document.querySelectorAll('{MAIN_MAP}').length >= {count}", timeout=120_000)
 
 
-def test_map_selections_show_digits_and_reconstructions(page, app_url):
+def open_plain_chart(page, app_url) -> None:
+    """The Latent space page with its plain charts, as a browser without the interactive map sees it."""
     open_page(page, app_url, "Latent_Space")
+    page.locator('[data-testid="stSidebar"]').get_by_text("Plain chart").click()
+    wait_for_app(page)
+
+
+def test_map_selections_show_digits_and_reconstructions(page, app_url):
+    open_plain_chart(page, app_url)
     wait_for_maps(page, 4)  # the main map and raw pixels vs ae2 vs ae20
     no_exception(page)
     assert sum(page.evaluate(MAP_TRACE_SIZES)) == 10_000
@@ -62,7 +66,7 @@ def test_map_selections_show_digits_and_reconstructions(page, app_url):
 
 
 def test_switching_to_pca_redraws_the_map(page, app_url):
-    open_page(page, app_url, "Latent_Space")
+    open_plain_chart(page, app_url)
     wait_for_maps(page, 4)
     before = page.evaluate(POINT_ON_SCREEN, [0, 0])
     page.locator('[data-testid="stSidebar"]').get_by_text("PCA").click()
@@ -80,7 +84,7 @@ def test_recomputing_a_map_shows_progress_and_keeps_the_map(page, app_url):
     name = latent.map_file_name(latent.PIXELS, None, "tsne", 1_000, latent.DEFAULT_PERPLEXITY,
                                 latent.digits_fingerprint(digits))
     (latent.map_cache_dir() / name).unlink(missing_ok=True)  # the server shares this cache folder
-    open_page(page, app_url, "Latent_Space")
+    open_plain_chart(page, app_url)
     wait_for_maps(page, 4)
     page.locator(".st-key-lat_space").click()
     page.get_by_role("option", name="raw pixels").click()
@@ -94,13 +98,6 @@ def test_recomputing_a_map_shows_progress_and_keeps_the_map(page, app_url):
     no_exception(page)
     assert sum(page.evaluate(MAP_TRACE_SIZES)) == 1_000
     assert (latent.map_cache_dir() / name).is_file()
-
-
-def digit_png(index: int) -> bytes:
-    digit = data.load("mnist", "test").images[index]
-    buffer = io.BytesIO()
-    Image.fromarray(255 - digit).resize((200, 200)).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def test_anomaly_page_scores_uploads_and_drawings(page, app_url):
