@@ -8,6 +8,8 @@ Runs, one after the other so they do not slow each other down:
 - cold start to the home page and to the first digit, warm page switches (bench/bench_pages.py);
 - live-drag updates per second and slider-release reruns (bench/bench_generate.py);
 - upload-to-denoised time (bench/bench_denoise.py);
+- person-like digits through the upload path, classifier accuracy before and after denoising
+  (bench/bench_upload.py);
 - t-SNE cost for 2,000 / 5,000 / 10,000 points and the cached map's rerun (bench/bench_latent.py);
 - the browser-drawn latent map: page switch to the map drawn, frames per second while panning,
   hover latency, bytes sent, and t-SNE placement of held-out digits (bench/bench_latent_map.py);
@@ -109,6 +111,16 @@ def denoise_figures(quick: bool, log: list[str]) -> list[Row]:
     out = run_module("bench.bench_denoise", ["--uploads", "3" if quick else "10"], 1800, log)
     warm = find(r"upload -> denoised digit on screen, warm: ([\d.]+) s median, (.+?) over", out, "upload time")
     return [Row("upload -> denoised digit on screen", f"{warm[1]} s median ({warm[2]})", "<= 0.5 s", "bench_denoise")]
+
+
+def upload_figures(quick: bool, log: list[str]) -> list[Row]:
+    out = run_module("bench.bench_upload", ["--digits", "100" if quick else "300"], 1800, log)
+    rows = [Row(f"person-like uploads: {m[1]}", f"classifier {m[2]} prepared, {m[3]} denoised ({m[4]})",
+                ">= 95% denoised, at most 1 point below prepared", "bench_upload")
+            for m in re.finditer(r"^\| (.+?) \| ([\d.]+%) \| ([\d.]+%) \| (.+?) \|", out, re.MULTILINE)]
+    if not rows:
+        raise RuntimeError("no variant rows in the output")
+    return rows
 
 
 def latent_figures(quick: bool, log: list[str]) -> list[Row]:
@@ -237,6 +249,7 @@ BENCHMARKS = [  # (source, function): lightest first, the load levels last
     ("bench_pages", page_figures),
     ("bench_generate", generate_figures),
     ("bench_denoise", denoise_figures),
+    ("bench_upload", upload_figures),
     ("bench_latent", latent_figures),
     ("bench_latent_map", latent_map_figures),
     ("bench_train", train_figures),

@@ -248,13 +248,15 @@ def read_idx(path: Path) -> np.ndarray:
 
 # --- noise -----------------------------------------------------------------------------------
 
-def corrupt(x: torch.Tensor, kind: str, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def corrupt(x: torch.Tensor, kind: str, strength: float | torch.Tensor,
+            generator: torch.Generator | None = None) -> torch.Tensor:
     """Noisy copy of images in [0, 1].
 
     Args:
         kind: "gaussian" adds strength * N(0, 1) and clips to [0, 1] (the Keras blog's noise
             factor); "salt_pepper" sets a fraction `strength` of pixels to 0 or 1;
             "masking" sets a fraction `strength` of pixels to 0.
+        strength: one number, or one per image as a (N, 1, 1, 1) tensor.
     """
     if kind not in NOISE_KINDS:
         raise ValueError(f"Unknown noise {kind!r}; choose one of {', '.join(NOISE_KINDS)}.")
@@ -266,6 +268,26 @@ def corrupt(x: torch.Tensor, kind: str, strength: float, generator: torch.Genera
         return x.masked_fill(hit, 0.0)
     salt = torch.rand(x.shape, generator=generator, device=x.device) < 0.5
     return torch.where(hit, salt.to(x.dtype), x)
+
+
+# The strongest noise of each kind a denoiser trained on mixed noise meets (strengths are drawn
+# uniformly from 0 to these): most of each slider's range on the Denoising page, whose tops
+# (1.0, 0.5, 0.9) leave too little of a digit to learn from.
+MIXED_NOISE_TOPS = {"gaussian": 0.8, "salt_pepper": 0.3, "masking": 0.6}
+
+
+def corrupt_mixed(x: torch.Tensor, generator: torch.Generator | None = None,
+                  tops: dict[str, float] = MIXED_NOISE_TOPS) -> torch.Tensor:
+    """Noisy copy of images (N, 1, 28, 28): each gets one noise kind, chosen uniformly, at a strength
+    drawn uniformly from 0 to its kind's top, so some come out nearly clean."""
+    kinds = torch.randint(len(tops), (x.shape[0],), generator=generator)
+    strengths = torch.rand(x.shape[0], generator=generator).to(x.device, x.dtype)
+    noisy = x.clone()
+    for i, (kind, top) in enumerate(tops.items()):
+        chosen = (kinds == i).to(x.device)
+        if chosen.any():
+            noisy[chosen] = corrupt(x[chosen], kind, (top * strengths[chosen]).view(-1, 1, 1, 1), generator)
+    return noisy
 
 
 def add_noise(images: np.ndarray, kind: str, strength: float, seed: int = 0) -> np.ndarray:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import ndimage
 from torch import nn
 
 from core import checkpoints
@@ -115,6 +116,44 @@ def noise_and_denoise(model: nn.Module, clean: np.ndarray, kind: str, strength: 
 def accuracy(classifier: nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of images (N, 28, 28) the classifier reads as their label."""
     return float((classify(classifier, images)[0] == np.asarray(labels)).mean())
+
+
+# When the page stops presenting a denoised digit as a result (`out_of_depth`): the classifier
+# unsure of the output, or the output keeping little of the input's shape. Checked against the
+# lab's own noise with the shipped models by `python -m bench.bench_upload --calibrate` (figures
+# in README): a good denoiser on noise it knows is rarely flagged, an erased digit always is.
+LOW_CONFIDENCE = 0.6
+LOW_AGREEMENT = 0.65
+AGREEMENT_BLUR_PX = 1.5   # noise is fine-grained and the digit is not: compare both blurred this much
+
+
+def agreement(prepared: np.ndarray, denoised: np.ndarray) -> float:
+    """Correlation of a digit (28, 28) before and after denoising, both blurred: what the denoiser
+    kept of the input's shape. Noise mostly averages out in the blur and the correlation ignores
+    the brightness it adds, so a good denoiser scores high on noisy inputs too; 0 for a blank output."""
+    before = ndimage.gaussian_filter(np.asarray(prepared, np.float64), AGREEMENT_BLUR_PX)
+    after = ndimage.gaussian_filter(np.asarray(denoised, np.float64), AGREEMENT_BLUR_PX)
+    if before.std() < 1e-6 or after.std() < 1e-6:
+        return 0.0
+    return float(np.corrcoef(before.ravel(), after.ravel())[0, 1])
+
+
+def out_of_depth(prepared: np.ndarray, denoised: np.ndarray, confidence: float | None) -> str | None:
+    """A sentence for the page when the denoised digit should not be taken as a result, else None.
+
+    Args:
+        prepared, denoised: the model's input and output, (28, 28) in [0, 1].
+        confidence: the classifier's probability for its reading of `denoised` (None: no classifier).
+    """
+    kept = agreement(prepared, denoised)
+    if kept < LOW_AGREEMENT:
+        return (f"The denoiser is out of its depth with this image: its output keeps little of the digit's shape "
+                f"(agreement {kept:.2f}, where noise alone leaves {LOW_AGREEMENT:.2f} or more), so it is no "
+                "clean version of your digit.")
+    if confidence is not None and confidence < LOW_CONFIDENCE:
+        return (f"The denoiser is out of its depth with this image: the classifier is only {confidence:.0%} "
+                "sure which digit the output shows, so read it as a guess, not a clean version of your digit.")
+    return None
 
 
 @dataclass(frozen=True)

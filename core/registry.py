@@ -29,6 +29,9 @@ class Recipe:
     augment: float = 0.0       # max random shift in pixels (plus small rotation and zoom); 0 = off
     noise: str | None = None   # train on corrupted inputs against clean targets (denoising)
     noise_strength: float = KERAS_NOISE_FACTOR
+    noise_mix: bool = False    # train on every noise kind at strengths from 0 up (data.corrupt_mixed);
+                               # `noise` and `noise_strength` then set only the validation noise
+    ink_augment: float = 0.0   # random stroke width, ink gamma and contrast toward people's digits; 0 = off
     digit: int | None = None   # train on one digit only (anomaly detection)
     kl_warmup_epochs: int = 0  # KL weight ramps 0 -> 1 over these; keeps VAEs from collapsing
     dataset: str = "mnist"     # "mnist" or "fashion"
@@ -75,8 +78,19 @@ _SPECS = [
               Recipe(epochs=40, batch_size=128), "Dense autoencoder with a 2-D code, to plot digits directly."),
     ModelSpec("ae20", DenseAE, DenseConfig(code_size=20, hidden=(256, 128), code_activation="linear"),
               Recipe(epochs=40, batch_size=128), "Dense autoencoder with a 20-D code, to map with t-SNE."),
+    # Trained for people's digits, not only the Noise lab's (issue 12): every lab noise kind at
+    # strengths from 0 (noise_mix), small warps (1 px, 10 degrees) and half-strength ink
+    # restyling; validation at Gaussian 0.5. 6 epochs on the 60,000 digits, 1,148 s on one loaded
+    # core. On the 10,000 test digits: PSNR 17.6 dB at Gaussian 0.5 (the Gaussian-only model it
+    # replaces, 5,000 digits, 70 epochs: 19.4 dB; issue 11's target of 21 dB is missed),
+    # classifier accuracy 93.6% on its output there (Gaussian-only: 95.1%); salt and pepper 0.2:
+    # 19.6 dB, 95.9% (20.6 dB, 95.9%); masking 0.5: 18.4 dB, 94.0% (12.4 dB, 53.6%); clean digits
+    # in: 97.3% (96.6%; 98.3% unchanged). `python -m bench.bench_upload` for people's digits.
+    # A single 32-filter level (3 epochs, full-strength restyling) reached 16.3 dB at Gaussian 0.5
+    # and 13.4 dB, 64.9% under masking 0.5: its field of view is too small to fill holes.
     ModelSpec("denoising", ConvAE, ConvConfig(filters=(32, 32)),
-              Recipe(epochs=12, batch_size=64, noise="gaussian", noise_strength=KERAS_NOISE_FACTOR),
+              Recipe(epochs=6, batch_size=64, augment=1.0, noise="gaussian", noise_strength=KERAS_NOISE_FACTOR,
+                     noise_mix=True, ink_augment=0.5),
               "Convolutional autoencoder (32-32 filters) trained on noisy digits to give clean ones."),
     ModelSpec("vae2", VAE, VAEConfig(latent=2), _VAE_RECIPE,
               "Variational autoencoder with a 2-D latent space, to draw a grid of digits."),

@@ -51,6 +51,12 @@ def show_digit(image: np.ndarray, caption: str, classifier=None) -> None:
     st.image(images.png_data_url(image, scale=UPLOAD_SCALE), caption=caption)
 
 
+def out_of_depth_verdict(model_input: np.ndarray, output: np.ndarray, classifier) -> str | None:
+    """core's sentence when the denoiser's output is no clean version of its input, else None."""
+    confidence = float(denoise.classify(classifier, output[None])[1][0]) if classifier is not None else None
+    return denoise.out_of_depth(model_input, output, confidence)
+
+
 def sweep_figure(lines: dict, field: str, title: str, unit: str, scale: float = 1.0,
                  y_range: tuple[float, float] | None = None, reference: tuple[float, str] | None = None) -> go.Figure:
     """One measure (`field` of each SweepLine, times `scale`) over the noise strengths, a line per model,
@@ -164,8 +170,10 @@ if tab_upload.open:
                                  key="den_upload")
         add_noise = st.toggle(f"Add {noise_phrase()} before denoising (the sidebar's setting)", key="den_upload_noise")
         st.caption("Each image is prepared the way MNIST was made: transparency filled, grey, inverted when "
-                   "the ink is dark, uneven lighting evened out, cropped to the ink, its longer side scaled to "
-                   "20 px and centred by centre of mass in 28x28. An image that is already 28x28 is used as it is.")
+                   "the ink is dark, uneven lighting evened out, cropped to the ink, strokes brought to MNIST's "
+                   "width, its longer side scaled to 20 px with soft edges, contrast stretched and centred by "
+                   "centre of mass in 28x28. A 28x28 image is used as it is when it is noisy (the noise is the "
+                   "denoiser's to remove) or already looks like MNIST; a crisp 28x28 drawing is remade too.")
         prepared: dict[int, images.UploadedDigit | ValueError] = {}  # by position in the batch
         for number, file in enumerate(files or []):
             try:
@@ -184,10 +192,13 @@ if tab_upload.open:
                 st.error(f"**{file.name}**: {item}")
                 continue
             model_input, output = outputs[number]
+            verdict = out_of_depth_verdict(model_input, output, classifier)
             with st.container(border=True, key=f"den_result_{number}"):
                 st.markdown(f"**{file.name}**")
                 for note in item.notes:
                     st.warning(note)
+                if verdict is not None:
+                    st.warning(verdict, icon=":material/help:")
                 columns = st.columns([1, 1, 1, 1, 2] if add_noise else [1, 1, 1, 3])
                 columns[0].image(images.png_data_url(item.preview, max(1, images.PREVIEW_SIDE // max(item.preview.shape))),
                                  caption="your image")
@@ -197,12 +208,15 @@ if tab_upload.open:
                     with columns[2]:
                         show_digit(model_input, "with noise", classifier)
                 with columns[-2]:
-                    show_digit(output, f"denoised by {denoiser}", classifier)
+                    show_digit(output, f"{denoiser}'s output, not a result" if verdict else f"denoised by {denoiser}",
+                               classifier)
                 with columns[-1]:
                     st.caption(" · ".join(item.steps))
-                    st.download_button("Download the denoised digit (PNG)", images.to_png(output),
-                                       file_name=f"{Path(file.name).stem}_denoised.png", mime="image/png",
-                                       on_click="ignore", key=f"den_download_{number}", icon=":material/download:")
+                    if verdict is None:
+                        st.download_button("Download the denoised digit (PNG)", images.to_png(output),
+                                           file_name=f"{Path(file.name).stem}_denoised.png", mime="image/png",
+                                           on_click="ignore", key=f"den_download_{number}",
+                                           icon=":material/download:")
         if not files:
             st.info("Upload one or several images of handwritten digits; each is denoised on its own, and a "
                     "file that cannot be read is explained without stopping the others.")
@@ -227,10 +241,14 @@ if tab_draw.open:
                 classifier = ui.model_or_reason("classifier", optional=True)
                 reconstructor = ui.model_or_reason("conv", optional=True)
                 model_input = data.add_noise(drawn.image, kind, strength, seed=0) if add_noise else drawn.image
+                denoised = denoise.denoise(model, model_input)
+                verdict = out_of_depth_verdict(model_input, denoised, classifier)
+                if verdict is not None:
+                    st.warning(verdict, icon=":material/help:")
                 outputs = [(drawn.image, "as MNIST sees it")]
                 if add_noise:
                     outputs.append((model_input, "with noise"))
-                outputs.append((denoise.denoise(model, model_input), f"denoised by {denoiser}"))
+                outputs.append((denoised, f"{denoiser}'s output, not a result" if verdict else f"denoised by {denoiser}"))
                 if reconstructor is not None:
                     outputs.append((denoise.denoise(reconstructor, model_input), "reconstructed by conv (plain)"))
                 for column, (image, caption) in zip(st.columns(len(outputs)), outputs):

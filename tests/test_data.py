@@ -159,3 +159,31 @@ def test_salt_pepper_and_masking_hit_the_asked_fraction():
     assert abs((masked == 0).mean() - 0.3) < 0.02
     with pytest.raises(ValueError, match="gaussian"):
         data.add_noise(images, "speckle", 0.1)
+
+
+def test_mixed_noise_gives_each_image_one_kind_at_a_strength_up_to_its_top():
+    import torch
+
+    x = torch.full((600, 1, 28, 28), 0.5)
+    noisy = data.corrupt_mixed(x, torch.Generator().manual_seed(0))
+    assert noisy.shape == x.shape and noisy.min() >= 0 and noisy.max() <= 1
+    changed = (noisy != 0.5).float().mean((1, 2, 3))
+    values = [set(torch.unique(image[image != 0.5]).tolist()) for image in noisy]
+    masked = np.array([v <= {0.0} for v in values])  # masking: only zeros
+    salted = np.array([v == {0.0, 1.0} for v in values])  # salt and pepper
+    gaussian = ~masked & ~salted
+    for kind, which in (("masking", masked), ("salt_pepper", salted), ("gaussian", gaussian)):
+        assert 150 < which.sum() < 250, kind  # a third each
+    assert changed[masked].max() <= data.MIXED_NOISE_TOPS["masking"] + 0.05
+    assert changed[salted].max() <= data.MIXED_NOISE_TOPS["salt_pepper"] + 0.05
+    assert changed.min() < 0.02  # some come out nearly clean
+    again = data.corrupt_mixed(x, torch.Generator().manual_seed(0))
+    assert torch.equal(noisy, again)
+
+
+def test_noise_strength_can_differ_per_image():
+    import torch
+
+    x = torch.full((2, 1, 28, 28), 0.5)
+    noisy = data.corrupt(x, "gaussian", torch.tensor([0.0, 0.5]).view(2, 1, 1, 1), torch.Generator().manual_seed(0))
+    assert torch.equal(noisy[0], x[0]) and not torch.equal(noisy[1], x[1])

@@ -117,3 +117,31 @@ def test_sweep_lines_are_kept_on_disk_by_weights_hash(checkpoint_dir):
     again = denoise.stored_sweep_line("conv", "masking", clean, labels, on_progress=calls.append)
     assert calls == []  # read from disk, not measured
     assert np.allclose(again.psnr, measured.psnr, atol=1e-4) and np.allclose(again.accuracy, measured.accuracy)
+
+
+def test_out_of_depth_says_so_for_a_blank_output_or_an_unsure_reading(digits):
+    clean, _ = digits
+    noisy = data.add_noise(clean[:1], "gaussian", 0.5, seed=0)[0]
+    for blank in (np.zeros((28, 28), np.float32), np.full((28, 28), 0.5, np.float32)):
+        assert denoise.agreement(noisy, blank) == 0.0
+        sentence = denoise.out_of_depth(noisy, blank, 0.99)
+        assert sentence is not None and "out of its depth" in sentence and sentence.endswith(".")
+    unsure = denoise.out_of_depth(clean[0], clean[0], 0.31)
+    assert unsure is not None and "only 31% sure" in unsure
+    assert denoise.out_of_depth(clean[0], clean[0], 0.99) is None
+    assert denoise.out_of_depth(clean[0], clean[0], None) is None  # no classifier: shape alone
+    assert denoise.agreement(noisy, clean[0]) > denoise.LOW_AGREEMENT  # noise alone is not a disagreement
+
+
+def test_the_shipped_denoiser_knows_a_page_of_noise_is_no_digit(digits):
+    clean, labels = digits
+    models = {name: checkpoints.load(name)[0] for name in ("denoising", "classifier")}
+    noisy = data.add_noise(clean, "gaussian", 0.5, seed=2)
+    denoised = denoise.denoise(models["denoising"], noisy)
+    confidence = denoise.classify(models["classifier"], denoised)[1]
+    flagged = [denoise.out_of_depth(a, b, c) is not None for a, b, c in zip(noisy, denoised, confidence)]
+    assert np.mean(flagged) <= 0.10  # noise it knows: a result for nine in ten (the rest, half misread)
+    nothing = data.add_noise(np.zeros((3, 28, 28), np.float32), "gaussian", 1.0, seed=2)  # noise, no digit
+    output = denoise.denoise(models["denoising"], nothing)
+    confidence = denoise.classify(models["classifier"], output)[1]
+    assert all(denoise.out_of_depth(a, b, c) is not None for a, b, c in zip(nothing, output, confidence))

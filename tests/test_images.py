@@ -6,7 +6,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFile
+from PIL import Image, ImageDraw, ImageFile, ImageFilter
 
 from core import data, images
 
@@ -134,13 +134,84 @@ def test_camera_rotation_tag_is_applied(mnist):
     assert similarity(upload.image, mnist[1]) > 0.85
 
 
-def test_an_mnist_sized_image_is_used_as_it_is_noise_and_all(mnist):
-    noisy = data.add_noise(mnist[2] / 255.0, "gaussian", 0.5, seed=3)
-    pixels = images.to_uint8(noisy)
-    upload = images.prepare_upload(encode(Image.fromarray(pixels), "PNG"))
-    np.testing.assert_allclose(upload.image, pixels / 255.0, atol=1e-6)
-    dark_on_light = images.prepare_upload(encode(Image.fromarray(255 - mnist[2]), "PNG"))
-    np.testing.assert_allclose(dark_on_light.image, mnist[2] / 255.0, atol=1e-6)
+@pytest.mark.parametrize("kind, strength", [("gaussian", 0.5), ("gaussian", 0.2), ("salt_pepper", 0.1),
+                                            ("masking", 0.5)])
+def test_a_noisy_mnist_sized_image_reaches_the_denoiser_noise_and_all(mnist, kind, strength):
+    for digit in mnist[:6]:
+        pixels = images.to_uint8(data.add_noise(digit / 255.0, kind, strength, seed=3))
+        upload = images.prepare_upload(encode(Image.fromarray(pixels), "PNG"))
+        np.testing.assert_allclose(upload.image, pixels / 255.0, atol=1e-6)
+        assert "used as it is" in upload.steps[-1]
+
+
+def test_an_mnist_digit_saved_as_png_is_used_unchanged(mnist):
+    for digit in mnist:
+        for pixels in (digit, 255 - digit):  # light on dark as MNIST, and dark on light
+            upload = images.prepare_upload(encode(Image.fromarray(pixels), "PNG"))
+            np.testing.assert_allclose(upload.image, digit / 255.0, atol=1e-6)
+            assert upload.steps[-1].startswith("already an MNIST digit")
+
+
+def one_pixel_drawing(digit: np.ndarray, angle: float = 0.0, shift=(0, 0)) -> np.ndarray:
+    """A person's 28x28 paint-program digit: the MNIST digit's 1-px skeleton, crisp (0 or 255)."""
+    from bench.bench_upload import thin_strokes
+
+    skeleton = Image.fromarray(thin_strokes(digit[None])[0].astype(np.uint8) * 255)
+    return np.asarray(skeleton.rotate(angle, Image.Resampling.NEAREST, translate=shift))
+
+
+def test_a_thin_stroke_drawing_at_28x28_is_remade_like_mnist_and_reads_right(mnist):
+    from core import checkpoints, denoise
+
+    labels = data.load("mnist", "test").labels[:12]
+    prepared = []
+    for i, digit in enumerate(mnist):
+        drawing = one_pixel_drawing(digit, angle=(-6, 6)[i % 2], shift=(3, -2))
+        assert set(np.unique(drawing)) <= {0, 255} and images.stroke_width(drawing > 0) < images.STROKE_WIDTHS[10]
+        upload = images.prepare_upload(encode(Image.fromarray(255 - drawing), "PNG"))  # dark on light
+        assert any("thin strokes thickened" in step for step in upload.steps)
+        assert_mnist_like(upload.image)
+        width = images.stroke_width(upload.image >= 0.5)
+        assert images.STROKE_WIDTHS[1] <= width <= images.STROKE_WIDTHS[99]
+        assert 0.1 < np.mean((upload.image > 0.05) & (upload.image < 0.95)) / np.mean(upload.image > 0.05)  # soft edges
+        prepared.append(upload.image)
+    denoiser, classifier = checkpoints.load("denoising")[0], checkpoints.load("classifier")[0]
+    read = denoise.classify(classifier, denoise.denoise(denoiser, np.stack(prepared)))[0]
+    assert (read == labels).sum() >= 11  # readable after denoising, as on the page
+
+
+def test_thick_marker_strokes_are_thinned_to_mnist_weight(mnist):
+    ink = Image.fromarray(mnist[0]).resize((280, 280), Image.Resampling.BILINEAR).point(lambda v: 255 * (v > 127))
+    marker = ink.filter(ImageFilter.MaxFilter(25))
+    page = Image.new("L", (400, 400), 255)
+    page.paste(Image.fromarray(255 - np.asarray(marker)), (60, 60))
+    upload = images.prepare_upload(encode(page, "PNG"))
+    assert any("thick strokes thinned" in step for step in upload.steps)
+    assert images.stroke_width(upload.image >= 0.5) <= images.STROKE_WIDTHS[90]
+    assert similarity(upload.image, mnist[0]) > 0.7
+
+
+def test_a_large_dark_on_white_photo_is_prepared_well(mnist):
+    from core import checkpoints, denoise
+
+    side = 1200
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    lamp = 0.95 - 0.35 * xx - 0.15 * yy  # lit from the top left
+    prepared = []
+    for digit in mnist[:6]:
+        ink = Image.new("L", (side, side), 0)
+        ink.paste(Image.fromarray(digit).resize((700, 700), Image.Resampling.BICUBIC), (350, 200))
+        ink = np.asarray(ink.rotate(5, Image.Resampling.BILINEAR), np.float32) / 255.0  # held slightly askew
+        photo = Image.fromarray((lamp * (225 - 180 * ink)).astype(np.uint8)).convert("RGB")
+        upload = images.prepare_upload(encode(photo, "JPEG", quality=70))
+        assert "dark ink on light paper, so inverted" in upload.steps
+        assert "uneven lighting evened out" in upload.steps
+        assert_mnist_like(upload.image)
+        assert similarity(upload.image, digit) > 0.8
+        prepared.append(upload.image)
+    classifier = checkpoints.load("classifier")[0]
+    read = denoise.classify(classifier, np.stack(prepared))[0]
+    np.testing.assert_array_equal(read, data.load("mnist", "test").labels[:6])
 
 
 def test_thin_pen_strokes_are_thickened_to_mnist_weight():
@@ -149,11 +220,11 @@ def test_thin_pen_strokes_are_thickened_to_mnist_weight():
         ImageDraw.Draw(page).line([(350, 250), (850, 250), (550, 950)], fill=0, width=width)
         return encode(page, "PNG")
 
-    thin, bold = images.prepare_upload(seven(6)), images.prepare_upload(seven(70))
+    thin, bold = images.prepare_upload(seven(6)), images.prepare_upload(seven(90))  # 90 px: 2.5 of 20
     assert any("thickened" in step for step in thin.steps)
     assert not any("thickened" in step for step in bold.steps)
     assert thin.image.sum() > 0.6 * bold.image.sum()  # not a faint hairline
-    assert images._stroke_width(thin.image > 0.5) >= 1.5  # MNIST strokes are about 2 px
+    assert images.stroke_width(thin.image > 0.5) >= images.STROKE_WIDTHS[10]
 
 
 def test_a_speck_of_dust_does_not_move_the_crop(mnist):

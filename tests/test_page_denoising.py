@@ -177,3 +177,30 @@ def test_the_page_works_without_a_classifier(checkpoint_dir):
     assert not at.exception
     captions = [e.proto.imgs[0].caption for e in of_type(result_box(at, 0), "image")]
     assert captions[1] == "as MNIST sees it"
+
+
+def test_an_out_of_depth_result_is_said_in_a_sentence_not_shown_as_a_result(checkpoint_dir):
+    """A denoiser that returns the same grey square for everything: the page must not present it."""
+    from core.registry import create_model, get_spec
+
+    for name in ("classifier", "conv"):
+        shutil.copy2(checkpoints.PROJECT_DIR / "checkpoints" / f"{name}.safetensors", checkpoint_dir)
+    flat = create_model("denoising")
+    for parameter in flat.parameters():
+        parameter.data.zero_()  # every output pixel sigmoid(0) = 0.5
+    checkpoints.save("denoising", flat, get_spec("denoising").recipe)
+    at = open_page("Upload")
+    at.get("file_uploader")[0].set_value(("seven.png", png_of_digit(0), "image/png")).run()
+    assert not at.exception and not at.error
+    box = result_box(at, 0)
+    warnings = [w.value for w in of_type(box, "warning")]
+    assert len(warnings) == 1 and "out of its depth" in warnings[0]
+    captions = [e.proto.imgs[0].caption for e in of_type(box, "image")]
+    assert captions[2].startswith("denoising's output, not a result")
+    assert not of_type(box, "download_button")
+
+
+def test_a_good_upload_gets_no_out_of_depth_warning():
+    at = open_page("Upload")
+    at.get("file_uploader")[0].set_value(("seven.png", png_of_digit(0), "image/png")).run()
+    assert not of_type(result_box(at, 0), "warning")

@@ -135,3 +135,33 @@ def test_a_loss_that_stops_being_finite_stops_the_run(monkeypatch):
     monkeypatch.setattr(model, "loss", lambda *a, **k: {**loss(*a, **k), "loss": torch.tensor(float("inf"))})
     with pytest.raises(train.TrainingDiverged, match=r"batch 1 \(the loss became NaN or infinite\)"):
         train.fit(model, _recipe("dense"), max_batches=3)
+
+
+def test_ink_restyling_changes_stroke_width_and_brightness_within_range():
+    digits = train.prepare_data(get_spec("dense").recipe).val_x[:200]
+    styled = train.restyle_ink(digits, 1.0, torch.Generator().manual_seed(0))
+    assert styled.shape == digits.shape and styled.min() >= 0 and styled.max() <= 1
+    mass = styled.sum((1, 2, 3)) / digits.sum((1, 2, 3))
+    assert mass.min() < 0.8 and mass.max() > 1.3  # thinner and fainter, thicker
+    peak = styled.amax((1, 2, 3))
+    assert peak.min() < 0.9 and peak.max() > 0.95  # some fainter, some at full brightness
+    assert torch.equal(train.restyle_ink(digits, 0.0, torch.Generator()), digits)
+
+
+def test_mixed_noise_and_ink_styles_are_recipe_settings_any_model_trains_with():
+    seen = {}
+    from core.registry import create_model
+
+    model = create_model("dense")
+    original_loss = model.loss
+
+    def spy_loss(out, target, labels=None, kl_weight=1.0):
+        seen.setdefault("target", target)  # the first training batch (validation comes after)
+        return original_loss(out, target, labels, kl_weight)
+
+    model.loss = spy_loss
+    recipe = _recipe("dense", epochs=1, noise="gaussian", noise_mix=True, ink_augment=1.0)
+    result = train.fit(model, recipe, max_batches=2)
+    assert result.epochs_done == 1 and np.isfinite(result.history[0]["val"]["loss"])
+    target = seen["target"]
+    assert not set(torch.unique(target * 255).tolist()) <= set(range(256))  # restyled, not 8-bit pixels
