@@ -10,9 +10,12 @@ import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhe
 
 import copy
 import functools
+import hashlib
 import inspect
 import json
+import logging
 import os
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -20,9 +23,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 import torch
+from streamlit.runtime.state import session_state as st_session_state
 
-from core import (anomaly, checkpoints, data, denoise, export, generate, images, inference, jobs, latent,
-                  latent_view, metrics, models, visitors)
+from core import (anomaly, browser_values, checkpoints, data, denoise, export, files, generate, images,
+                  inference, jobs, latent, latent_view, metrics, models, visitors)
 from core.registry import get_spec, list_models
 import navigation
 from navigation import PAGES, existing_pages  # noqa: F401  (the pages reach them through ui)
@@ -31,6 +35,45 @@ if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the 
     import plotly.graph_objects as go
 
 navigation.leave_pages_folder_mode()  # a deep link as the server's first request: run app.py's navigation
+
+log = logging.getLogger(__name__)
+
+
+# --- widget values as a browser sends them ---------------------------------------------------
+# Every widget value arrives as a WidgetState proto and is deserialized by Streamlit when the page
+# first reads it. Streamlit trusts what it is given: a forged value of another kind (a number for
+# a multiselect, a string for a slider, JSON that does not parse) raised inside Streamlit's own
+# widget code, or later in the page, and showed a traceback. Here, the one place every widget
+# value passes, a value of another kind than the widget's, or one its deserializer cannot read,
+# counts as no value: the widget's default. Logged at debug level only: at warning level every
+# forged value would write a line, and a client sending thousands would fill the log (and a
+# server whose output is a pipe nobody reads would block on it).
+
+_ALSO_SENT = {"double_value": {"int_value"}}  # Streamlit's frontend sends an integer st.number_input this
+
+
+def _read_widget_value(original):
+    @functools.wraps(original)
+    def read(self, widget_id: str):
+        state, metadata = self.states.get(widget_id), self.widget_metadata.get(widget_id)
+        if not isinstance(state, st_session_state.Serialized) or metadata is None:
+            return original(self, widget_id)
+        sent = state.value.WhichOneof("value")
+        if sent in (None, metadata.value_type, *_ALSO_SENT.get(metadata.value_type, ())):
+            try:
+                return original(self, widget_id)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+                log.debug("widget %s: unreadable value from the browser (%s: %s)", widget_id, type(exc).__name__, exc)
+        else:
+            log.debug("widget %s: the browser sent a %s, not a %s", widget_id, sent, metadata.value_type)
+        self.states[widget_id] = st_session_state.Value(metadata.deserializer(None))
+        return self.states[widget_id].value
+    read.checks_browser_values = True
+    return read
+
+
+if not getattr(st_session_state.WStates.__getitem__, "checks_browser_values", False):
+    st_session_state.WStates.__getitem__ = _read_widget_value(st_session_state.WStates.__getitem__)
 
 # One intra-op thread per request: with several sessions on 2 cores, threads that wait on
 # each other made single decodes 10x slower; parallelism comes from sessions instead.
@@ -45,10 +88,11 @@ UPLOAD_TYPES = [ending for fmt in images.UPLOAD_FORMATS for ending in {"JPEG": (
 
 
 def _file_stamp(name: str) -> tuple[int, int]:
-    """(mtime_ns, size) of a checkpoint file, so caches refresh when the file changes."""
+    """(mtime_ns, size) of a checkpoint file, so caches refresh when the file changes; (0, 0) when it
+    cannot be read (missing, a symlink loop, no permission): loading it then says why in a sentence."""
     try:
         stat = checkpoints.path_for(name).stat()
-    except FileNotFoundError:
+    except OSError:
         return (0, 0)
     return (stat.st_mtime_ns, stat.st_size)
 
@@ -218,12 +262,54 @@ def model_or_reason(name: str, optional: bool = False):
         return None
 
 
-def digit_canvas(key: str):
-    """A 280 px box to draw a digit on with the mouse or a finger; its result's `image_bytes` is the PNG drawn."""
+UPLOADS_KEPT = 16  # prepared files remembered per session: a batch of uploads, and the drawings since
+
+
+def prepared_upload(data: bytes) -> images.UploadedDigit:
+    """`images.prepare_upload` of a file or drawing, done once per content and session.
+
+    Every rerun of a page hands it the same uploads again; decoding them again each time cost
+    each rerun the whole decoding budget. Kept by content hash, the last UPLOADS_KEPT files.
+
+    Raises:
+        ValueError: as `images.prepare_upload`, with its sentence (the refusal is kept too).
+    """
+    kept = st.session_state.setdefault("_prepared_uploads", OrderedDict())
+    digest = hashlib.blake2b(data, digest_size=16).digest()
+    if digest in kept:
+        kept.move_to_end(digest)
+    else:
+        try:
+            kept[digest] = images.prepare_upload(data)
+        except ValueError as exc:
+            kept[digest] = str(exc)
+        while len(kept) > UPLOADS_KEPT:
+            kept.popitem(last=False)
+    prepared = kept[digest]
+    if isinstance(prepared, str):
+        raise ValueError(prepared)
+    return prepared
+
+
+def digit_canvas(key: str) -> images.UploadedDigit | None:
+    """A 280 px box to draw a digit on with the mouse or a finger, and the drawing made MNIST-like; None before
+    anything is drawn.
+
+    Raises:
+        ValueError: a sentence, for a drawing that cannot be used (fully transparent) or a value
+            the canvas cannot have sent.
+    """
     from streamlit_drawable_canvas import st_canvas  # only pages with a canvas load the component
 
-    return st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280, height=280,
-                     drawing_mode="freedraw", key=key, return_image_data=True)
+    try:
+        drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280,
+                            height=280, drawing_mode="freedraw", key=key, return_image_data=True)
+        data_url = drawing._image_data_url  # as the browser sent it: `image_bytes` would decode it unchecked
+    except (AttributeError, TypeError, KeyError) as exc:  # st_canvas reads its component's state unchecked
+        log.debug("canvas %s: unreadable value from the browser (%s: %s)", key, type(exc).__name__, exc)
+        raise ValueError("The drawing could not be read; clear the canvas and draw again.") from None
+    png = browser_values.canvas_png(data_url)
+    return None if png is None else prepared_upload(png)
 
 
 def show_png(png: bytes | list[bytes], where=st, **options) -> None:
@@ -365,8 +451,11 @@ def latent_map(space: str, method: str, points: int, perplexity: float) -> laten
             bar = st.progress(0.0, text="Computing the map…")
             found = latent.compute_map(model, test_digits("mnist"), method, points, perplexity,
                                        progress=lambda fraction, text: bar.progress(fraction, text=text))
-            latent.save_map(latent.map_cache_dir() / name, found)
             bar.empty()
+            try:
+                latent.save_map(latent.map_cache_dir() / name, found)
+            except files.WriteError as exc:  # shown all the same, and kept in memory until the server restarts
+                st.warning(f"{exc} It is shown all the same, and kept until the server restarts.")
         maps[name] = _read_only(found)
     return maps[name]
 

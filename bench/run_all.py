@@ -14,6 +14,7 @@ Runs, one after the other so they do not slow each other down:
 - the browser-drawn latent map: page switch to the map drawn, frames per second while panning,
   hover latency, bytes sent, and t-SNE placement of held-out digits (bench/bench_latent_map.py);
 - seconds per training epoch and a decode's latency while a model trains (bench/bench_train.py);
+- what hostile input costs: upload bombs, a forged 1 MB component value (bench/bench_hostile.py);
 - the load levels of bench/load_probe.py (10, 30 and 100 sessions).
 
 Each benchmark runs as its own process (a fresh server where it needs one) and is read from its
@@ -165,6 +166,18 @@ def train_figures(quick: bool, log: list[str]) -> list[Row]:
     return rows
 
 
+def hostile_figures(quick: bool, log: list[str]) -> list[Row]:
+    out = run_module("bench.bench_hostile", [], 1800, log)
+    rows = [Row(f"upload: {m[1]}", f"{m[2]} s, peak memory +{m[3]} MB, {m[4]}", "<= 8 s", "bench_hostile")
+            for m in re.finditer(r"^upload (.+?), [\d.]+ MB: ([\d.]+) s, peak memory \+(\d+) MB, (accepted|refused)",
+                                 out, re.MULTILINE)]
+    forged = find(r"forged latent-pad message of ([\d.]+) MB: that run ([\d.]+) s; reruns after it ([\d.]+) s "
+                  r"median \(before: ([\d.]+) s\)", out, "forged message figures")
+    rows.append(Row(f"session rerun after a forged {forged[1]} MB latent-pad message",
+                    f"{forged[3]} s median ({forged[4]} s before; that run {forged[2]} s)", "<= 1 s", "bench_hostile"))
+    return rows
+
+
 def load_figures(quick: bool, log: list[str]) -> list[Row]:
     args = ["--json"] + (["--levels", "5", "--think", "0.5", "1"] if quick else [])
     result = json.loads(run_module("bench.load_probe", args, 7200, log, ok_codes=(0, 1)))  # 1: it counted errors
@@ -240,6 +253,7 @@ BENCHMARKS = [  # (source, function): lightest first, the load levels last
     ("bench_latent", latent_figures),
     ("bench_latent_map", latent_map_figures),
     ("bench_train", train_figures),
+    ("bench_hostile", hostile_figures),
     ("load_probe", load_figures),
 ]
 

@@ -150,7 +150,7 @@ def save(name: str, model: nn.Module, recipe: Recipe, result=None, metrics: dict
 
 
 def _write_atomic(path: Path, blob: bytes, overwrite: bool) -> Path:
-    return write_atomic(path, blob, overwrite, exists_message=(
+    return write_atomic(path, blob, overwrite, what=f"The checkpoint {path.stem!r}", exists_message=(
         f"A checkpoint named {path.stem!r} already exists; choose another name or allow overwriting."))
 
 
@@ -165,11 +165,16 @@ def _read(name: str) -> tuple[dict[str, torch.Tensor], dict]:
     path = path_for(name)
     if not path.is_file():
         raise FileNotFoundError(
-            f"There is no checkpoint {name!r} in {path.parent}; train it with "
+            f"There is no checkpoint {name!r}; train it with "
             f"`python -m core.train --model {name}` or on the Train page."
         )
     try:
         blob = path.read_bytes()
+    except OSError as exc:  # no permission, an I/O error: said without the server's path
+        raise CorruptCheckpointError(
+            f"The checkpoint {name!r} cannot be read ({exc.strerror or type(exc).__name__}); restore the file "
+            "or retrain it.") from exc
+    try:
         state = load_safetensors(blob)
         header_len = int.from_bytes(blob[:8], "little")
         header = json.loads(blob[8:8 + header_len])

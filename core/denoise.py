@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from core import metrics
 from core.files import write_atomic
 from core.inference import run_batches
 from core.registry import KERAS_NOISE_FACTOR
+
+log = logging.getLogger(__name__)
 
 SWEEP_DIGITS = 1000   # the first 1,000 test digits: enough for a smooth curve, a few seconds of CPU
 PSNR_CAP_DB = 60.0    # a digit the noise left untouched has infinite PSNR; cap it so means stay finite
@@ -211,7 +214,7 @@ def read_sweep(path: Path) -> SweepLine:
 def write_sweep(path: Path, line: SweepLine) -> None:
     """Keep a sweep line on disk atomically (a temporary file renamed into place)."""
     values = {k: getattr(line, k).round(5).tolist() for k in ("strengths", "psnr", "accuracy")}
-    write_atomic(path, json.dumps(values).encode())
+    write_atomic(path, json.dumps(values).encode(), what="The measured curve")
 
 
 def stored_sweep_line(model_name: str | None, kind: str, clean: np.ndarray, labels: np.ndarray,
@@ -232,8 +235,8 @@ def stored_sweep_line(model_name: str | None, kind: str, clean: np.ndarray, labe
     line = sweep_line(model, classifier, clean, labels, kind, on_progress=on_progress)
     try:
         write_sweep(path, line)
-    except OSError:
-        pass  # a read-only checkpoint folder: the line is still right, only measured again next time
+    except OSError as exc:  # a full disk, a read-only folder: the line is right, only measured again next time
+        log.warning("sweep line not kept: %s", exc)
     return line
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,13 @@ def png_data_url(image: np.ndarray, scale: int = 1) -> str:
 
 UPLOAD_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")  # Pillow's only decoders we let near an upload
 MAX_UPLOAD_PIXELS = 50_000_000  # a 48-megapixel phone photo fits; a decompression bomb does not
+# A progressive JPEG is decoded scan by scan over its whole resolution (scaled decoding does not
+# help): 24-31 ms a scan at 49 megapixels on one core. Encoders write 6 (grey) to about 12 scans,
+# so these allow a 48-megapixel photo with 13 scans and refuse a file that repeats a scan.
+MAX_JPEG_SCANS = 100
+MAX_SCAN_MEGAPIXELS = 640      # scans x megapixels
+DECODE_SECONDS = 8.0           # wall-clock budget to decode one file (a 49-megapixel PNG: 0.4-1.4 s)
+DECODE_BLOCK = 16_384          # bytes fed to a decoder at a time, so the budget is checked often
 WORK_SIDE = 1024        # larger images are shrunk to this first: plenty for a 20-px digit, and fast
 MNIST_SIDE = 28
 DIGIT_BOX = 20          # MNIST scaled each digit's longer side to 20 px, then centred it in 28x28
@@ -171,6 +179,46 @@ def mnist_digit(ink: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return _centre_by_mass(digit), steps
 
 
+class DecodeTimeout(Exception):
+    """Decoding an upload ran past its time budget."""
+
+
+class _BudgetedReader(io.BytesIO):
+    """File bytes that refuse to be read after a deadline: Pillow's decoders read block by block,
+    so an image that takes too long to decode stops at its next block."""
+
+    def __init__(self, data: bytes, seconds: float):
+        super().__init__(data)
+        self.deadline = time.monotonic() + seconds
+
+    def read(self, size: int | None = -1) -> bytes:
+        if time.monotonic() > self.deadline:
+            raise DecodeTimeout
+        return super().read(size)
+
+
+def jpeg_scans(data: bytes) -> int:
+    """How many scans (SOS segments) the first image of a JPEG file holds, read from its markers.
+
+    Segments before the first scan are skipped by their lengths (an EXIF thumbnail holds scans of
+    its own); inside entropy-coded data a 0xFF byte is always followed by 0x00 or a restart marker,
+    so every FF DA after the first scan and before the end marker starts a scan.
+    """
+    at = 2  # after SOI
+    while at + 4 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker == 0xDA:
+            end = data.find(b"\xff\xd9", at)
+            return data.count(b"\xff\xda", at, len(data) if end < 0 else end)
+        if marker == 0xD9:
+            return 0
+        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
+    return 0
+
+
 def _mnist_sized(grey: np.ndarray) -> str | None:
     """Why a 28x28 image (light ink on black) is used as it is, or None when it is to be made MNIST-like.
 
@@ -199,11 +247,24 @@ def _specks(mask: np.ndarray) -> int:
 
 
 def _decode(data: bytes) -> tuple[Image.Image, list[str], list[str]]:
-    """Open, check and load an image file: (first frame as a loaded PIL image, steps, notes)."""
+    """Open, check and load an image file: (first frame as a loaded PIL image, steps, notes).
+
+    What one file may cost is bounded before and while it decodes: pixels (from the header),
+    JPEG scans (from the markers) and DECODE_SECONDS of wall clock.
+    """
     if not data:
         raise ValueError("The file is empty (0 bytes).")
     try:
-        image = Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS)
+        return _open_and_load(data)
+    except DecodeTimeout:
+        raise ValueError(f"This image took longer than the {DECODE_SECONDS:g} s allowed to decode; scale it "
+                         "down or save it as a plain PNG or JPEG and upload it again.") from None
+
+
+def _open_and_load(data: bytes) -> tuple[Image.Image, list[str], list[str]]:
+    """`_decode` for non-empty bytes; raises DecodeTimeout when the time budget runs out."""
+    try:
+        image = Image.open(_BudgetedReader(data, DECODE_SECONDS), formats=UPLOAD_FORMATS)
     except Image.DecompressionBombError as exc:  # Pillow refuses beyond ~179 megapixels on its own
         raise ValueError(f"The image is far larger than the {MAX_UPLOAD_PIXELS // 1_000_000} megapixels "
                          "accepted; scale it down and upload it again.") from exc
@@ -215,14 +276,21 @@ def _decode(data: bytes) -> tuple[Image.Image, list[str], list[str]]:
                          f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels accepted; scale it down and upload it again.")
     steps = [f"{image.format} {width}x{height}"]
     notes = []
-    frames = getattr(image, "n_frames", 1)
-    if frames > 1:
-        notes.append(f"This is an animation of {frames} frames; only the first frame is used.")
     if image.format in ("JPEG", "MPO"):  # MPO: how the JPEG decoder opens many phone cameras' photos
+        scans = jpeg_scans(data)
+        if scans > MAX_JPEG_SCANS or scans * width * height / 1e6 > MAX_SCAN_MEGAPIXELS:
+            raise ValueError(f"This JPEG is stored in {scans:,} passes (scans), far more than a camera or an "
+                             "image editor writes, and would take too long to decode; save it again as a "
+                             "plain JPEG or PNG and upload that.")
         image.draft(None, (WORK_SIDE, WORK_SIDE))  # decode big photos at 1/2, 1/4 or 1/8 scale
+    image.decodermaxblock = DECODE_BLOCK
     try:
+        frames = getattr(image, "n_frames", 1)  # a GIF's frames are counted by reading through them
+        if frames > 1:
+            notes.append(f"This is an animation of {frames} frames; only the first frame is used.")
         image.load()
-        image = ImageOps.exif_transpose(image)  # phone photos are stored sideways with a rotation tag
+        # Phone photos are stored sideways with a rotation tag; in place, as a copy would double the memory.
+        ImageOps.exif_transpose(image, in_place=True)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ValueError("The image data is damaged or incomplete (the file may have been cut off); "
                          "upload the complete file.") from exc

@@ -281,7 +281,7 @@ def map_file_name(space: str, weights_sha256: str | None, method: str, points: i
 
 
 def save_map(path: Path, latent_map: LatentMap) -> Path:
-    """Write a map atomically (a reader never sees half a file)."""
+    """Write a map atomically (a reader never sees half a file); raises core.files.WriteError."""
     projection = {}
     if latent_map.projection is not None:  # a PCA map's PCA, to place new digits on it
         projection = {"projection_mean": latent_map.projection.mean,
@@ -290,7 +290,7 @@ def save_map(path: Path, latent_map: LatentMap) -> Path:
         f, coords=latent_map.coords.astype(np.float16), indices=latent_map.indices.astype(np.int32),
         labels=latent_map.labels.astype(np.uint8), knn_accuracy=latent_map.knn_accuracy,
         trustworthiness=latent_map.trustworthiness, seconds=latent_map.seconds, **projection,
-    ))
+    ), what="The computed map")
 
 
 def load_map(path: Path) -> LatentMap:

@@ -56,6 +56,21 @@ def prepare_data(recipe: Recipe) -> TrainData:
     )
 
 
+class TrainingDiverged(ValueError):
+    """The loss or the model's outputs stopped being finite numbers: no later step can recover."""
+
+
+def _diverged(recipe: Recipe, epoch: int, batch: int, what: str) -> TrainingDiverged:
+    return TrainingDiverged(
+        f"The run diverged at epoch {epoch}, batch {batch} ({what}): {recipe.optimizer.capitalize()} at learning "
+        f"rate {recipe.lr:g} takes steps too large for this model, so lower the learning rate (to "
+        f"{recipe.lr / 10:g} or less) and train again.")
+
+
+def _all_finite(outputs: dict) -> bool:
+    return all(bool(torch.isfinite(v).all()) for v in outputs.values() if isinstance(v, torch.Tensor))
+
+
 @dataclass
 class TrainEvent:
     """What a callback is told, after every batch ("batch") and every epoch ("epoch")."""
@@ -174,6 +189,9 @@ def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
         max_batches: stop each epoch after this many batches (dry runs).
         preview_seconds: also put the fixed digits' reconstructions on a batch event this often
             (and on the first batch), so a page shows progress inside a long epoch.
+
+    Raises:
+        TrainingDiverged: the outputs or the loss stopped being finite (a learning rate too large).
     """
     data = data or prepare_data(recipe)
     device = device or pick_device()
@@ -212,7 +230,12 @@ def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
             kl_weight = min(1.0, step / (recipe.kl_warmup_epochs * batches)) if recipe.kl_warmup_epochs else 1.0
             inputs = inputs.to(device, memory_format=memory_format)
             labels = labels.to(device)
-            terms = model.loss(model(inputs, labels), clean.to(device, memory_format=memory_format), labels, kl_weight=kl_weight)
+            outputs = model(inputs, labels)
+            if not _all_finite(outputs):  # checked first: BCE raises on a NaN reconstruction
+                raise _diverged(recipe, epoch, b + 1, "the model's outputs became NaN or infinite")
+            terms = model.loss(outputs, clean.to(device, memory_format=memory_format), labels, kl_weight=kl_weight)
+            if not torch.isfinite(terms["loss"]):
+                raise _diverged(recipe, epoch, b + 1, "the loss became NaN or infinite")
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimizer.step()

@@ -7,13 +7,14 @@ import streamlit as st
 import torch
 
 import ui
-from core import images, inference, latent
+from core import browser_values, images, inference, latent
 from core.models import code_maps
 
 st.set_page_config(page_title="Reconstruction · Autoencoder Lab", page_icon="🔢", layout="wide")
 
 DEFAULT_MODELS = ["dense", "deep", "conv", "vae"]
 DEFAULT_INDICES = "0, 1, 2, 3, 4, 7, 11, 18, 61, 84"
+MOST_DIGITS = 16  # the slider's top; more rows of digits would be too thin to read
 METRICS = {"bce": "BCE per pixel", "mse": "MSE per pixel", "euclidean_sum": "Summed Euclidean error",
            "parameters": "Parameters", "mean_code_activation": "Mean code activation"}
 
@@ -63,7 +64,7 @@ with st.sidebar:
     chosen = ui.model_picker("Models", key="rec_models", multi=True, defaults=DEFAULT_MODELS, bind="query-params")
     mode = st.radio("Digits", ["Random", "By class", "By test index"], key="rec_mode", horizontal=True,
                     bind="query-params")
-    count = st.slider("How many digits", 4, 16, 10, key="rec_count", bind="query-params")
+    count = st.slider("How many digits", 4, MOST_DIGITS, 10, key="rec_count", bind="query-params")
     if mode == "Random":
         # The seed is in the URL, so a shared link shows the same random digits.
         seed = st.query_params.get("rec_seed", "0")
@@ -74,19 +75,9 @@ with st.sidebar:
     elif mode == "By class":
         digit_class = st.selectbox("Digit", list(range(10)), key="rec_class", bind="query-params")
     else:
-        index_text = st.text_input("Test indices, comma-separated", DEFAULT_INDICES,
-                                   key="rec_indices", help="0 to 9,999", bind="query-params")
-
-
-def parse_indices(text: str, total: int) -> np.ndarray:
-    """Test indices from a comma-separated list; a ValueError says what is wrong with it."""
-    try:
-        index = np.array([int(part) for part in text.replace(" ", "").split(",") if part])
-    except ValueError:
-        raise ValueError("Test indices must be whole numbers separated by commas, such as 3, 14, 159.") from None
-    if index.size == 0 or index.min() < 0 or index.max() >= total:
-        raise ValueError(f"Pick test indices from 0 to {total - 1:,}.")
-    return index
+        index_text = st.text_input("Test indices, comma-separated", DEFAULT_INDICES, key="rec_indices",
+                                   max_chars=browser_values.MAX_INDEX_TEXT, bind="query-params",
+                                   help=f"Up to {MOST_DIGITS} of them, from 0 to 9,999")
 
 
 test = ui.test_digits("mnist")
@@ -98,13 +89,13 @@ elif mode == "By class":
     index = rng.choice(np.flatnonzero(test.labels == digit_class), count, replace=False)
 else:
     try:
-        index = parse_indices(index_text, len(test))
+        index = np.array(browser_values.typed_indices(index_text, len(test), MOST_DIGITS))
     except ValueError as exc:
         if requested.get("rec_indices") != [index_text]:  # typed here: say what is wrong
             st.error(str(exc))
             st.stop()
         refused.append("rec_indices")  # from a shared link: the default digits, with a note
-        index = parse_indices(DEFAULT_INDICES, len(test))
+        index = np.array(browser_values.typed_indices(DEFAULT_INDICES, len(test), MOST_DIGITS))
 digits = test.subset(index)
 
 st.title("Reconstruction")

@@ -180,7 +180,7 @@ if tab_upload.open:
         prepared: dict[int, images.UploadedDigit | ValueError] = {}  # by position in the batch
         for number, file in enumerate(files or []):
             try:
-                prepared[number] = images.prepare_upload(file.getvalue())
+                prepared[number] = ui.prepared_upload(file.getvalue())
             except ValueError as exc:
                 prepared[number] = exc
         good = [number for number, item in prepared.items() if isinstance(item, images.UploadedDigit)]
@@ -230,14 +230,14 @@ if tab_draw.open:
         canvas_column, result_column = st.columns([2, 3])  # the canvas needs its 280 px
         with canvas_column:
             st.markdown("Draw a digit with the mouse, big, in the middle of the box.")
-            drawing = ui.digit_canvas("den_canvas")
+            try:
+                drawn, problem = ui.digit_canvas("den_canvas"), None
+            except ValueError as exc:  # e.g. a canvas cleared to transparent
+                drawn, problem = None, str(exc)
             add_noise = st.toggle(f"Add {noise_phrase()} on top", key="den_draw_noise")
         with result_column:
-            try:
-                drawn = images.prepare_upload(drawing.image_bytes) if drawing.image_bytes else None
-            except ValueError as exc:  # e.g. a canvas cleared to transparent
-                drawn = None
-                st.error(str(exc))
+            if problem:
+                st.error(problem)
             if drawn is None or drawn.blank:
                 st.info("The result appears here as soon as you lift the mouse.")
             else:

@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from components import latent_map as map_component
-from core import images, latent, latent_view
+from core import browser_values, images, latent, latent_view
 from core.latent import PIXELS
 
 st.set_page_config(page_title="Latent space · Autoencoder Lab", page_icon="🗺️", layout="wide")
@@ -216,20 +216,19 @@ def own_digit() -> tuple[np.ndarray, str] | None:
             upload = st.file_uploader("An image of one handwritten digit", type=ui.UPLOAD_TYPES, key="lat_upload")
             if upload is not None:
                 try:
-                    found = (images.prepare_upload(upload.getvalue()).image, upload.name)
+                    found = (ui.prepared_upload(upload.getvalue()).image, upload.name)
                 except ValueError as exc:
                     st.error(f"**{upload.name}**: {exc}")
     if draw_tab.open:
         with draw_tab:
             st.markdown("Draw a digit with the mouse, big, in the middle of the box.")
-            drawing = ui.digit_canvas("lat_canvas")
-            if drawing.image_bytes:
-                try:
-                    drawn = images.prepare_upload(drawing.image_bytes)
-                    if not drawn.blank:
-                        found = (drawn.image, "your drawing")
-                except ValueError as exc:  # e.g. a canvas cleared to transparent
-                    st.error(str(exc))
+            try:
+                drawn = ui.digit_canvas("lat_canvas")
+            except ValueError as exc:  # e.g. a canvas cleared to transparent, or a forged value
+                st.error(str(exc))
+            else:
+                if drawn is not None and not drawn.blank:
+                    found = (drawn.image, "your drawing")
     return found
 
 
@@ -334,8 +333,9 @@ def main_map(latent_map: latent.LatentMap) -> None:
                 on_select="rerun", selection_mode=("points", "box", "lasso"), config={"displaylogo": False},
             )
             per_digit = [latent_map.indices[latent_map.labels == d] for d in range(10)]  # trace d's points
-            selected = np.array(list(dict.fromkeys(int(per_digit[p["curve_number"]][p["point_index"]])
-                                                   for p in event.selection.points)), dtype=np.int64)
+            picked = browser_values.selected_points(event.selection.get("points"), [len(p) for p in per_digit])
+            selected = np.array(list(dict.fromkeys(int(per_digit[trace][point]) for trace, point in picked)),
+                                dtype=np.int64)
     with panel_column:
         selection_panel(selected)
 

@@ -210,14 +210,18 @@ if tab_upload.open:
             st.caption("Upload an image of a digit: its score and the verdict appear here.")
         else:
             try:
-                verdict(images.prepare_upload(upload.getvalue()), upload.name)
+                verdict(ui.prepared_upload(upload.getvalue()), upload.name)
             except ValueError as exc:
                 st.error(f"**{upload.name}**: {exc}")
 if tab_draw.open:
     with tab_draw:
-        drawing = ui.digit_canvas("an_canvas")
+        try:
+            drawn, problem = ui.digit_canvas("an_canvas"), None
+        except ValueError as exc:  # e.g. a canvas cleared to transparent, or a forged value
+            drawn, problem = None, str(exc)
         st.caption("Draw a digit with the mouse or a finger, big, in the middle of the box.")
-        drawn = images.prepare_upload(drawing.image_bytes) if drawing.image_bytes else None
+        if problem:
+            st.error(f"**Your drawing**: {problem}")
         if drawn is not None and not drawn.blank:
             verdict(drawn, "your drawing")
 

@@ -7,6 +7,7 @@ never touched.
 """
 
 import dataclasses
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -225,3 +226,50 @@ def test_with_no_checkpoints_every_page_starts_and_says_what_to_do(checkpoint_di
     messages = texts(at.error) + texts(at.warning)
     assert messages, "the page shows nothing to explain the missing models"
     assert all("train" in m.lower() for m in messages), messages
+
+
+# --- the file system misbehaving: a symlink loop, a full disk, no permission ------------------------
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_a_symlink_loop_in_the_checkpoint_folder_breaks_no_page_and_shows_no_path(checkpoint_copy, page):
+    (checkpoint_copy / "conv.safetensors").unlink()
+    (checkpoint_copy / "conv.safetensors").symlink_to("conv.safetensors")  # a shipped name, looping on itself
+    (checkpoint_copy / "ping.safetensors").symlink_to("pong.safetensors")  # a user's name, two links in a ring
+    (checkpoint_copy / "pong.safetensors").symlink_to("ping.safetensors")
+    at = open_page(page)
+    assert not at.exception, at.exception[0].value
+    shown = " ".join(texts(at.error) + texts(at.warning) + texts(at.markdown) + texts(at.caption))
+    assert str(checkpoint_copy.parent) not in shown
+
+
+def test_a_checkpoint_the_server_may_not_read_is_explained_without_its_path(checkpoint_copy, monkeypatch):
+    read_bytes = Path.read_bytes
+
+    def refuse_conv(path: Path) -> bytes:
+        if path.name == "conv.safetensors":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse_conv)
+    os.utime(checkpoint_copy / "conv.safetensors")  # a new file stamp: no cached model of an earlier test
+    at = open_page("pages/1_Reconstruction.py")
+    assert not at.exception, at.exception[0].value
+    expected = "The checkpoint 'conv' cannot be read (Permission denied); restore the file or retrain it."
+    assert expected in texts(at.error)
+    assert not any(str(checkpoint_copy) in message for message in texts(at.error))
+
+
+def test_saving_a_checkpoint_on_a_full_disk_says_so_and_leaves_nothing(checkpoint_dir, two_finished_jobs, monkeypatch):
+    from core import files
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device", str(checkpoint_dir))
+
+    monkeypatch.setattr(files.os, "fsync", disk_full)
+    job = two_finished_jobs[0]
+    at = open_page("pages/6_Train.py", lambda at: at.query_params.__setitem__("job", job.id))
+    at.text_input(key="trn_save_name").set_value("full-disk")
+    at.button(key="FormSubmitter:trn_save_form-Save").click().run()
+    assert not at.exception, at.exception[0].value
+    assert texts(at.error) == ["The checkpoint 'full-disk' could not be saved: the server's disk is full."]
+    assert list(checkpoint_dir.iterdir()) == []

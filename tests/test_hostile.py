@@ -168,6 +168,21 @@ def test_an_image_too_large_to_decode_is_refused_with_a_sentence(checkpoint_copy
     assert "megapixels" in at.error[0].value and not result_boxes(at)
 
 
+def test_an_upload_is_decoded_once_not_on_every_rerun(monkeypatch):
+    from core import images
+
+    decoded = []
+    prepare = images.prepare_upload
+    monkeypatch.setattr(images, "prepare_upload", lambda data: decoded.append(len(data)) or prepare(data))
+    at = open_page("pages/2_Denoising.py", {"den_tab": "Upload"})
+    at.get("file_uploader")[0].set_value([("seven.png", digit_png(0), "image/png"),
+                                          ("junk.png", b"\x00" * 64, "image/png")]).run()
+    at.toggle(key="den_upload_noise").set_value(True).run()
+    at.run()
+    assert not at.exception and len(result_boxes(at)) == 1 and "junk.png" in at.error[0].value
+    assert len(decoded) == 2  # each file once, its refusal kept as well
+
+
 def test_the_uploader_tells_the_browser_the_size_limit(checkpoint_copy):
     at = open_page("pages/2_Denoising.py", {"den_tab": "Upload"})
     assert at.get("file_uploader")[0].proto.max_upload_size_mb == MAX_UPLOAD_MB

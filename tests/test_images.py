@@ -329,3 +329,47 @@ def test_damaged_files_give_value_errors_only(mnist, fmt):
             assert one_sentence(str(exc))
         else:
             assert image.shape == (28, 28) and np.isfinite(image).all()
+
+
+# --- what one upload may cost: scans, seconds ----------------------------------------------
+
+def test_a_progressive_jpeg_scan_bomb_is_refused_before_decoding(monkeypatch):
+    from bench.bench_hostile import scan_bomb_jpeg
+
+    bomb = scan_bomb_jpeg(side=1000, scans=1_000)
+    assert images.jpeg_scans(bomb) == 1_000
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("pixels were decoded"))
+    with pytest.raises(ValueError, match="1,000 passes") as error:
+        images.read_upload(bomb)
+    assert one_sentence(str(error.value))
+
+
+def test_scans_times_megapixels_is_bounded_too():
+    from bench.bench_hostile import scan_bomb_jpeg
+
+    bomb = scan_bomb_jpeg(side=7000, scans=20)  # few scans, but each over 49 megapixels
+    with pytest.raises(ValueError, match="20 passes"):
+        images.read_upload(bomb)
+
+
+def test_ordinary_progressive_jpegs_are_read(mnist):
+    page = on_page(mnist[0])
+    for mode in ("L", "RGB"):
+        encoded = encode(page.convert(mode), "JPEG", progressive=True)
+        assert 2 <= images.jpeg_scans(encoded) <= 12
+        assert_mnist_like(images.read_upload(encoded))
+
+
+def test_scans_of_an_exif_thumbnail_are_not_counted(mnist):
+    thumbnail = encode(Image.new("RGB", (160, 120), "white"), "JPEG", progressive=True)
+    exif = b"Exif\x00\x00" + thumbnail  # an APP1 segment carrying a whole JPEG, scans and all
+    plain = encode(on_page(mnist[0]), "JPEG")
+    with_thumbnail = plain[:2] + b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif + plain[2:]
+    assert images.jpeg_scans(with_thumbnail) == images.jpeg_scans(plain) == 1
+
+
+def test_a_decode_that_runs_past_its_time_budget_stops_with_a_sentence(monkeypatch):
+    monkeypatch.setattr(images, "DECODE_SECONDS", 0.0)
+    with pytest.raises(ValueError, match="took longer than the 0 s allowed") as error:
+        images.read_upload(encode(Image.new("L", (2000, 2000), 255), "PNG"))
+    assert one_sentence(str(error.value))

@@ -82,6 +82,13 @@ def test_a_failing_job_reports_a_sentence():
     assert "Unknown dataset 'cifar'" in job.error
 
 
+def test_a_diverging_run_fails_with_what_to_change_not_an_unexpected_error():
+    job = jobs.start("vae", dataclasses.replace(get_spec("vae").recipe, epochs=1, optimizer="adam", lr=3.0))
+    assert job.wait(timeout=300)
+    assert job.state == jobs.FAILED
+    assert job.error.startswith("The run diverged at epoch 1") and "lower the learning rate" in job.error
+
+
 def test_two_concurrent_saves_of_one_run_save_it_once_and_the_file_loads(checkpoint_dir):
     job = jobs.start("dense", dense_recipe(epochs=1, train_digits=500))
     assert job.wait(timeout=300) and job.state == jobs.DONE

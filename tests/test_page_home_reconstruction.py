@@ -96,6 +96,19 @@ def test_bad_indices_get_a_sentence_not_a_traceback(reconstruction):
     assert "whole numbers" in at.error[0].value
     at.text_input(key="rec_indices").input("5, 10000").run()
     assert "0 to 9,999" in at.error[0].value
+    at.text_input(key="rec_indices").input("-1").run()  # never test digit #9,999 (or #9,994)
+    assert "whole numbers" in at.error[0].value and not any("Originals" in m.value for m in at.markdown)
+
+
+def test_more_indices_than_rows_can_show_get_a_sentence(reconstruction):
+    at = reconstruction
+    at.radio(key="rec_mode").set_value("By test index").run()
+    at.text_input(key="rec_indices").input(", ".join(map(str, range(17)))).run()
+    assert not at.exception and "from 1 to 16" in at.error[0].value
+    at.text_input(key="rec_indices").input("1, " * 1_363).run()  # 1,363 rows were 0 px high and raised
+    assert not at.exception and "16 test indices" in at.error[0].value
+    at.text_input(key="rec_indices").input(", ".join(map(str, range(16)))).run()
+    assert not at.error and any("Originals (test digits 0, 1, 2" in m.value for m in at.markdown)
 
 
 def open_tab(at, tab: str):

@@ -4,6 +4,7 @@ The interactive map (components/latent_map) is the default; "Plain chart" gives 
 that stand in where the component cannot load."""
 
 import base64
+import errno
 import json
 from pathlib import Path
 
@@ -108,6 +109,20 @@ def test_without_checkpoints_the_pixel_map_still_shows_and_models_are_explained(
     assert len(charts(at)) == 2  # the main map and the pixels' comparison map
     errors = " ".join(e.value for e in at.error)
     assert "no checkpoint 'ae2'" in errors and "no checkpoint 'ae20'" in errors
+
+
+def test_a_map_that_cannot_be_kept_on_a_full_disk_is_shown_all_the_same(tmp_path, monkeypatch):
+    from core import files
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path))
+
+    monkeypatch.setattr(files.os, "fsync", disk_full)
+    at = open_page(lat_plain=True, lat_method="pca", lat_points=3000)
+    assert sum(len(x) for x in main_chart_points(at)) == 3000
+    expected = "The computed map could not be saved: the server's disk is full. It is shown all the same"
+    assert any(w.value.startswith(expected) for w in at.warning), [w.value for w in at.warning]
+    assert not [p for p in (tmp_path / "maps").rglob("*") if p.is_file()]  # no half-written map
 
 
 # --- the interactive map -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 import torch
 
 from core import train
@@ -127,6 +128,26 @@ def test_previews_arrive_inside_an_epoch_and_train_digits_cut_the_data():
     quiet = []
     train.train_model("dense", recipe, callbacks=[quiet.append], max_batches=2)
     assert all(e.snapshot is None for e in quiet if e.kind == "batch")  # no previews unless asked
+
+
+def test_a_learning_rate_far_too_large_is_reported_as_divergence_with_what_to_change():
+    """Adam at 3, which the Train page offers for vae: the reconstruction turned NaN and BCE raised."""
+    with pytest.raises(train.TrainingDiverged) as diverged:
+        train.train_model("vae", _recipe("vae", epochs=1, lr=3.0, optimizer="adam"), max_batches=40)
+    message = str(diverged.value)
+    assert message.startswith("The run diverged at epoch 1, batch ")
+    assert "Adam at learning rate 3" in message and "lower the learning rate (to 0.3 or less)" in message
+    assert isinstance(diverged.value, ValueError)  # jobs and pages show ValueErrors as sentences
+
+
+def test_a_loss_that_stops_being_finite_stops_the_run(monkeypatch):
+    from core.registry import create_model
+
+    model = create_model("dense")
+    loss = model.loss
+    monkeypatch.setattr(model, "loss", lambda *a, **k: {**loss(*a, **k), "loss": torch.tensor(float("inf"))})
+    with pytest.raises(train.TrainingDiverged, match=r"batch 1 \(the loss became NaN or infinite\)"):
+        train.fit(model, _recipe("dense"), max_batches=3)
 
 
 def test_ink_restyling_changes_stroke_width_and_brightness_within_range():

@@ -1,5 +1,6 @@
 """ui.py's shared caches: built once, shared, and rebuilt when a checkpoint file changes."""
 
+import math
 import os
 
 import numpy as np
@@ -105,3 +106,38 @@ def test_a_view_link_carries_every_value_and_repeats_list_keys():
     link = ui.view_link("http://host:8501/Reconstruction", {"rec_models": ["conv", "tied"], "rec_indices": ["5, 6"]})
     assert link == "http://host:8501/Reconstruction?rec_models=conv&rec_models=tied&rec_indices=5%2C+6"
     assert ui.view_link("http://host:8501/Generate", {}) == "http://host:8501/Generate"
+
+
+# --- widget values from the browser ---------------------------------------------------------------
+
+def widget_states(sent: dict, value_type: str = "double_value"):
+    """Streamlit's widget-state table holding one number_input-like widget (default 1.0) and what was sent."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+    from streamlit.runtime.state.common import WidgetMetadata
+    from streamlit.runtime.state.session_state import Serialized, WStates
+
+    def deserialize(value):
+        if value is None:
+            return 1.0
+        return float(value) if value > 0 else math.sqrt(value)  # a deserializer that can fail
+
+    states = WStates()
+    states.set_widget_metadata(WidgetMetadata("w", deserialize, lambda v: v, value_type))
+    states["w"] = Serialized(WidgetState(id="w", **sent))
+    return states
+
+
+@pytest.mark.parametrize("sent, value", [
+    ({"double_value": 2.5}, 2.5),
+    ({"int_value": 7}, 7.0),  # what Streamlit's frontend sends an integer number_input
+    ({}, 1.0),  # no value: the default
+])
+def test_widget_values_of_the_widgets_kind_are_read(sent, value):
+    assert widget_states(sent)["w"] == value
+
+
+@pytest.mark.parametrize("sent", [{"string_value": "3"}, {"bool_value": True}, {"json_value": "[1]"},
+                                  {"double_value": -4.0}])  # the last: the deserializer raises
+def test_a_widget_value_of_another_kind_or_unreadable_is_the_default(sent):
+    states = widget_states(sent)
+    assert states["w"] == 1.0 and states["w"] == 1.0  # and stays so, without reading it again

@@ -9,6 +9,8 @@ release) stay in step with it for browsers where the component cannot run.
 from __future__ import annotations
 
 import functools
+import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ import streamlit as st
 
 ASSETS = Path(__file__).resolve().parent
 STEP = 0.01  # slider resolution; codes are stored rounded to it
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -36,9 +39,27 @@ def send_decoder(decoder_id: str, payload: bytes) -> None:
 def current_latent(key: str, size: int, limit: float) -> np.ndarray:
     """The code of pad `key`, (size,): zeros at first, kept within +-limit."""
     values = st.session_state.get(f"{key}_z")
-    if values is None or len(values) != size or max(abs(v) for v in values) > limit:
-        set_latent(key, np.zeros(size) if values is None or len(values) != size else values, limit)
+    if values is None or len(values) != size:
+        set_latent(key, np.zeros(size), limit)
+    elif max(abs(v) for v in values) > limit:  # the span of a 2-D pad shrank: clip to it
+        set_latent(key, values, limit)
     return np.asarray(st.session_state[f"{key}_z"])
+
+
+def checked_code(sent, size: int, limit: float) -> list[float] | None:
+    """The code in a pad's "z" value as the browser sent it, or None when it is not one.
+
+    The pad sends {"values": [size numbers within +-limit]}; anything else (another length, a
+    string, NaN, a value beyond the limit, a missing key) comes from no browser running
+    latent_pad.js, and is ignored rather than repaired. Its length is checked before any
+    value is read, so a forged million-value list costs nothing here.
+    """
+    values = sent.get("values") if isinstance(sent, dict) else None
+    if not isinstance(values, list) or len(values) != size:
+        return None
+    if not all(type(v) in (int, float) and math.isfinite(v) and abs(v) <= limit + STEP / 2 for v in values):
+        return None
+    return [round(min(max(float(v), -limit), limit), 2) for v in values]
 
 
 def set_latent(key: str, z, limit: float) -> None:
@@ -57,9 +78,12 @@ def _sync_sliders(key: str, values: list[float]) -> None:
         st.session_state[f"{key}_slider{i}"] = value
 
 
-def _on_release(key: str) -> None:
+def _on_release(key: str, size: int, limit: float) -> None:
     """The user let go of the pad: keep its code (the browser already shows it)."""
-    values = [round(float(v), 2) for v in st.session_state[f"{key}_live"]["z"]["values"]]
+    values = checked_code(st.session_state[f"{key}_live"].get("z"), size, limit)
+    if values is None:
+        log.debug("latent pad %s: ignored a code that is not %d numbers within +-%g", key, size, limit)
+        return
     st.session_state[f"{key}_z"] = values
     _sync_sliders(key, values)
 
@@ -83,7 +107,7 @@ def live_pad(key: str, decoder_id: str, mode: str, limit: float, label: int | No
         key=f"{key}_live",
         data={"name": key, "decoder": decoder_id, "mode": mode, "latent": len(z), "limit": limit, "z": z,
               "revision": st.session_state.get(f"{key}_revision", 0), "label": label, "marks": marks or []},
-        on_z_change=functools.partial(_on_release, key),
+        on_z_change=functools.partial(_on_release, key, len(z), limit),
     )
 
 
