@@ -8,7 +8,7 @@ safetensors header and the card pictures are files made from the checkpoints
 import streamlit as st
 
 from core import catalogue
-from navigation import existing_pages, warm_up_pages_in_background
+from navigation import existing_pages, import_ui, warm_up_pages_in_background
 
 START_PAGE = "pages/1_Reconstruction.py"
 # Where a model's card leads, and the URL state that opens that page on the model.
@@ -130,5 +130,8 @@ def home() -> None:
 
 
 st.set_page_config(page_title="Autoencoder Lab", page_icon="🔢", layout="wide")
-st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True),
-               *(st.Page(path) for path in existing_pages())]).run()
+page = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True),
+                      *(st.Page(path) for path in existing_pages())])
+if page.url_path:  # every page but Home imports ui (torch, every core module): one session at a time
+    import_ui()
+page.run()

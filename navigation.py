@@ -46,6 +46,19 @@ def leave_pages_folder_mode() -> None:
 
 
 _warm_up_started = threading.Event()
+_import_lock = threading.Lock()
+
+
+def import_ui() -> None:
+    """Import `ui` (and through it torch and every core module) one thread at a time.
+
+    Sessions that open different pages of a fresh server at once import ui and the core modules
+    in different orders; Python's import locks then break the cycle by handing one of them a
+    half-initialised module (seen as "module 'ui' has no attribute ..." on the page). Importing
+    ui whole, behind one lock, before a page runs leaves the pages nothing to race for.
+    """
+    with _import_lock:
+        import ui  # noqa: F401
 
 
 def warm_up_pages_in_background(delay: float = 3.0) -> None:
@@ -66,7 +79,8 @@ def warm_up_pages_in_background(delay: float = 3.0) -> None:
         level = quiet.level
         quiet.setLevel(logging.ERROR)
         try:
-            import ui  # the import lock makes a page that imports ui meanwhile wait for this import
+            import_ui()
+            import ui
 
             ui.warm_up()
         finally:

@@ -34,7 +34,6 @@ from navigation import PAGES, existing_pages  # noqa: F401  (the pages reach the
 if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
     import plotly.graph_objects as go
 
-navigation.leave_pages_folder_mode()  # a deep link as the server's first request: run app.py's navigation
 
 log = logging.getLogger(__name__)
 
@@ -725,3 +724,9 @@ def link_to_this_view() -> None:
     with st.popover("Link to this view", icon=":material/link:"):
         st.caption("Whoever opens it sees what you see now.")
         st.code(view_link(st.context.url, params), language=None, wrap_lines=True)
+
+
+# Last, once every name above exists: a deep link as the server's first request makes Streamlit run
+# the page alone; this reruns it through app.py's navigation. A page that imported this module
+# half-way would otherwise keep a module without the names below the rerun.
+navigation.leave_pages_folder_mode()
