@@ -73,7 +73,7 @@ def test_an_empty_checkpoint_folder_starts_and_says_what_to_do(tmp_path, page):
     with server(AE_CHECKPOINT_DIR=empty) as url:
         open_page(page, url)
         no_exception(page)
-        assert "There is no checkpoint 'dense'" in page.locator(WARNING_BOX).first.inner_text()
+        assert "No trained models are available yet" in page.locator(WARNING_BOX).first.inner_text()
         screenshot(page, "fault-no-checkpoints-home")
         for path in ("Reconstruction", "Denoising", "Latent_Space", "Generate", "Anomaly"):
             open_page(page, url, path)
