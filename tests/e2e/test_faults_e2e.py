@@ -82,4 +82,4 @@ def test_an_empty_checkpoint_folder_starts_and_says_what_to_do(tmp_path, page):
             assert notes and all("train" in note.lower() for note in notes), (path, notes)
         open_page(page, url, "Train")
         no_exception(page)
-        assert page.get_by_role("button", name="Train").is_enabled()
+        assert page.get_by_role("button", name="Train", exact=True).is_enabled()

@@ -36,7 +36,7 @@ def test_train_dense_shows_progress_and_chart_then_saves(page, train_server):
     wait_for_app(page)
     screenshot(page, "train-settings")
 
-    sidebar.get_by_role("button", name="Train").click()
+    sidebar.get_by_role("button", name="Train", exact=True).click()
     progress = page.locator('[data-testid="stProgress"]')
     progress.wait_for(timeout=60_000)
     main = page.locator('[data-testid="stMain"]')
