@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,9 +260,13 @@ def read_header(name: str) -> dict:
             raise ValueError(f"{size} bytes where the header describes {8 + header_len + data_end}")
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"There is no checkpoint {name!r} in {path.parent}; train it with "
+            f"There is no checkpoint {name!r}; train it with "
             f"`python -m core.train --model {name}` or on the Train page."
         ) from None
+    except OSError as exc:  # a symlink loop, no permission, an I/O error: said without the server's path
+        raise CorruptCheckpointError(
+            f"The checkpoint {name!r} cannot be read ({exc.strerror or type(exc).__name__}); restore the file "
+            "or retrain it.") from exc
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, UnicodeDecodeError) as exc:
         raise CorruptCheckpointError(
             f"The checkpoint {name!r} is damaged or not a checkpoint of this lab ({type(exc).__name__}); "
@@ -317,12 +322,21 @@ def listing_stamp() -> tuple:
     for folder in (checkpoint_dir(), visitor_dir()):
         try:
             with os.scandir(folder) as entries:
-                files = sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in entries
-                               if e.name.endswith(SUFFIX) and e.is_file())
+                files = sorted(filter(None, (_entry_stamp(e) for e in entries if e.name.endswith(SUFFIX))))
         except FileNotFoundError:
             files = []
         stamp.append((str(folder), tuple(files)))
     return tuple(stamp)
+
+
+def _entry_stamp(entry: os.DirEntry) -> tuple[str, int, int] | None:
+    """(name, mtime, size) of a checkpoint file; None for a folder; (name, -1, -1) for an entry that
+    cannot be read (a symlink loop, a dangling link), which its status then explains."""
+    try:
+        info = entry.stat()
+    except OSError:
+        return entry.name, -1, -1
+    return (entry.name, info.st_mtime_ns, info.st_size) if stat.S_ISREG(info.st_mode) else None
 
 
 def delete(name: str) -> None:

@@ -204,7 +204,7 @@ def test_a_selection_outside_the_plain_map_shows_no_digit_and_one_inside_shows_i
 
 
 @pytest.mark.parametrize("page, query, key", [("Denoising", "den_tab=Draw", "den_canvas"),
-                                              ("Anomaly", "", "an_canvas")])
+                                              ("Anomaly", "an_your_digit=Draw", "an_canvas")])
 @pytest.mark.parametrize("drawing, message", [
     (5, "The drawing could not be read"), ({"raw": None, "data": 5}, "The drawing could not be read"),
     ({"raw": None, "data": "data:text/html,<script>alert(1)</script>"}, "The drawing could not be read"),
