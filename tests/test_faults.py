@@ -259,14 +259,16 @@ def test_a_checkpoint_the_server_may_not_read_is_explained_without_its_path(chec
     assert not any(str(checkpoint_copy) in message for message in texts(at.error))
 
 
-def test_saving_a_checkpoint_on_a_full_disk_says_so_and_leaves_nothing(checkpoint_dir, two_finished_jobs, monkeypatch):
+def test_saving_a_checkpoint_on_a_full_disk_says_so_and_leaves_nothing(checkpoint_dir, monkeypatch):
     from core import files
+
+    job = jobs.start("dense", dataclasses.replace(get_spec("dense").recipe, epochs=1, train_digits=500))
+    assert job.wait(timeout=600) and job.state == jobs.DONE, job.error  # a run of its own, never saved yet
 
     def disk_full(*args):
         raise OSError(28, "No space left on device", str(checkpoint_dir))
 
     monkeypatch.setattr(files.os, "fsync", disk_full)
-    job = two_finished_jobs[0]
     at = open_page("pages/6_Train.py", lambda at: at.query_params.__setitem__("job", job.id))
     at.text_input(key="trn_save_name").set_value("full-disk")
     at.button(key="FormSubmitter:trn_save_form-Save").click().run()
