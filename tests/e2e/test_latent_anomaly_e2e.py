@@ -103,6 +103,7 @@ def test_recomputing_a_map_shows_progress_and_keeps_the_map(page, app_url):
 def test_anomaly_page_scores_uploads_and_drawings(page, app_url):
     open_page(page, app_url, "Anomaly")
     page.locator('[data-testid="stPlotlyChart"] .main-svg').nth(1).wait_for(timeout=60_000)
+    wait_for_app(page)  # the charts can be drawn before the run has written everything else
     no_exception(page)
     main = page.locator('[data-testid="stMain"]')
     assert "ROC AUC" in main.inner_text() and "digit 7 (known)" in main.inner_text()
