@@ -61,12 +61,15 @@ def import_ui() -> None:
         import ui  # noqa: F401
 
 
-def warm_up_pages_in_background(delay: float = 3.0) -> None:
+def warm_up_pages_in_background(delay: float = 0.3) -> None:
     """Once per server process, `delay` s after the call: import `ui` (torch, the models) and fill
     the caches that the pages' first runs need (`ui.warm_up`), in a background thread.
 
     The home page imports no torch, so it draws in the time Streamlit needs to start; without
-    this, the first page a visitor opens next would wait seconds for torch's import.
+    this, the first page a visitor opens next would wait seconds for torch's import. The home page
+    calls it last, once its elements are sent: the short delay leaves the browser drawing them
+    before the import takes the interpreter, and the warm-up (about 2.5 s on two cores) is done
+    by the time a visitor has read the page and picked a link.
     AE_WARM_UP=0 turns it off (the tests, which load what they need themselves).
     """
     if _warm_up_started.is_set() or os.environ.get("AE_WARM_UP", "1") == "0":
