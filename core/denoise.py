@@ -43,8 +43,9 @@ class StrengthRange:
     high: float
     step: float
     default: float
-    label: str   # for the picker
-    noun: str    # for sentences: "gaussian noise, strength 0.5"
+    label: str     # for the picker, and the page's URL (`?den_kind=Masking`): short
+    strength: str  # what the strength slider measures
+    noun: str      # for sentences: "gaussian noise, strength 0.5"
 
     def grid(self) -> np.ndarray:
         """Strengths from one step above zero to `high` (zero noise would give infinite PSNR)."""
@@ -52,9 +53,9 @@ class StrengthRange:
 
 
 NOISE_RANGES = {
-    "gaussian": StrengthRange(0.0, 1.0, 0.1, KERAS_NOISE_FACTOR, "Gaussian (noise factor)", "gaussian"),
-    "salt_pepper": StrengthRange(0.0, 0.5, 0.05, 0.2, "Salt and pepper (fraction of pixels)", "salt and pepper"),
-    "masking": StrengthRange(0.0, 0.9, 0.1, 0.5, "Masking (fraction of pixels blacked out)", "masking"),
+    "gaussian": StrengthRange(0.0, 1.0, 0.1, KERAS_NOISE_FACTOR, "Gaussian", "Noise factor", "gaussian"),
+    "salt_pepper": StrengthRange(0.0, 0.5, 0.05, 0.2, "Salt and pepper", "Fraction of pixels hit", "salt and pepper"),
+    "masking": StrengthRange(0.0, 0.9, 0.1, 0.5, "Masking", "Fraction of pixels blacked out", "masking"),
 }
 
 

@@ -25,7 +25,7 @@ with st.sidebar:
     kind = st.selectbox("Noise", list(NOISE_RANGES), format_func=lambda k: NOISE_RANGES[k].label, key="den_kind",
                         bind="query-params")
     noise = NOISE_RANGES[kind]
-    strength = round(st.slider("Strength", noise.step, noise.high, noise.default, noise.step,
+    strength = round(st.slider(f"Strength: {noise.strength.lower()}", noise.step, noise.high, noise.default, noise.step,
                                key=f"den_strength_{kind}", bind="query-params",
                                help=f"Gaussian: the noise's standard deviation (the Keras blog uses {KERAS_NOISE_FACTOR:g}). "
                                     "Salt and pepper, masking: the fraction of pixels hit."), 4)
