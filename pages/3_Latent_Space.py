@@ -26,28 +26,31 @@ def space_name(space: str) -> str:
 # --- sidebar ------------------------------------------------------------------------------
 models = ui.available_models(("ae", "vae"))
 spaces = [PIXELS] + [s for s in latent.SHIPPED_SPACES if s in models] + [s for s in models if s not in latent.SHIPPED_SPACES]
+requested = ui.url_request("lat_space", "lat_method", "lat_points", "lat_perplexity", "lat_plain", "lat_more")
 with st.sidebar:
     st.header("Latent space")
     space = st.selectbox("Space", spaces, index=spaces.index("ae20") if "ae20" in spaces else 0,
-                         format_func=space_name, key="lat_space",
+                         format_func=space_name, key="lat_space", bind="query-params",
                          help="Raw pixels (784 numbers per digit) or the code an autoencoder squeezes each digit into.")
     method = st.radio("Method", latent.MAP_METHODS, format_func=METHOD_NAMES.get, key="lat_method", horizontal=True,
+                      bind="query-params",
                       help="t-SNE keeps each digit's neighbours close (van der Maaten & Hinton 2008); "
                            "PCA shows the two directions in which the digits vary most.")
     points = st.select_slider("Points", POINT_CHOICES, value=latent.DEFAULT_POINTS, key="lat_points",
-                              format_func="{:,}".format)
+                              format_func="{:,}".format, bind="query-params")
     perplexity = st.slider("Perplexity", 5, 50, int(latent.DEFAULT_PERPLEXITY), 5, key="lat_perplexity",
-                           disabled=method != "tsne",
+                           disabled=method != "tsne", bind="query-params",
                            help="About how many neighbours t-SNE keeps around each digit.")
     st.caption(f"Every shipped model's maps of {latent.DEFAULT_POINTS:,} digits at perplexity "
                f"{latent.DEFAULT_PERPLEXITY:g} are precomputed. Other settings are computed once "
                "(t-SNE of 10,000 digits takes 20 s or more) and kept for everyone.")
-    plain = st.toggle("Plain chart", key="lat_plain",
+    plain = st.toggle("Plain chart", key="lat_plain", bind="query-params",
                       help="The map drawn by plotly, for a browser where the interactive map does not load. "
                            "It has no digits on hover or zoom and no linked maps.")
 
 live = not plain and map_component.available()
 st.title("Latent space")
+url_note = st.empty()  # filled last, once every bound widget has been drawn
 if live:
     st.markdown(
         "Each dot is a test digit, placed so that digits the space finds alike land close together; in a "
@@ -387,7 +390,7 @@ if live:  # "where does this 4 land in each space?": more spaces, linked the sam
     others = [s for s in spaces if s not in COMPARED and s != space]
     usable = [s for s in ("conv", "vae") if s in others and ui.checkpoint_status(s).state == "ok"]
     more = st.multiselect("Spaces", others, default=usable, max_selections=3,
-                          key="lat_more", format_func=space_name,
+                          key="lat_more", format_func=space_name, bind="query-params",
                           help="Up to three more spaces, each a small map linked to all the others.")
     for column, extra in zip(st.columns(3), more):
         with column:
@@ -395,3 +398,8 @@ if live:  # "where does this 4 land in each space?": more spaces, linked the sam
 
 for sheet_id, payload in sheets.items():
     send_bundle(sheet_id, payload)
+
+with url_note.container():
+    ui.note_url_fallbacks(requested)
+with st.sidebar:
+    ui.link_to_this_view()
