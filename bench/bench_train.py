@@ -29,7 +29,7 @@ from core import evaluate, jobs, training_cost
 from core.data import corrupt
 from core.metrics import ModelMetrics
 from core.registry import create_model, get_spec, list_models
-from core.train import augment, make_optimizer, prepare_data
+from core.trainer import augment, make_optimizer, prepare_data
 
 
 def epoch_seconds(name: str, epochs: int) -> tuple[list[float], jobs.TrainJob]:

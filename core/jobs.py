@@ -33,7 +33,7 @@ from torch import nn
 
 from core import pipeline, visitors
 from core.registry import Recipe
-from core.train import TrainEvent, TrainResult, prepare_data
+from core.trainer import TrainEvent, TrainResult, prepare_data
 from core.training_cost import estimate_seconds
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from core import checkpoints, evaluate, thumbnails
 from core import data as data_lib
 from core.metrics import ModelMetrics
 from core.registry import Recipe, get_spec, list_models
-from core.train import TrainEvent, TrainResult, train_model
+from core.trainer import TrainEvent, TrainResult, train_model
 
 
 @dataclass
@@ -45,7 +45,7 @@ def train_and_evaluate(model_name: str, recipe: Recipe | None = None, config=Non
 
     Args:
         on_evaluating: called between training and evaluation (the Train page shows the step).
-        fit_kwargs: passed to `core.train.fit` (data, callbacks, should_stop, max_batches).
+        fit_kwargs: passed to `core.trainer.fit` (data, callbacks, should_stop, max_batches).
     """
     recipe = recipe or get_spec(model_name).recipe
     model, result = train_model(model_name, recipe, config, **fit_kwargs)

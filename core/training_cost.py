@@ -24,7 +24,7 @@ STEP_OVERHEAD_MS = 0.4     # per step whatever its size: the optimizer's update 
 # Measured: dense's default run (35,644 steps) took 68.3 CPU-s against 44.1 s estimated without it.
 LOOP_OVERHEAD_MS = 0.7
 FORWARD_SHARE = 1 / 3      # a forward pass without gradients costs about a third of a training step
-VALIDATION_DIGITS = 1_000  # core.train.VALIDATION_SIZE: measured after every epoch
+VALIDATION_DIGITS = 1_000  # core.trainer.VALIDATION_SIZE: measured after every epoch
 EVALUATION_DIGITS = 10_000  # the test split, measured once at the end
 UNKNOWN_MODEL_STEP_MS = 40.0  # a model missing from the table: a conservative guess
 

@@ -10,7 +10,7 @@ import torch
 
 from core import checkpoints
 from core.registry import create_model, get_spec, list_models
-from core.train import train_model
+from core.trainer import train_model
 
 
 def _tiny(name="dense"):
