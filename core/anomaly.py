@@ -42,9 +42,7 @@ class AnomalyScores:
     @cached_property
     def roc_curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(false positive rates, true positive rates, thresholds) of flagging scores above a threshold."""
-        from sklearn.metrics import roc_curve
-
-        return roc_curve(self.is_anomaly, self.scores)
+        return metrics.roc_curve(self.scores, self.is_anomaly)
 
 
 def known_digit(meta: dict) -> int:
@@ -60,7 +58,7 @@ def score_digits(model: nn.Module, digits: Digits, digit: int) -> AnomalyScores:
     """Anomaly scores of every digit in a split (the whole split, as `evaluate_model` scores it)."""
     if not getattr(model, "is_variational", False):
         raise ValueError("Anomaly scores need a variational autoencoder (its ELBO is the score).")
-    parts = negative_elbo(model, digits.floats(), torch.from_numpy(digits.labels))
+    parts = negative_elbo(model, digits.floats(), digits.label_tensor())
     return AnomalyScores(parts["nelbo"], parts["recon"], digits.labels, int(digit))
 
 

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from core import evaluate, inference, metrics
@@ -20,6 +21,21 @@ def test_metric_definitions():
     assert np.isclose(metrics.ssim(x, x)[0], 1.0) and metrics.ssim(y, x)[0] < 1.0
     assert metrics.active_units(np.c_[np.random.default_rng(0).normal(size=100), np.zeros(100)]) == 1
     assert metrics.roc_auc([0.1, 0.2, 0.9, 0.8], [0, 0, 1, 1]) == 1.0
+
+
+def test_roc_auc_and_curve_agree_with_scikit_learn_ties_included():
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    rng = np.random.default_rng(3)
+    positive = rng.random(2_000) < 0.3
+    for scores in (rng.normal(size=2_000) + positive, np.round(rng.normal(size=2_000) + positive, 1)):  # ties
+        assert metrics.roc_auc(scores, positive) == pytest.approx(roc_auc_score(positive, scores), abs=1e-12)
+        fpr, tpr, thresholds = metrics.roc_curve(scores, positive)
+        expected = roc_curve(positive, scores, drop_intermediate=False)
+        assert np.allclose(fpr, expected[0]) and np.allclose(tpr, expected[1])
+        assert np.array_equal(thresholds[1:], expected[2][1:])
+    with pytest.raises(ValueError, match="both kinds"):
+        metrics.roc_auc([0.1, 0.2], [1, 1])
 
 
 def test_negative_elbo_parts_add_up():
