@@ -332,7 +332,7 @@ def reconstruction_row(name: str, indices: tuple[int, ...]) -> tuple[bytes, floa
     """A checkpoint's reconstructions of some test digits as a `digit_row` PNG, and their mean BCE
     per pixel; cached, since every visitor starts from the same digits."""
     digits = test_digits("mnist").subset(np.array(indices))
-    recon, bce = inference.reconstruct_with_bce(load_model(name)[0], digits.floats(), torch.from_numpy(digits.labels))
+    recon, bce = inference.reconstruct_with_bce(load_model(name)[0], digits.floats(), digits.label_tensor())
     return images.to_png(images.tile(recon, pad=2), scale=DISPLAY_SCALE), bce
 
 
@@ -509,7 +509,7 @@ def test_sprites(dataset: str = "mnist") -> tuple[str, bytes]:
 def rebuilt_sprites(name: str, dataset: str = "mnist") -> tuple[str, bytes]:
     """(id, bytes) of a sprite sheet of a checkpoint's rebuilds of the test digits, in test order."""
     digits = test_digits(dataset)
-    rebuilt = inference.reconstruct(load_model(name)[0], digits.floats(), torch.from_numpy(digits.labels))
+    rebuilt = inference.reconstruct(load_model(name)[0], digits.floats(), digits.label_tensor())
     return _with_id(latent_view.sprite_bundle(rebuilt[:, 0].numpy(), levels=latent_view.REBUILT_LEVELS))
 
 

@@ -63,6 +63,10 @@ class Digits:
         """(N, 1, 28, 28) float32 in [0, 1], the models' input."""
         return torch.tensor(self.images, dtype=torch.float32).div_(255.0).unsqueeze(1)
 
+    def label_tensor(self) -> torch.Tensor:
+        """(N,) int64 labels, a copy: the cached arrays are read-only, which torch cannot share."""
+        return torch.tensor(self.labels, dtype=torch.int64)
+
 
 def data_dir() -> Path:
     """Where converted datasets are kept (`AE_DATA_DIR`, default ~/.cache/autoencoder-lab/data)."""

@@ -39,7 +39,7 @@ def evaluate_model(name: str, model: nn.Module, dataset: str = "mnist", digit: i
     if digit is None:
         digit = getattr(getattr(spec, "recipe", None), "digit", None)
     test = data_lib.load(dataset, "test")
-    x, y = test.floats(), torch.from_numpy(test.labels)
+    x, y = test.floats(), test.label_tensor()
     model.eval()
     result: dict = {"data_source": test.source, "test_digits": len(test),
                     "parameters": sum(p.numel() for p in model.parameters())}

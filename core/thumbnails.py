@@ -44,7 +44,7 @@ def thumbnail(name: str, model, meta: dict, digits: data_lib.Digits) -> dict:
     model_name = meta["model"]
     spec = get_spec(model_name)
     x = digits.floats()
-    labels = torch.from_numpy(digits.labels)
+    labels = digits.label_tensor()
     if spec.kind == "classifier":
         with torch.inference_mode():
             read = model(x)["logits"].argmax(1).numpy()

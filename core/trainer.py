@@ -49,8 +49,8 @@ def prepare_data(recipe: Recipe) -> TrainData:
     val = test.subset(slice(0, VALIDATION_SIZE))
     full_test = data_lib.load(recipe.dataset, "test")
     return TrainData(
-        train.floats(), torch.from_numpy(train.labels), val.floats(), torch.from_numpy(val.labels),
-        full_test.subset(fixed).floats(), torch.from_numpy(full_test.labels[fixed]),
+        train.floats(), train.label_tensor(), val.floats(), val.label_tensor(),
+        full_test.subset(fixed).floats(), full_test.subset(fixed).label_tensor(),
         train.source,
     )
 

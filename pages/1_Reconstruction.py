@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 import ui
 from core import browser_values, images, inference, latent
@@ -176,7 +175,7 @@ if tab_worst.open:
             worst = np.array([i for i, _ in stored.worst[:n_worst]])
             errors = np.array([e for _, e in stored.worst[:n_worst]])
             subset = test.subset(worst)
-            recon = inference.reconstruct(model, subset.floats(), torch.from_numpy(subset.labels))[:, 0].numpy()
+            recon = inference.reconstruct(model, subset.floats(), subset.label_tensor())[:, 0].numpy()
             st.markdown(f"The {n_worst} test digits {worst_model} rebuilds worst, out of {stored.test_digits:,}"
                         + (f" (its digit {stored.digit} only)." if stored.digit is not None else "."))
             ui.digit_row(subset.images / 255.0, "Originals")
@@ -244,7 +243,7 @@ if tab_loss.open:
             recons = {}
             for name in pair:
                 model, meta = ui.load_model(name)
-                recons[name] = inference.reconstruct(model, digits.floats(), torch.from_numpy(digits.labels))[:, 0].numpy()
+                recons[name] = inference.reconstruct(model, digits.floats(), digits.label_tensor())[:, 0].numpy()
             ui.digit_row(digits.images / 255.0, "Originals")
             ui.digit_row(recons["dense"], "dense (BCE)")
             ui.digit_row(recons["dense_mse"], "dense_mse (MSE)")

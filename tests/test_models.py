@@ -56,7 +56,7 @@ def test_loss_falls_when_overfitting_one_batch(name):
     torch.manual_seed(0)
     model = create_model(name).train()
     digits = data.load("mnist", "test").subset(slice(0, 16))
-    x, y = digits.floats(), torch.from_numpy(digits.labels)
+    x, y = digits.floats(), digits.label_tensor()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(80):
