@@ -651,8 +651,9 @@ def session_presence(session: str | None) -> Callable[[], bool]:
 # --- warm-up -----------------------------------------------------------------------------------
 
 def warm_up() -> None:
-    """Fill the caches every page's first run needs: the models, the test digits, the codes the
-    Generate page scatters and the anomaly scores (navigation.warm_up_pages_in_background calls it
+    """Fill the caches every page's first run needs, in about the sidebar's order: the models and
+    test digits, the codes the Generate page scatters, the anomaly scores, and the Latent space
+    page's sprite sheets for its default space (navigation.warm_up_pages_in_background calls it
     once per server, after the home page). A checkpoint that cannot be used is left to its page."""
     test_digits("mnist")
     for name in available_models(("ae", "vae", "classifier")):
@@ -660,7 +661,11 @@ def warm_up() -> None:
             load_model(name)
         except (FileNotFoundError, ValueError):
             continue
-    for name, fill in (("vae2", encoded_test_digits), ("vae", encoded_test_digits), ("vae_one", anomaly_scores)):
+    import pandas  # noqa: F401  Streamlit's components v2 import it on their first use: 0.2 s
+
+    test_sprites()
+    for name, fill in (("ae20", rebuilt_sprites), ("vae2", encoded_test_digits), ("vae", encoded_test_digits),
+                       ("vae_one", anomaly_scores)):
         try:
             fill(name)
         except (FileNotFoundError, ValueError):
