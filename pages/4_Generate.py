@@ -20,7 +20,12 @@ TABS = ["Latent grid", "Live sliders", "Pick a digit", "Interpolate", "Sample"]
 FIRST_DIGIT = 3  # the digit the live controls start from
 BADGE_DIAMETER = 0.16  # a digit badge on the 2-D pad, as a share of the span (latent_pad.js: radius 0.8 / 22 of the pad)
 # At 390 px the five tab names do not fit on one line: let them wrap instead of scrolling out of sight.
-TAB_STYLE = '<style>.st-key-gen_tab [role="tablist"] { flex-wrap: wrap; row-gap: .25rem; }</style>'
+# The square grid and scatter take their height from their width (their plotly charts stretch to
+# it), so a phone's narrow column has no empty band below them; the scatter's legend sits on top.
+TAB_STYLE = """<style>.st-key-gen_tab [role="tablist"] { flex-wrap: wrap; row-gap: .25rem; }
+.st-key-gen_grid { aspect-ratio: 1 / 1; height: auto; }
+.st-key-gen_scatter { aspect-ratio: 10 / 11; height: auto; }
+</style>"""
 
 
 requested = ui.url_request("gen_tab", "gen_grid_size", "gen_span", "gen_spacing", "gen_vae_digit", "gen_vae2_digit",
@@ -43,11 +48,9 @@ def grid_figure(png: bytes, values: np.ndarray) -> go.Figure:
     centres = [28 * i + 13.5 for i in range(0, n, every)]
     return go.Figure(go.Image(source=data_url(png)), layout=dict(  # one constructor call: the cheapest to build
         xaxis=dict(tickvals=centres, ticktext=[f"{v:.1f}" for v in values[::every]], title=dict(text="z0")),
-        # On a phone the square picture is narrower than the chart is tall: keep it at the top, not
-        # centred below a gap.
         yaxis=dict(tickvals=centres, ticktext=[f"{v:.1f}" for v in values[::-1][::every]], title=dict(text="z1"),
                    constrain="domain", constraintoward="top"),
-        height=480, margin=dict(l=10, r=10, t=10, b=10)))
+        margin=dict(l=10, r=10, t=10, b=10)))
 
 
 def scatter_figure(codes: np.ndarray, labels: np.ndarray, reach: float) -> go.Figure:
@@ -58,7 +61,7 @@ def scatter_figure(codes: np.ndarray, labels: np.ndarray, reach: float) -> go.Fi
         xaxis=dict(range=[-reach, reach], title=dict(text="z0"), constrain="domain"),
         yaxis=dict(range=[-reach, reach], title=dict(text="z1"), scaleanchor="x", constrain="domain",
                    constraintoward="top"),
-        height=480, margin=dict(l=10, r=10, t=10, b=10),
+        margin=dict(l=10, r=10, t=10, b=10),
         legend=dict(title=dict(text="digit"), orientation="h", x=0, y=1.0, yanchor="bottom")))
 
 
@@ -202,11 +205,11 @@ if grid_tab.open:
             grid_cell.markdown("**vae2 decodes an even grid of codes**" if spacing == "linear"
                                else "**vae2 decodes a grid of codes at normal quantiles**")
             scatter_cell.markdown(f"**Where the {len(digits):,} test digits' codes fall**")
-            grid_cell.plotly_chart(grid_figure(png, values), key="gen_grid")
+            grid_cell.plotly_chart(grid_figure(png, values), key="gen_grid", height="stretch")
             reach = span + half_cell
             codes_figure = ui.cached_figure("vae2 codes", lambda: scatter_figure(
                 ui.encoded_test_digits("vae2"), digits.labels, reach), reach, models=("vae2",))
-            scatter_cell.plotly_chart(codes_figure, key="gen_scatter")
+            scatter_cell.plotly_chart(codes_figure, key="gen_scatter", height="stretch")
             st.caption("Each cell decodes the code at its axis values; high z1 is at the top, as in the "
                        "scatter, so a digit's cloud sits where the grid draws that digit. "
                        + ("With normal-quantile spacing the cells are closer together near 0 than the "

@@ -169,3 +169,20 @@ def test_other_tabs_render(page, app_url, tab, charts, images):
     assert main.locator('[data-testid="stAlert"]').count() == 0
     page.wait_for_timeout(500)  # let lazily loaded widgets finish drawing for the screenshot
     screenshot(page, f"generate-{tab.lower().replace(' ', '-')}")
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_latent_grid_and_scatter_leave_no_empty_band_below_them(page, app_url, width):
+    """Their charts take their height from their width: on a phone's narrow column a fixed height
+    left a band of white under each square chart."""
+    page.set_viewport_size({"width": width, "height": 1600})
+    open_tab(page, app_url, "Latent grid")
+    for key in ("gen_grid", "gen_scatter"):
+        chart = page.locator(f".st-key-{key}")
+        expect(chart.locator(".xtitle")).to_be_visible(timeout=30_000)
+        box, axis_title = chart.bounding_box(), chart.locator(".xtitle").bounding_box()
+        plot = chart.locator(".nsewdrag").first.bounding_box()
+        below = box["y"] + box["height"] - (axis_title["y"] + axis_title["height"])
+        assert 0 <= below < 40, f"{key} at {width} px: {below:.0f} px empty under the chart"
+        assert plot["width"] > 0.6 * box["width"], f"{key} at {width} px: the square is {plot['width']:.0f} px wide"
+    screenshot(page, f"generate-grid-{width}")
