@@ -547,10 +547,17 @@ def one_digit_models() -> list[str]:
 
 
 @per_checkpoint(st.cache_resource(show_spinner="Scoring the test digits…", max_entries=16))
-def anomaly_scores(name: str, dataset: str = "mnist") -> anomaly.AnomalyScores:
-    """Anomaly scores (negative ELBO) of every test digit under a one-digit VAE checkpoint."""
+def _anomaly_scores(name: str, background: str | None, background_stamp,
+                    dataset: str = "mnist") -> anomaly.AnomalyScores:
     model, meta = load_model(name)
-    return _read_only(anomaly.score_digits(model, test_digits(dataset), anomaly.known_digit(meta)))
+    against = None if background is None else load_model(background)[0]
+    return _read_only(anomaly.score_digits(model, test_digits(dataset), anomaly.known_digit(meta), against))
+
+
+def anomaly_scores(name: str, background: str | None = None) -> anomaly.AnomalyScores:
+    """Anomaly scores of every test digit under a one-digit VAE checkpoint: its negative ELBO, or
+    the likelihood ratio against the all-digit VAE `background` (cached on both files' stamps)."""
+    return _anomaly_scores(name, background, None if background is None else _file_stamp(background))
 
 
 @per_checkpoint(st.cache_resource(show_spinner=False, max_entries=64))
@@ -665,7 +672,7 @@ def warm_up() -> None:
 
     test_sprites()
     for name, fill in (("ae20", rebuilt_sprites), ("vae2", encoded_test_digits), ("vae", encoded_test_digits),
-                       ("vae_one", anomaly_scores)):
+                       ("vae_one", lambda one: anomaly_scores(one, anomaly.BACKGROUND))):
         try:
             fill(name)
         except (FileNotFoundError, ValueError):

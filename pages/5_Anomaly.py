@@ -1,4 +1,5 @@
-"""Anomaly detection: a VAE that knows one digit flags every other digit by its negative ELBO."""
+"""Anomaly detection: a VAE that knows one digit flags every other digit, by its negative ELBO or by
+the likelihood ratio against a VAE of all ten digits."""
 
 import numpy as np
 import plotly.graph_objects as go
@@ -12,9 +13,10 @@ st.set_page_config(page_title="Anomaly · Autoencoder Lab", page_icon="🚨", la
 GALLERY_SIZE = 21  # three rows at the page's width
 GRID_SIZE, GRID_SPAN = 15, 3.0  # latent grids: 15 x 15 digits over z in [-3, 3]^2
 SHOWN_QUANTILES = (0.001, 0.995)  # histogram and slider range: the far tail would squash the rest
+SCORE_NAMES = {"ratio": f"Likelihood ratio against {anomaly.BACKGROUND}", "elbo": "Negative ELBO"}
 
 # --- sidebar ------------------------------------------------------------------------------
-requested = ui.url_request("an_model", *(key for key in st.query_params if key.startswith("an_threshold_")))
+requested = ui.url_request("an_model", "an_score", *(key for key in st.query_params if key.startswith("an_threshold_")))
 with st.sidebar:
     st.header("Anomaly detection")
     options = ui.one_digit_models()
@@ -26,13 +28,25 @@ with st.sidebar:
                         bind="query-params")
     st.caption("`vae_one` learnt sevens only. Retrain it on another digit on the Train page "
                "(its recipe's digit) and pick it here.")
+    ratio_possible = ui.checkpoint_status(anomaly.BACKGROUND).state == "ok"
+    score = st.radio("Score", anomaly.SCORES if ratio_possible else ("elbo",), format_func=SCORE_NAMES.get,
+                     key="an_score", bind="query-params",
+                     help=f"Negative ELBO: the nats the one-digit VAE needs for a digit. Likelihood ratio: those nats "
+                          f"minus what `{anomaly.BACKGROUND}`, a VAE of all ten digits, needs for it, so that a digit "
+                          "with little ink is no longer cheap for that reason alone (Ren et al. 2019).")
+    if not ratio_possible:
+        st.caption(f"The likelihood ratio needs the all-digit `{anomaly.BACKGROUND}` checkpoint, which cannot be "
+                   "used now.")
+ratio = score == "ratio"
 
 try:
     model, meta = ui.load_model(name)
-    result = ui.anomaly_scores(name)
+    background = ui.load_model(anomaly.BACKGROUND)[0] if ratio else None
+    result = ui.anomaly_scores(name, anomaly.BACKGROUND if ratio else None)
 except (FileNotFoundError, ValueError) as exc:
     ui.show_model_error(name, exc)
     st.stop()
+scored_by = (name, anomaly.BACKGROUND) if ratio else (name,)  # the checkpoints the figures depend on
 digit = result.digit
 known = ~result.is_anomaly
 digits = ui.test_digits("mnist")
@@ -44,6 +58,17 @@ st.markdown(
     f"plus the cost of its code, in nats) is an anomaly score: flag every digit that scores above a "
     f"threshold and you have a detector of \"not a {digit}\"."
 )
+if ratio:
+    elbo = ui.anomaly_scores(name)  # the ELBO's figures, for the comparison
+    hardest = min(set(range(10)) - {digit}, key=lambda d: anomaly.pair_auc(elbo, d))
+    st.markdown(
+        f"But a digit with little ink is cheap for any model, so the ELBO alone tells {digit}s from {hardest}s "
+        f"badly (ROC AUC {anomaly.pair_auc(elbo, hardest):.3f}, where 0.5 is a coin toss). The score here is "
+        f"the **likelihood ratio**: the nats `{name}` needs minus the nats `{anomaly.BACKGROUND}`, a VAE of all "
+        f"ten digits, needs for the same digit. What both find easy cancels out: {digit}s against {hardest}s "
+        f"{anomaly.pair_auc(result, hardest):.3f}, against every other digit {result.auc:.3f} "
+        f"(the ELBO: {elbo.auc:.3f}). Switch the score in the sidebar to compare."
+    )
 ui.source_caption(digits.source)
 url_note = st.empty()  # filled once the threshold slider has taken its value
 
@@ -111,14 +136,16 @@ low, high = (float(q) for q in np.quantile(result.scores, SHOWN_QUANTILES))
 columns = st.columns(4)
 columns[0].metric("ROC AUC", f"{result.auc:.3f}",
                   help=f"The chance that a random other digit scores higher than a random {digit}: "
-                       "the figure `python -m core.evaluate` reports for this checkpoint.")
+                       + ("the figure `python -m core.anomaly` reports for this pair of checkpoints." if ratio else
+                          "the figure `python -m core.evaluate` reports for this checkpoint."))
 columns[1].metric("Test digits", f"{len(result.scores):,}", help=f"{known.sum():,} {digit}s, {(~known).sum():,} others")
 columns[2].metric(f"Median score of the {digit}s", f"{np.median(result.scores[known]):.0f} nats")
 columns[3].metric("Median score of the others", f"{np.median(result.scores[~known]):.0f} nats")
 
 threshold = st.slider(
     "Threshold: flag digits scoring above (nats)", low, high, float(np.clip(anomaly.default_threshold(result), low, high)),
-    step=max((high - low) / 500, 0.01), format="%.0f", key=f"an_threshold_{name}", bind="query-params",
+    step=max((high - low) / 500, 0.01), format="%.0f", key=f"an_threshold_{name}{'_ratio' if ratio else ''}",
+    bind="query-params",
     help=f"It starts where {anomaly.FALSE_ALARM_RATE:.0%} of the {digit}s are flagged.",
 )
 detection = anomaly.detect(result, threshold)
@@ -134,12 +161,12 @@ columns[3].metric("Flagged", f"{detection.flagged:,}")
 left, right = st.columns([3, 2])
 with left:
     st.markdown("**Scores per test digit class** (dashed: the threshold)")
-    st.plotly_chart(ui.cached_figure("anomaly histograms", lambda: histogram_figure(threshold, low, high), name, threshold,
-                                     models=(name,)), key="an_histograms", config={"displaylogo": False})
+    st.plotly_chart(ui.cached_figure("anomaly histograms", lambda: histogram_figure(threshold, low, high), name, score,
+                                     threshold, models=scored_by), key="an_histograms", config={"displaylogo": False})
 with right:
     st.markdown("**ROC curve** (red: the threshold)")
-    st.plotly_chart(ui.cached_figure("anomaly roc", lambda: roc_figure(detection), name, threshold,
-                                     models=(name,)),
+    st.plotly_chart(ui.cached_figure("anomaly roc", lambda: roc_figure(detection), name, score, threshold,
+                                     models=scored_by),
                     key="an_roc", config={"displaylogo": False})
 
 # --- galleries ------------------------------------------------------------------------------
@@ -184,23 +211,25 @@ def verdict(item: images.UploadedDigit, label: str) -> None:
         st.warning(note)
     if item.blank:
         return
-    score = anomaly.score_image(model, item.image)
+    value = anomaly.score_image(model, item.image, background)
     rebuilt = latent.decode(model, latent.encode(model, item.image[None]))[0]
-    lower = float((result.scores[known] < score).mean())  # its percentile among the test sevens
+    lower = float((result.scores[known] < value).mean())  # its percentile among the test sevens
     columns = st.columns([1, 1, 3])
     ui.show_png(images.to_png(item.image, scale=4), columns[0], caption=f"{label}, as MNIST sees it", width=112)
     ui.show_png(images.to_png(rebuilt, scale=4), columns[1], caption=f"rebuilt by {name}", width=112)
     with columns[2]:
-        st.metric("Anomaly score", f"{score:.0f} nats", delta=f"{score - threshold:+.0f} vs the threshold",
+        st.metric("Anomaly score", f"{value:.0f} nats", delta=f"{value - threshold:+.0f} vs the threshold",
                   delta_color="inverse")
-        where = f"{score:.0f} nats against the threshold of {threshold:.0f}; {lower:.0%} of the test {digit}s score lower"
-        if score > threshold:
+        where = f"{value:.0f} nats against the threshold of {threshold:.0f}; {lower:.0%} of the test {digit}s score lower"
+        if value > threshold:
             st.warning(f"Flagged: not a {digit}, says `{name}` ({where}).")
         else:
             st.success(f"Passes as a {digit} ({where}).")
-        st.caption(f"The score is what the rebuild misses plus the cost of the code. `{name}` can only draw what "
-                   f"it learnt from MNIST's {digit}s: strokes they rarely have are left out of the rebuild and "
-                   "cost nats, while a digit made of strokes they share is cheap to explain.")
+        st.caption("The score is what the rebuild misses plus the cost of the code"
+                   + (f", minus the same for `{anomaly.BACKGROUND}`, which knows all ten digits. " if ratio else ". ")
+                   + f"`{name}` can only draw what it learnt from MNIST's {digit}s: strokes they rarely have are left "
+                   "out of the rebuild and cost nats, while a digit made of strokes they share is cheap to explain"
+                   + ("; what is cheap for every model, such as a short plain stroke, cancels out." if ratio else "."))
 
 
 if tab_upload.open:

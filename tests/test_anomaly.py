@@ -74,3 +74,21 @@ def test_one_image_is_scored_as_the_split_is(vae_one):
     image = data_lib.load("mnist", "test").images[0] / 255.0
     expected = negative_elbo(model, torch.tensor(image, dtype=torch.float32).reshape(1, 1, 28, 28))["nelbo"][0]
     assert anomaly.score_image(model, image) == pytest.approx(float(expected))
+
+
+def test_the_likelihood_ratio_subtracts_the_all_digit_vaes_elbo_and_tells_ones_from_sevens(vae_one):
+    model, _ = vae_one
+    background, _ = checkpoints.load(anomaly.BACKGROUND)
+    digits = data_lib.load("mnist", "test")
+    elbo, ratio = anomaly.score_digits(model, digits, 7), anomaly.score_digits(model, digits, 7, background)
+    assert (elbo.score, ratio.score) == ("elbo", "ratio")
+    expected = elbo.scores - negative_elbo(background, digits.floats())["nelbo"]
+    assert np.allclose(ratio.scores, expected, atol=1e-3)
+    image = digits.images[0] / 255.0
+    x = torch.tensor(image, dtype=torch.float32).reshape(1, 1, 28, 28)
+    one = float(negative_elbo(model, x)["nelbo"][0] - negative_elbo(background, x)["nelbo"][0])
+    assert anomaly.score_image(model, image, background) == pytest.approx(one)
+    assert anomaly.pair_auc(elbo, 1) < 0.5 < 0.8 < anomaly.pair_auc(ratio, 1)  # ones: 0.356 -> 0.825
+    assert ratio.auc > elbo.auc and ratio.auc >= 0.95
+    with pytest.raises(ValueError, match="variational"):
+        anomaly.score_digits(model, digits.subset(slice(0, 10)), 7, create_model("dense").eval())

@@ -1,13 +1,16 @@
-"""AppTest: the Anomaly page shows core.evaluate's AUC, answers its threshold, and scores uploads."""
+"""AppTest: the Anomaly page shows the likelihood ratio's AUC (core.evaluate's for the ELBO), answers
+its threshold, and scores uploads."""
 
 import io
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import checkpoints, data
+from core import anomaly, checkpoints, data
 from core.evaluate import evaluate_model
 from tests.pages import open_app_page
 
@@ -40,9 +43,38 @@ def shown() -> AppTest:
     return open_page()
 
 
-def test_the_auc_shown_is_core_evaluates(shown):
-    model, _ = checkpoints.load("vae_one")
-    assert metrics(shown)["ROC AUC"] == f"{evaluate_model('vae_one', model)['roc_auc']:.3f}"
+def test_the_auc_shown_is_the_likelihood_ratios_and_for_the_elbo_core_evaluates(shown):
+    model, meta = checkpoints.load("vae_one")
+    background, _ = checkpoints.load(anomaly.BACKGROUND)
+    ratio = anomaly.score_digits(model, data.load("mnist", "test"), 7, background)
+    assert shown.radio(key="an_score").value == "ratio"
+    assert metrics(shown)["ROC AUC"] == f"{ratio.auc:.3f}"
+    assert ratio.auc >= 0.95  # the seven-VAE's ELBO alone: 0.900
+    at = open_page()
+    at.radio(key="an_score").set_value("elbo").run()
+    assert metrics(at)["ROC AUC"] == f"{evaluate_model('vae_one', model)['roc_auc']:.3f}"
+
+
+def passing_share(at, digit: int) -> float:
+    """The share of a digit's test images that passes as a 7, from the page's sentence."""
+    note = next(c.value for c in at.caption if "passes as a 7" in c.value)
+    return float(re.search(rf"\b{digit}s (\d+)%", note)[1]) / 100
+
+
+def test_the_likelihood_ratio_stops_plain_ones_passing_as_sevens(shown):
+    at = open_page()
+    at.radio(key="an_score").set_value("elbo").run()
+    assert passing_share(at, 1) > 0.5  # the ELBO: most ones pass, their little ink is cheap
+    assert passing_share(shown, 1) < passing_share(at, 1) - 0.1  # 83% against 97% at the default thresholds
+    assert "tells 7s from 1s badly (ROC AUC 0.356" in shown.markdown[1].value
+    assert passing_share(shown, 7) == passing_share(at, 7) == 0.95  # both thresholds flag 5% of the sevens
+
+
+def test_without_the_all_digit_vae_the_page_scores_by_the_elbo_and_says_why(checkpoint_dir):
+    shutil.copy(Path(APP).parent / "checkpoints" / "vae_one.safetensors", checkpoint_dir)
+    at = open_page()
+    assert at.radio(key="an_score").options == ["Negative ELBO"]
+    assert any("likelihood ratio needs" in c.value for c in at.sidebar.caption)
 
 
 def test_histograms_roc_galleries_and_both_latent_grids_are_drawn(shown):
@@ -56,7 +88,7 @@ def test_histograms_roc_galleries_and_both_latent_grids_are_drawn(shown):
 
 def test_raising_the_threshold_trades_recall_for_fewer_false_alarms():
     at = open_page()
-    slider = at.slider(key="an_threshold_vae_one")
+    slider = at.slider(key="an_threshold_vae_one_ratio")
     before = metrics(at)
     slider.set_value(slider.max).run()
     after = metrics(at)
@@ -85,7 +117,7 @@ def test_the_verdict_follows_the_threshold():
     at = open_page()
     seven = int((data.load("mnist", "test").labels == 7).argmax())
     at.get("file_uploader")[0].set_value(("seven.png", png_of_test_digit(seven), "image/png")).run()
-    slider = at.slider(key="an_threshold_vae_one")
+    slider = at.slider(key="an_threshold_vae_one_ratio")
     slider.set_value(slider.min).run()
     assert any("Flagged" in w.value for w in at.warning)
     slider.set_value(slider.max).run()
@@ -114,10 +146,11 @@ def test_the_page_says_with_numbers_which_digits_pass(shown):
 
 
 def test_a_link_sets_the_threshold_and_a_threshold_out_of_range_falls_back_with_a_note():
-    at = open_app_page("pages/5_Anomaly.py", query_params={"an_threshold_vae_one": "200"}, timeout=300)
-    assert at.slider(key="an_threshold_vae_one").value == 200
+    at = open_app_page("pages/5_Anomaly.py", query_params={"an_score": "Negative ELBO", "an_threshold_vae_one": "200"},
+                       timeout=300)
+    assert at.radio(key="an_score").value == "elbo" and at.slider(key="an_threshold_vae_one").value == 200
     assert not at.info
-    at = open_app_page("pages/5_Anomaly.py", query_params={"an_threshold_vae_one": "-5", "an_model": "nosuch"},
+    at = open_app_page("pages/5_Anomaly.py", query_params={"an_threshold_vae_one_ratio": "-500", "an_model": "nosuch"},
                        timeout=300)
     note = at.info[0].value
-    assert "`an_threshold_vae_one=-5`" in note and "`an_model=nosuch`" in note
+    assert "`an_threshold_vae_one_ratio=-500`" in note and "`an_model=nosuch`" in note
