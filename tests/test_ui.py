@@ -141,3 +141,25 @@ def test_widget_values_of_the_widgets_kind_are_read(sent, value):
 def test_a_widget_value_of_another_kind_or_unreadable_is_the_default(sent):
     states = widget_states(sent)
     assert states["w"] == 1.0 and states["w"] == 1.0  # and stays so, without reading it again
+
+
+def test_the_warm_up_fills_what_the_pages_first_runs_need(monkeypatch):
+    """After ui.warm_up, the pages' first runs find their sprite sheets, codes and anomaly scores
+    cached: none of them is computed again."""
+    import streamlit as st
+
+    from core import anomaly, latent, latent_view
+
+    st.cache_resource.clear()
+    ui.warm_up()
+    computed = []
+    monkeypatch.setattr(latent_view, "sprite_bundle", lambda *a, **k: computed.append("sprites"))
+    monkeypatch.setattr(latent, "encode", lambda *a, **k: computed.append("codes"))
+    monkeypatch.setattr(anomaly, "score_digits", lambda *a, **k: computed.append("scores"))
+    ui.test_sprites()
+    ui.rebuilt_sprites("ae20")
+    ui.encoded_test_digits("vae2")
+    ui.encoded_test_digits("vae")
+    ui.anomaly_scores("vae_one", anomaly.BACKGROUND)
+    ui.anomaly_scores("vae_one")
+    assert computed == []
