@@ -44,7 +44,7 @@ def shown() -> AppTest:
 
 
 def test_the_auc_shown_is_the_likelihood_ratios_and_for_the_elbo_core_evaluates(shown):
-    model, meta = checkpoints.load("vae_one")
+    model, _ = checkpoints.load("vae_one")
     background, _ = checkpoints.load(anomaly.BACKGROUND)
     ratio = anomaly.score_digits(model, data.load("mnist", "test"), 7, background)
     assert shown.radio(key="an_score").value == "ratio"
