@@ -68,7 +68,7 @@ def warm_up_pages_in_background(delay: float = 0.3) -> None:
     The home page imports no torch, so it draws in the time Streamlit needs to start; without
     this, the first page a visitor opens next would wait seconds for torch's import. The home page
     calls it last, once its elements are sent: the short delay leaves the browser drawing them
-    before the import takes the interpreter, and the warm-up (about 2.5 s on two cores) is done
+    before the import takes the interpreter, and the warm-up (about 4 s of one core) is done
     by the time a visitor has read the page and picked a link.
     AE_WARM_UP=0 turns it off (the tests, which load what they need themselves).
     """

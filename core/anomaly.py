@@ -12,7 +12,7 @@ costs the seven-VAE fewer nats than most sevens do. The likelihood ratio (Ren et
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -70,13 +70,17 @@ def _check_variational(*models: nn.Module) -> None:
 def score_digits(model: nn.Module, digits: Digits, digit: int, background: nn.Module | None = None) -> AnomalyScores:
     """Anomaly scores of every digit in a split (the whole split, as `evaluate_model` scores it):
     the one-digit VAE's negative ELBO, or with `background` (an all-digit VAE) the likelihood ratio."""
-    _check_variational(model, *([background] if background is not None else []))
-    x, labels = digits.floats(), digits.label_tensor()
-    parts = negative_elbo(model, x, labels)
-    if background is None:
-        return AnomalyScores(parts["nelbo"], parts["recon"], digits.labels, int(digit))
-    ratio = parts["nelbo"] - negative_elbo(background, x, labels)["nelbo"]
-    return AnomalyScores(ratio, parts["recon"], digits.labels, int(digit), score="ratio")
+    _check_variational(model)
+    parts = negative_elbo(model, digits.floats(), digits.label_tensor())
+    result = AnomalyScores(parts["nelbo"], parts["recon"], digits.labels, int(digit))
+    return result if background is None else likelihood_ratio(result, background, digits)
+
+
+def likelihood_ratio(elbo: AnomalyScores, background: nn.Module, digits: Digits) -> AnomalyScores:
+    """`elbo`'s scores (of `digits`, a split) minus an all-digit VAE's negative ELBO of the same digits."""
+    _check_variational(background)
+    nelbo = negative_elbo(background, digits.floats(), digits.label_tensor())["nelbo"]
+    return replace(elbo, scores=elbo.scores - nelbo, score="ratio")
 
 
 def score_image(model: nn.Module, image: np.ndarray, background: nn.Module | None = None) -> float:
@@ -142,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     model, meta = checkpoints.load(args.model)
     background, _ = checkpoints.load(args.background)
     digits, digit = load("mnist", "test"), known_digit(meta)
-    for result in (score_digits(model, digits, digit), score_digits(model, digits, digit, background)):
+    elbo = score_digits(model, digits, digit)
+    for result in (elbo, likelihood_ratio(elbo, background, digits)):
         name = f"likelihood ratio against {args.background}" if result.score == "ratio" else "negative ELBO"
         pairs = [f"{other}: {pair_auc(result, other):.3f}" for other in sorted(set(range(10)) - {digit})]
         print(f"{args.model}, {name}: ROC AUC {result.auc:.3f} on {len(result.scores):,} test digits; "

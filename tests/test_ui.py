@@ -156,6 +156,7 @@ def test_the_warm_up_fills_what_the_pages_first_runs_need(monkeypatch):
     monkeypatch.setattr(latent_view, "sprite_bundle", lambda *a, **k: computed.append("sprites"))
     monkeypatch.setattr(latent, "encode", lambda *a, **k: computed.append("codes"))
     monkeypatch.setattr(anomaly, "score_digits", lambda *a, **k: computed.append("scores"))
+    monkeypatch.setattr(anomaly, "likelihood_ratio", lambda *a, **k: computed.append("ratio"))
     ui.test_sprites()
     ui.rebuilt_sprites("ae20")
     ui.encoded_test_digits("vae2")
