@@ -19,10 +19,10 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SUFFIX = ".safetensors"
 META_KEY = "autoencoder_lab"
-NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # as core.checkpoints: no dots or slashes
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # no dots or slashes: a name stays in the folder
 THUMBNAIL_FOLDER = "thumbnails"
 TEST_ROW_FILE = "test-digits.json"  # the row of test digits every thumbnail rebuilds
-MAX_HEADER_BYTES = 16 << 20  # a header claiming more is not one of ours
+MAX_HEADER_BYTES = 16 << 20  # a header holds metadata and tensor offsets: kilobytes, never this
 HOME_VISITOR_MODELS = 10  # visitors' models with a card on the home page, newest first; all are in the pickers
 
 # Published figures with the full 60,000 training digits, for comparison.
@@ -117,25 +117,42 @@ class UnreadableHeaderError(ValueError):
     """The file is cut short, damaged or not a checkpoint of this lab."""
 
 
-def read_header(path: Path) -> dict:
-    """A checkpoint's metadata from its safetensors header, without reading the weights.
+HEADER_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, UnicodeDecodeError)  # from header_meta
+
+
+def header_meta(path: Path) -> dict:
+    """The metadata in a checkpoint file's safetensors header, the weights unread, after checking
+    that the file is exactly as long as its header says (a copy cut short is caught here).
 
     Raises:
-        UnreadableHeaderError: the header is damaged, or the file is shorter than the header says.
+        OSError: as opening or reading the file raises (FileNotFoundError when there is none).
+        One of HEADER_ERRORS: the header is damaged, or not a checkpoint of this lab.
+    """
+    with path.open("rb") as file:
+        header_len = int.from_bytes(file.read(8), "little")
+        if not 2 <= header_len <= MAX_HEADER_BYTES:
+            raise ValueError(f"header of {header_len} bytes")
+        header = json.loads(file.read(header_len))
+        size = os.fstat(file.fileno()).st_size
+    meta = json.loads(header["__metadata__"][META_KEY])
+    if not isinstance(meta, dict):
+        raise TypeError("the metadata is not a JSON object")
+    data_end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    if size != 8 + header_len + data_end:
+        raise ValueError(f"{size} bytes where the header describes {8 + header_len + data_end}")
+    return meta
+
+
+def read_header(path: Path) -> dict:
+    """A checkpoint's metadata from its safetensors header (`header_meta`), with its name.
+
+    Raises:
+        UnreadableHeaderError: the header is damaged, or the file is not as long as the header says.
     """
     name = path.name[: -len(SUFFIX)]
     try:
-        with path.open("rb") as file:
-            header_len = int.from_bytes(file.read(8), "little")
-            if not 2 <= header_len <= MAX_HEADER_BYTES:
-                raise ValueError("header length out of range")
-            header = json.loads(file.read(header_len))
-        meta = json.loads(header["__metadata__"][META_KEY])
-        # The tensors' byte ranges say how long the file must be: a copy cut short is caught here.
-        data_end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
-        if path.stat().st_size < 8 + header_len + data_end:
-            raise ValueError("file shorter than its header says")
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        meta = header_meta(path)
+    except HEADER_ERRORS as exc:
         raise UnreadableHeaderError(
             f"The checkpoint {name!r} is damaged or not a checkpoint of this lab ({type(exc).__name__}); "
             "retrain it or restore the file.") from exc
@@ -174,7 +191,8 @@ def read_thumbnail(name: str, sha256: str) -> dict | None:
 
 
 def visitor_dir() -> Path:
-    """Where visitors' models live (as `core.checkpoints.visitor_dir`, read here without torch)."""
+    """Where visitors' models live, apart from the shipped ones: `AE_VISITOR_DIR`, default
+    visitors/ inside the checkpoint folder."""
     return Path(os.environ.get("AE_VISITOR_DIR", checkpoint_dir() / "visitors"))
 
 

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import stat
 import time
 from dataclasses import dataclass
@@ -26,15 +25,21 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from core.data import PROJECT_DIR
+# The file layout and the header are read the same way by the home page, without torch.
+from core.catalogue import (
+    HEADER_ERRORS,
+    META_KEY,
+    NAME_PATTERN,
+    SUFFIX,
+    checkpoint_dir,
+    header_meta,
+    visitor_dir,
+)
+from core.data import PROJECT_DIR  # noqa: F401  the project's own checkpoints, for tests that copy them
 from core.files import write_atomic
 from core.registry import Recipe, config_from_dict, create_model, get_spec, list_models
 
 FORMAT_VERSION = 1
-SUFFIX = ".safetensors"
-META_KEY = "autoencoder_lab"
-MAX_HEADER_BYTES = 16 * 2**20  # a header holds metadata and tensor offsets: kilobytes, never this
-NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # no dots or slashes: a name stays in the folder
 _EPOCH_KEYS = ("loss", "recon", "kl", "l1", "accuracy")
 
 
@@ -44,17 +49,6 @@ class StaleCheckpointError(ValueError):
 
 class CorruptCheckpointError(ValueError):
     """The file cannot be read, or its weights do not match their recorded hash."""
-
-
-def checkpoint_dir() -> Path:
-    """The checkpoint folder: `AE_CHECKPOINT_DIR`, default checkpoints/ in the project."""
-    return Path(os.environ.get("AE_CHECKPOINT_DIR", PROJECT_DIR / "checkpoints"))
-
-
-def visitor_dir() -> Path:
-    """Where visitors' models live, apart from the shipped ones: `AE_VISITOR_DIR`, default
-    visitors/ inside the checkpoint folder."""
-    return Path(os.environ.get("AE_VISITOR_DIR", checkpoint_dir() / "visitors"))
 
 
 def is_shipped(name: str) -> bool:
@@ -246,18 +240,8 @@ def read_header(name: str) -> dict:
 
     The weights' hash is checked by `load`, which every use of the weights goes through.
     """
-    path = path_for(name)
     try:
-        with path.open("rb") as f:
-            header_len = int.from_bytes(f.read(8), "little")
-            if not 2 <= header_len <= MAX_HEADER_BYTES:
-                raise ValueError(f"header of {header_len} bytes")
-            header = json.loads(f.read(header_len))
-            size = os.fstat(f.fileno()).st_size
-        meta = json.loads(header["__metadata__"][META_KEY])
-        data_end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-        if size != 8 + header_len + data_end:
-            raise ValueError(f"{size} bytes where the header describes {8 + header_len + data_end}")
+        meta = header_meta(path_for(name))
     except FileNotFoundError:
         raise FileNotFoundError(
             f"There is no checkpoint {name!r}; train it with "
@@ -267,7 +251,7 @@ def read_header(name: str) -> dict:
         raise CorruptCheckpointError(
             f"The checkpoint {name!r} cannot be read ({exc.strerror or type(exc).__name__}); restore the file "
             "or retrain it.") from exc
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError, UnicodeDecodeError) as exc:
+    except HEADER_ERRORS as exc:
         raise CorruptCheckpointError(
             f"The checkpoint {name!r} is damaged or not a checkpoint of this lab ({type(exc).__name__}); "
             "retrain it or restore the file."
