@@ -1,4 +1,4 @@
-"""Entry point: the navigation ("Home" first, then every page file) and the home page.
+"""Entry point: the navigation ("Home" first, then every page of `ui.pages`) and the home page.
 
 The home page imports neither torch nor the registry: checkpoint metadata is JSON in the
 safetensors header and the card pictures are files made from the checkpoints
@@ -8,17 +8,17 @@ safetensors header and the card pictures are files made from the checkpoints
 import streamlit as st
 
 from core import catalogue
-from navigation import existing_pages, import_ui, warm_up_pages_in_background
+from ui import pages, startup
 
-START_PAGE = "pages/1_Reconstruction.py"
+START_PAGE = pages.RECONSTRUCTION
 # Where a model's card leads, and the URL state that opens that page on the model.
 MODEL_PAGES = {
-    "denoising": ("pages/2_Denoising.py", {"den_model": "denoising"}),
-    "classifier": ("pages/2_Denoising.py", {}),
-    "vae2": ("pages/4_Generate.py", {"gen_tab": "Latent grid"}),
-    "vae": ("pages/4_Generate.py", {"gen_tab": "Live sliders"}),
-    "cvae": ("pages/4_Generate.py", {"gen_tab": "Pick a digit"}),
-    "vae_one": ("pages/5_Anomaly.py", {"an_model": "vae_one"}),
+    "denoising": (pages.DENOISING, {"den_model": "denoising"}),
+    "classifier": (pages.DENOISING, {}),
+    "vae2": (pages.GENERATE, {"gen_tab": "Latent grid"}),
+    "vae": (pages.GENERATE, {"gen_tab": "Live sliders"}),
+    "cvae": (pages.GENERATE, {"gen_tab": "Pick a digit"}),
+    "vae_one": (pages.ANOMALY, {"an_model": "vae_one"}),
 }
 # A card is one link: the page link's hit area is stretched over the whole bordered card. The
 # metric's help icon stays above it, so its tooltip still opens.
@@ -93,10 +93,10 @@ def home() -> None:
     st.page_link(START_PAGE, label="**Start here:** how the models rebuild digits", icon=":material/arrow_forward:")
     st.html(CARD_STYLE)
 
-    for i, (column, (path, (title, blurb))) in enumerate(grid(list(existing_pages().items()))):
+    for i, (column, page) in enumerate(grid(list(pages.existing_pages()))):
         with column.container(border=True, key=f"home_card_page{i}"):
-            st.page_link(path, label=f"**{title}**")
-            st.caption(blurb)
+            st.page_link(page.path, label=f"**{page.title}**", icon=page.icon)
+            st.caption(page.blurb)
 
     st.subheader("Models")
     st.caption("Every model here was trained on MNIST and is ready to use; a card opens the page that shows it "
@@ -126,13 +126,13 @@ def home() -> None:
                    f"(LeCun, Cortes and Burges), read from the `{row['package'].split('==')[0]}` Python package. "
                    "Every figure on this page is measured on the test digits; each card says what its model "
                    "was trained on.")
-    warm_up_pages_in_background()  # the pages' models load while the visitor reads this one
+    startup.warm_up_in_background()  # the pages' models load while the visitor reads this one
 
 
 # A Material icon: an emoji favicon costs the first run 35-70 ms to load Streamlit's emoji catalogue.
 st.set_page_config(page_title="Autoencoder Lab", page_icon=":material/123:", layout="wide")
 page = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True),
-                      *(st.Page(path) for path in existing_pages())])
-if page.url_path:  # every page but Home imports ui (torch, every core module): one session at a time
-    import_ui()
+                      *(st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in pages.existing_pages())])
+if page.url_path:  # every page but Home needs torch and every core module: imported once, behind one lock
+    startup.prepare_pages()
 page.run()

@@ -11,8 +11,6 @@ depends on what else runs on the machine, so each line also gives the process's 
 
 from __future__ import annotations
 
-import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
-
 import argparse
 import os
 import time
@@ -21,9 +19,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from core import checkpoints, latent
+import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
+from core import PROJECT_DIR, checkpoints, latent
 from core import data as data_lib
-from core.data import PROJECT_DIR
 
 
 def timed(fn):
@@ -91,7 +89,7 @@ def cached_map_shown() -> None:
         return
     at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=300)
     at.run()
-    at.switch_page("pages/3_Latent_Space.py")
+    at.switch_page("views/latent_space.py")
     _, first, _ = timed(at.run)
     runs = [timed(at.run)[1] for _ in range(5)]
     if at.exception:
@@ -103,7 +101,7 @@ def cached_map_shown() -> None:
 def tsne_cost(sizes: list[int]) -> None:
     for points in sizes:
         features, labels = pixels_of(points)
-        coords, wall, cpu = timed(lambda: latent.tsne_2d(features))
+        coords, wall, cpu = timed(lambda features=features: latent.tsne_2d(features))
         print(f"t-SNE recompute, {points:>6,} points: {wall:5.1f} s wall, {cpu:5.1f} s CPU "
               f"({latent.TSNESettings().n_jobs} jobs; goal for 10,000: <= 20 s)  {knn_of(coords, labels, features)}  "
               f"({load_text()})", flush=True)

@@ -115,8 +115,8 @@ def wait_for_map(page, timeout: float = 120_000):
 
 
 def switch_to_map(page) -> float:
-    """Seconds from clicking "Latent Space" in the sidebar to the main map drawn with all its points."""
-    page.evaluate(CLICK, "Latent Space")
+    """Seconds from clicking "Latent space" in the sidebar to the main map drawn with all its points."""
+    page.evaluate(CLICK, "Latent space")
     main = wait_for_map(page)
     seconds = (float(main.get_attribute("data-first-drawn-at")) - page.evaluate("window.__benchClick")) / 1000
     wait_for_app(page)

@@ -47,7 +47,7 @@ FIRST_DIGIT = """() => {
     return img !== null && img.complete && img.naturalWidth > 0;
 }"""
 COLD_STARTS = 3  # of the bare page and of the home page, alternating
-SWITCHES = {"Reconstruction": "Reconstruction", "Denoising": "Denoising", "Latent Space": "Latent space",
+SWITCHES = {"Reconstruction": "Reconstruction", "Denoising": "Denoising", "Latent space": "Latent space",
             "Generate": "Generate", "Anomaly": "Anomaly detection", "Train": "Train a model"}  # sidebar link -> page title
 
 # Record every change of the app's run state, then click the link; both on the browser's clock.

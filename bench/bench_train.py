@@ -15,8 +15,6 @@ which is what a slider on another page feels.
 
 from __future__ import annotations
 
-import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
-
 import argparse
 import dataclasses
 import statistics
@@ -25,9 +23,10 @@ import time
 import numpy as np
 import torch
 
-from core import evaluate, jobs, training_cost
+import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
+from core import jobs, training_cost
+from core.catalogue import headline
 from core.data import corrupt
-from core.metrics import ModelMetrics
 from core.registry import create_model, get_spec, list_models
 from core.trainer import augment, make_optimizer, prepare_data
 
@@ -96,7 +95,7 @@ def quick_run(name: str, until_first_picture: bool = False) -> dict:
             "first_loss_point_s": first_point,
             "total_s": round(time.perf_counter() - started, 1),
             # what one idle core would take: this process does little else while the job runs
-            "cpu_s": round(time.process_time() - cpu_started, 1), "headline": evaluate.headline(ModelMetrics.from_dict(job.metrics), recipe.noise is not None)}
+            "cpu_s": round(time.process_time() - cpu_started, 1), "headline": headline(job.metrics, recipe.noise is not None)}
 
 
 def decode_ms(repeats: int = 300) -> float:

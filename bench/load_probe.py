@@ -91,12 +91,12 @@ PAGES = {
     "": PageCheck("Autoencoder Lab", ("page_link", "markdown")),
     "Reconstruction": PageCheck("Reconstruction", ("imgs",)),  # its charts are in tabs drawn when picked
     "Denoising": PageCheck("Denoising", ("imgs", "plotly_chart", "metric")),
-    "Latent Space": PageCheck("Latent space", ("bidi_component", "metric")),  # the map drawn in the browser
+    "Latent space": PageCheck("Latent space", ("bidi_component", "metric")),  # the map drawn in the browser
     "Generate": PageCheck("Generate", ("plotly_chart",)),
     "Anomaly": PageCheck("Anomaly detection", ("plotly_chart",)),
     "Train": PageCheck("Train a model", ("selectbox", "button")),
 }
-OTHER_PAGES = ("Generate", "Latent Space", "Anomaly", "Train")  # one of these per visitor, in turn
+OTHER_PAGES = ("Generate", "Latent space", "Anomaly", "Train")  # one of these per visitor, in turn
 
 
 class ProbeError(Exception):
@@ -171,7 +171,7 @@ class Session:
         self.xsrf = ""
         self._ws = None
 
-    async def __aenter__(self) -> "Session":
+    async def __aenter__(self) -> Session:
         # A browser first loads the page, which sets the XSRF cookie that uploads must echo.
         self.xsrf = await asyncio.to_thread(self._fetch_xsrf_cookie)
         ws_url = self.base_url.replace("http", "ws", 1) + "/_stcore/stream"
@@ -684,7 +684,7 @@ async def repeat_saver(base_url: str, runs: list[Run], run_timeout: float, train
         runs.append(forged)
         check_no_failure(forged)
     offered = 0
-    for attempt in range(tries):  # other tabs open the run's link: each finds it saved, with no form
+    for _attempt in range(tries):  # other tabs open the run's link: each finds it saved, with no form
         async with Session(base_url, run_timeout) as other:
             linked = await other.open("Train", query_string=f"job={trained.job_id}",
                                       check=PageCheck("Train a model", ("button",)))

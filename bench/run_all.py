@@ -83,15 +83,14 @@ def guarded(source: str, benchmark) -> list[Row]:
 
 
 def model_quality(quick: bool, log: list[str]) -> list[Row]:
-    from core.evaluate import headline
-    from core.metrics import ModelMetrics
+    from core.catalogue import headline
     from core.registry import get_spec
 
     models = ["dense", "vae", "classifier"] if quick else []
     args = ["--json", *[a for m in models for a in ("--model", m)]]
     results = json.loads(run_module("core.evaluate", args, 3600, log))
     return [Row(f"quality: {name}", result.get("error")
-                or headline(ModelMetrics.from_dict(result), get_spec(name).recipe.noise is not None),
+                or headline(result, get_spec(name).recipe.noise is not None),
                 source="core.evaluate --json")
             for name, result in results.items()]
 
@@ -279,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and source not in args.only:
             continue
         print(f"running {source}…", file=sys.stderr, flush=True)
-        rows += guarded(source, lambda: benchmark(args.quick, log))
+        rows += guarded(source, lambda benchmark=benchmark: benchmark(args.quick, log))
     minutes = (time.time() - started) / 60
     header = (f"Benchmarks{' (--quick)' if args.quick else ''}, {time.strftime('%Y-%m-%d %H:%M %Z', time.localtime(started))}, "
               f"commit {commit()}, {minutes:.0f} min\n"

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+from core import KERAS_NOISE_FACTOR, PROJECT_DIR
+
 SUFFIX = ".safetensors"
 META_KEY = "autoencoder_lab"
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # no dots or slashes: a name stays in the folder
@@ -51,7 +52,6 @@ METRIC_HELP = {
 }
 
 
-DENOISE_STRENGTH = 0.5  # core.registry.KERAS_NOISE_FACTOR, the noise the denoisers' PSNR is measured at
 
 
 def headline_key(metrics: dict, denoiser: bool = False) -> str:
@@ -77,7 +77,7 @@ def headline(metrics: dict, denoiser: bool = False) -> str:
     if key == "accuracy":
         return f"accuracy {100 * metrics['accuracy']:.2f}%"
     if key == "psnr_denoised":
-        return f"PSNR {metrics['psnr_denoised']:.1f} dB at noise {DENOISE_STRENGTH:g}"
+        return f"PSNR {metrics['psnr_denoised']:.1f} dB at noise {KERAS_NOISE_FACTOR:g}"
     return f"BCE {metrics['bce']:.4f} per pixel"
 
 

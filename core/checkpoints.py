@@ -35,7 +35,6 @@ from core.catalogue import (
     header_meta,
     visitor_dir,
 )
-from core.data import PROJECT_DIR  # noqa: F401  the project's own checkpoints, for tests that copy them
 from core.files import write_atomic
 from core.registry import Recipe, config_from_dict, create_model, get_spec, list_models
 
@@ -234,7 +233,7 @@ class CheckpointStatus:
     meta: dict | None
 
 
-def read_header(name: str) -> dict:
+def checked_header(name: str) -> dict:
     """A checkpoint's metadata from its header alone (a few KB, the weights unread), after checking
     that the file is as long as its header says and that it fits its model; raises like `load`.
 
@@ -267,7 +266,7 @@ def status(name: str) -> CheckpointStatus:
     Reads the header only, so listing hundreds of checkpoints stays cheap (see `read_header`).
     """
     try:
-        meta = read_header(name)
+        meta = checked_header(name)
     except FileNotFoundError as exc:
         return CheckpointStatus(name, "missing", str(exc), None)
     except StaleCheckpointError as exc:
@@ -321,7 +320,3 @@ def _entry_stamp(entry: os.DirEntry) -> tuple[str, int, int] | None:
     except OSError:
         return entry.name, -1, -1
     return (entry.name, info.st_mtime_ns, info.st_size) if stat.S_ISREG(info.st_mode) else None
-
-
-def delete(name: str) -> None:
-    path_for(name).unlink(missing_ok=True)

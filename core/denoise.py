@@ -20,13 +20,10 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from core import checkpoints
+from core import KERAS_NOISE_FACTOR, checkpoints, images, metrics
 from core import data as data_lib
-from core import images
-from core import metrics
 from core.files import write_atomic
 from core.inference import run_batches
-from core.registry import KERAS_NOISE_FACTOR
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from core import checkpoints
+from core import KERAS_NOISE_FACTOR, checkpoints, metrics
 from core import data as data_lib
-from core import metrics
-from core.catalogue import REFERENCES, checkpoint_headline  # noqa: F401  (the pages and CLIs reach it here)
-from core.catalogue import headline as _headline
+from core.catalogue import REFERENCES
 from core.inference import EVAL_SEED, negative_elbo, reconstruct, run_batches
-from core.metrics import ModelMetrics
-from core.registry import KERAS_NOISE_FACTOR, get_spec, list_models
+from core.registry import get_spec, list_models
 
 DENOISE_NOISE = ("gaussian", KERAS_NOISE_FACTOR)
 WORST_KEPT = 32       # worst-reconstructed test digits kept in a checkpoint's metrics
@@ -79,16 +76,6 @@ def evaluate_model(name: str, model: nn.Module, dataset: str = "mnist", digit: i
     result["psnr_noisy"] = float(metrics.psnr(noisy, x).mean())
     result["psnr_denoised"] = float(metrics.psnr(reconstruct(model, noisy, y), x).mean())
     return result
-
-
-def headline(metrics: ModelMetrics, denoiser: bool = False) -> str:
-    """The one figure that says most about a model, as a short phrase (core.catalogue words it,
-    without torch, for the home page too).
-
-    Args:
-        denoiser: the model was trained on noisy inputs (its recipe has a noise), so its PSNR says most.
-    """
-    return _headline(metrics.as_dict(), denoiser)
 
 
 def evaluate_all(names: list[str] | None = None) -> dict[str, dict]:

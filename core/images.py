@@ -102,16 +102,6 @@ class UploadedDigit:
     blank: bool = False             # no ink at all: `image` is all zeros
 
 
-def read_upload(data: bytes) -> np.ndarray:
-    """An uploaded image file as a 28x28 float32 digit in [0, 1], MNIST-style (see `prepare_upload`).
-
-    Raises:
-        ValueError: the file is empty, not an image, damaged, too large or fully transparent; the
-            message is one sentence for the person who uploaded it.
-    """
-    return prepare_upload(data).image
-
-
 def prepare_upload(data: bytes) -> UploadedDigit:
     """Turn image file bytes into an MNIST digit, as LeCun et al. made MNIST from NIST scans.
 
@@ -120,7 +110,11 @@ def prepare_upload(data: bytes) -> UploadedDigit:
     bring strokes to MNIST's width, scale the longer side to 20 px keeping the aspect ratio,
     stretch the contrast and centre the centre of mass in 28x28 (`mnist_digit`). A 28x28 image
     that is noisy or already MNIST is only inverted when needed, so its noise reaches the model
-    as it is (`_mnist_sized`). Raises ValueError as `read_upload` does.
+    as it is (`_mnist_sized`).
+
+    Raises:
+        ValueError: the file is empty, not an image, damaged, too large or fully transparent; the
+            message is one sentence for the person who uploaded it.
     """
     image, steps, notes = _decode(data)
     grey, alpha, clear_grey = _grey_and_alpha(image)

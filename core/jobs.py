@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from core import pipeline, visitors
+from core import checkpoints, pipeline, visitors
 from core.registry import Recipe
 from core.trainer import TrainEvent, TrainResult, prepare_data
 from core.training_cost import estimate_seconds
@@ -73,11 +73,11 @@ QUEUED, LOADING, TRAINING, EVALUATING = "queued", "loading", "training", "evalua
 DONE, CANCELLED, FAILED = "done", "cancelled", "failed"
 RUNNING_STATES = (QUEUED, LOADING, TRAINING, EVALUATING)
 
-_jobs: dict[str, "TrainJob"] = {}
+_jobs: dict[str, TrainJob] = {}
 _forgotten: OrderedDict[str, float] = OrderedDict()  # id -> when it finished
 _jobs_lock = threading.Lock()
 _queue = threading.Condition()  # guards _waiting and _training
-_waiting: list["TrainJob"] = []  # in order of arrival; the first ones take free slots
+_waiting: list[TrainJob] = []  # in order of arrival; the first ones take free slots
 _training = 0                    # jobs holding a slot
 
 
@@ -201,7 +201,7 @@ class TrainJob:
 
     # --- control ----------------------------------------------------------------------------
 
-    def start(self) -> "TrainJob":
+    def start(self) -> TrainJob:
         self._thread.start()
         return self
 
@@ -220,7 +220,7 @@ class TrainJob:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def save(self, name: str, store: visitors.StoreLimits = visitors.StoreLimits(),
+    def save(self, name: str, store: visitors.StoreLimits | None = None,
              replace_shipped: bool = False) -> Path:
         """Save the trained model as a visitor's model named `name` (`core.visitors`); once per run.
 
@@ -234,9 +234,8 @@ class TrainJob:
             if self.saved_as is not None:
                 raise ValueError(f"This run is already saved as {self.saved_as!r}; each run is saved once. "
                                  "Train again to save another model.")
-            with visitors.reserve(name, self.model, store, replace_shipped) as (checkpoint_name, overwrite):
-                path = pipeline.save(self._trained, checkpoint_name, overwrite=overwrite)
-            self.saved_as = checkpoint_name
+            path = pipeline.save_for_visitor(self._trained, name, store, replace_shipped)
+            self.saved_as = path.name.removesuffix(checkpoints.SUFFIX)
         return path
 
     # --- the thread -------------------------------------------------------------------------

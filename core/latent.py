@@ -9,6 +9,7 @@ model's weights hash and the test digits, so a retrained checkpoint never shows 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import os
 import sys
@@ -21,10 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from core import checkpoints
+from core import PROJECT_DIR, checkpoints
 from core import data as data_lib
-from core.data import PROJECT_DIR, Digits
-from core.files import write_atomic
+from core.data import Digits
+from core.files import WriteError, write_atomic
 from core.flights import SingleFlight
 from core.inference import run_batches
 from core.latent_view import Projection, fit_projection
@@ -149,6 +150,7 @@ class LatentMap:
     trustworthiness: float   # against the pixels (Venna & Kaski 2001): are map neighbours real neighbours?
     seconds: float           # how long computing it took
     projection: Projection | None = None  # a PCA map's PCA, which places new digits on it
+    unsaved: str | None = None  # why a map computed here could not be kept on disk (a sentence), else None
 
 
 def map_indices(total: int, points: int, seed: int = MAP_SEED) -> np.ndarray:
@@ -317,7 +319,8 @@ _map_flights = SingleFlight(slots=1)
 def get_map(space: str, model: nn.Module | None, weights_sha256: str | None, digits: Digits,
             method: str = "tsne", points: int = DEFAULT_POINTS, perplexity: float = DEFAULT_PERPLEXITY,
             progress: Progress | None = None) -> LatentMap:
-    """A map from the disk cache, else computed and saved in `map_cache_dir()`.
+    """A map from the disk cache, else computed and saved in `map_cache_dir()` (when it cannot be
+    saved, its `unsaved` says why).
 
     Sessions asking for the same uncached map at once share one computation (they wait for it,
     seeing its progress); different maps are computed one after the other.
@@ -334,7 +337,10 @@ def get_map(space: str, model: nn.Module | None, weights_sha256: str | None, dig
         except FileNotFoundError:
             pass
         latent_map = compute_map(model, digits, method, points, perplexity, report)
-        save_map(map_cache_dir() / name, latent_map)
+        try:
+            save_map(map_cache_dir() / name, latent_map)
+        except WriteError as exc:  # a full disk or a read-only folder: the map is still good to show
+            return dataclasses.replace(latent_map, unsaved=str(exc))
         return latent_map
 
     return _map_flights.run(name, compute, progress)

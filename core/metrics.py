@@ -129,7 +129,7 @@ class ModelMetrics:
     psnr_denoised: float | None = None
 
     @classmethod
-    def from_dict(cls, values: dict) -> "ModelMetrics":
+    def from_dict(cls, values: dict) -> ModelMetrics:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 

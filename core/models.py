@@ -11,11 +11,11 @@ Every autoencoder takes images (B, 1, 28, 28) in [0, 1] and offers
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -105,7 +105,7 @@ class DenseConfig:
 def _mlp(sizes: list[int]) -> nn.Sequential:
     """Linear layers with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
@@ -319,7 +319,7 @@ def code_maps(codes: np.ndarray, code_shape: tuple[int, ...]) -> np.ndarray:
     if len(code_shape) == 3:
         return codes.reshape(len(codes), *code_shape)
     size = code_shape[0]
-    rows = max(r for r in range(1, int(math.isqrt(size)) + 1) if size % r == 0)
+    rows = max(r for r in range(1, math.isqrt(size) + 1) if size % r == 0)
     return codes.reshape(len(codes), 1, rows, size // rows)
 
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core import checkpoints, evaluate, thumbnails
+from core import checkpoints, evaluate, thumbnails, visitors
 from core import data as data_lib
-from core.metrics import ModelMetrics
+from core.catalogue import headline
 from core.registry import Recipe, get_spec, list_models
 from core.trainer import TrainEvent, TrainResult, train_model
 
@@ -67,22 +67,17 @@ def save(trained: Trained, name: str | None = None, overwrite: bool = False) -> 
     return path
 
 
-def load_or_train(name: str, callbacks: list[Callable[[TrainEvent], None]] = (),
-                  should_stop: Callable[[], bool] = lambda: False) -> tuple[nn.Module, dict]:
-    """Load a registry model's checkpoint, training, evaluating and saving it first when there is none.
+def save_for_visitor(trained: Trained, text: str, limits: visitors.StoreLimits | None = None,
+                     replace_shipped: bool = False) -> Path:
+    """Save a trained model as a visitor's model under the name `text` stands for, by the rules of
+    `core.visitors.reserve` (a free name, room in the store), with its thumbnail; returns the path.
 
-    A stale or corrupt file is reported (raised), never silently replaced.
+    Raises:
+        ValueError: a bad or shipped name, or no room left.
+        FileExistsError: another model has this name.
     """
-    try:
-        return checkpoints.load(name)
-    except FileNotFoundError:
-        pass
-    trained = train_and_evaluate(name, callbacks=list(callbacks), should_stop=should_stop)
-    try:
-        save(trained)
-    except FileExistsError:
-        pass  # another session trained it meanwhile; both are valid, theirs is on disk
-    return checkpoints.load(name)
+    with visitors.reserve(text, trained.model, limits or visitors.StoreLimits(), replace_shipped) as (name, overwrite):
+        return save(trained, name, overwrite=overwrite)
 
 
 # --- command line ----------------------------------------------------------------------------
@@ -115,7 +110,7 @@ def _train_and_save(name: str, changes: dict, dry_run: bool, threads: int, live:
         return f"{name:>10} dry run ok: loss {result.history[-1]['train']['loss']:.4f}"
     trained = train_and_evaluate(name, recipe, callbacks=callbacks)
     path = save(trained, overwrite=True)
-    return f"{name:>10} saved {path} in {trained.result.seconds:.0f}s: {evaluate.headline(ModelMetrics.from_dict(trained.metrics), recipe.noise is not None)}"
+    return f"{name:>10} saved {path} in {trained.result.seconds:.0f}s: {headline(trained.metrics, recipe.noise is not None)}"
 
 
 def longest_first(names: list[str]) -> list[str]:

@@ -7,13 +7,23 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from core.models import (ClassifierConfig, ConvAE, ConvConfig, DenseAE, DenseConfig,
-                         DigitClassifier, TiedAE, TiedConfig, VAE, VAEConfig)
+from core import KERAS_NOISE_FACTOR
+from core.models import (
+    VAE,
+    ClassifierConfig,
+    ConvAE,
+    ConvConfig,
+    DenseAE,
+    DenseConfig,
+    DigitClassifier,
+    TiedAE,
+    TiedConfig,
+    VAEConfig,
+)
 
 OPTIMIZERS = ("adam", "adadelta")
 
 
-KERAS_NOISE_FACTOR = 0.5  # the Keras blog's noise factor: the denoising recipe, evaluation, the lab's default
 
 
 @dataclass(frozen=True)
@@ -157,8 +167,3 @@ def config_from_dict(name: str, values: dict):
                          f"(expected {sorted(names)}, found {sorted(values)}).")
     converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return cls(**converted)
-
-
-def recipe_from_dict(values: dict) -> Recipe:
-    known = {f.name for f in dataclasses.fields(Recipe)}
-    return Recipe(**{k: v for k, v in values.items() if k in known})

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -111,7 +111,8 @@ def pick_device() -> torch.device:
 def augment(x: torch.Tensor, max_shift: float, generator: torch.Generator) -> torch.Tensor:
     """Random small affine warps: shift up to max_shift px, rotate up to 10 degrees, zoom +-10%."""
     n = x.shape[0]
-    rand = lambda: torch.rand(n, generator=generator) * 2 - 1  # uniform in [-1, 1]
+    def rand():
+        return torch.rand(n, generator=generator) * 2 - 1  # uniform in [-1, 1]
     angle = rand() * math.radians(10)
     scale = 1 + rand() * 0.1
     shift = torch.stack([rand(), rand()], 1) * (2 * max_shift / 28)  # pixels -> grid units
@@ -130,7 +131,8 @@ def restyle_ink(x: torch.Tensor, strength: float, generator: torch.Generator) ->
     brightness down to 1 - 0.2 * strength (faint ink). `strength` scales all three; 1 is the most.
     """
     n = x.shape[0]
-    rand = lambda: (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1).to(x.device, x.dtype)  # [-1, 1]
+    def rand():
+        return (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1).to(x.device, x.dtype)  # [-1, 1]
     width = rand() * strength
     thicker = x + width.clamp(min=0) * (F.max_pool2d(x, 3, 1, 1) - x)
     styled = thicker + 0.5 * width.clamp(max=0) * (x + F.max_pool2d(-x, 3, 1, 1))  # -maxpool(-x): erosion

@@ -22,7 +22,7 @@ from pathlib import Path
 from torch import nn
 
 from core import checkpoints
-from core.registry import Recipe, list_models
+from core.registry import list_models
 
 USE_MARK_SECONDS = 60.0  # a model's "last used" time is refreshed at most this often (one utime call)
 HEADER_ALLOWANCE = 64 * 2**10  # bytes of metadata beside the weights, when estimating a file's size
@@ -154,11 +154,3 @@ def reserve(text: str, model: nn.Module, limits: StoreLimits = StoreLimits(), re
         _make_room(size, limits)
         yield name, False  # never overwrite: of two processes saving one name, the file system picks one
     _last_marked.pop(name, None)
-
-
-def save_model(text: str, model: nn.Module, recipe: Recipe, result=None, metrics: dict | None = None,
-               model_name: str | None = None, limits: StoreLimits = StoreLimits(),
-               replace_shipped: bool = False) -> Path:
-    """Save a visitor's model under the name `text` stands for, by the rules of `reserve`; returns the path."""
-    with reserve(text, model, limits, replace_shipped) as (name, overwrite):
-        return checkpoints.save(name, model, recipe, result, metrics, model_name=model_name, overwrite=overwrite)

@@ -133,7 +133,7 @@ def test_concurrent_saves_of_one_name_one_wins_and_the_file_is_whole(checkpoint_
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["refused", "saved"]
-    loaded, meta = checkpoints.load("race")
+    _loaded, meta = checkpoints.load("race")
     assert any(checkpoints.weights_hash(m.state_dict()) == meta["sha256"] for m in models)
     assert [p.name for p in (checkpoint_dir / "visitors").iterdir()] == ["race.safetensors"]  # no temp files left
 

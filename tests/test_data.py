@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+import core
 from core import data
 
-OFFICIAL_IDX = data.PROJECT_DIR.parent / "shared" / "data" / "mnist"
+OFFICIAL_IDX = core.PROJECT_DIR.parent / "shared" / "data" / "mnist"
 OFFICIAL_MD5 = {"t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
                 "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+import core
 from core import checkpoints, data, denoise, metrics
 from core.registry import create_model
 
@@ -38,7 +39,7 @@ def test_denoise_keeps_the_shape_of_one_digit_or_many(digits):
     clean, _ = digits
     one, many = denoise.denoise(model, clean[0]), denoise.denoise(model, clean[:5])
     assert one.shape == (28, 28) and many.shape == (5, 28, 28)
-    assert one.dtype == np.float32 and 0 <= many.min() and many.max() <= 1
+    assert one.dtype == np.float32 and many.min() >= 0 and many.max() <= 1
     np.testing.assert_allclose(one, many[0], atol=1e-6)
 
 
@@ -105,7 +106,7 @@ def test_sweep_lines_are_kept_on_disk_by_weights_hash(checkpoint_dir):
     import shutil
 
     for name in ("classifier", "conv"):
-        shutil.copy(checkpoints.PROJECT_DIR / "checkpoints" / f"{name}.safetensors", checkpoint_dir)
+        shutil.copy(core.PROJECT_DIR / "checkpoints" / f"{name}.safetensors", checkpoint_dir)
     test = data.load("mnist", "test")
     clean, labels = test.images[:50] / 255.0, test.labels[:50]
     calls = []
@@ -134,7 +135,7 @@ def test_out_of_depth_says_so_for_a_blank_output_or_an_unsure_reading(digits):
 
 
 def test_the_shipped_denoiser_knows_a_page_of_noise_is_no_digit(digits):
-    clean, labels = digits
+    clean, _labels = digits
     models = {name: checkpoints.load(name)[0] for name in ("denoising", "classifier")}
     noisy = data.add_noise(clean, "gaussian", 0.5, seed=2)
     denoised = denoise.denoise(models["denoising"], noisy)

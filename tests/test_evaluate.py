@@ -59,13 +59,13 @@ def test_json_has_every_shipped_model(capsys):
 
 
 def test_stored_metrics_read_back_into_the_record_and_headlines_follow_the_recipe():
-    from core import checkpoints
+    from core import catalogue, checkpoints
 
     for name in list_models():
         meta = checkpoints.read_meta(name)
         record = metrics.ModelMetrics.from_dict(meta["metrics"])
         assert record.as_dict() == meta["metrics"]  # every stored key is a field: nothing lost
-        assert evaluate.checkpoint_headline(meta)
-    old = metrics.ModelMetrics.from_dict({"bce": 0.1, "psnr_denoised": 20.0, "a key from older files": 1})
-    assert evaluate.headline(old) == "BCE 0.1000 per pixel"
-    assert evaluate.headline(old, denoiser=True) == "PSNR 20.0 dB at noise 0.5"
+        assert catalogue.checkpoint_headline(meta)
+    old = metrics.ModelMetrics.from_dict({"bce": 0.1, "psnr_denoised": 20.0, "a key from older files": 1}).as_dict()
+    assert catalogue.headline(old) == "BCE 0.1000 per pixel"
+    assert catalogue.headline(old, denoiser=True) == "PSNR 20.0 dB at noise 0.5"

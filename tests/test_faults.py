@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import ui
 from core import checkpoints, jobs
 from core.registry import create_model, get_spec
+from ui import pages
 
 PROJECT = Path(__file__).resolve().parents[1]
 APP = str(PROJECT / "app.py")
 SHIPPED = PROJECT / "checkpoints"
-PAGE_FILES = ["app.py", *ui.PAGES]
+PAGE_FILES = ["app.py", *(page.path for page in pages.PAGES)]
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def damage(path: Path) -> None:
 
 
 def open_page(page: str, before_run=None) -> AppTest:
-    """A fresh session on `page` (a file of ui.PAGES, or "app.py" for home), after its first run."""
+    """A fresh session on `page` (a file of pages.PAGES, or "app.py" for home), after its first run."""
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
     if page != "app.py":
@@ -65,10 +65,10 @@ def retrain_links(at: AppTest) -> list[str]:
 # --- a damaged checkpoint ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("page, victim", [
-    ("pages/1_Reconstruction.py", "conv"),
-    ("pages/2_Denoising.py", "denoising"),
-    ("pages/3_Latent_Space.py", "ae20"),
-    ("pages/4_Generate.py", "vae2"),
+    ("views/reconstruction.py", "conv"),
+    ("views/denoising.py", "denoising"),
+    ("views/latent_space.py", "ae20"),
+    ("views/generate.py", "vae2"),
 ])
 def test_a_damaged_checkpoint_is_explained_with_a_way_to_retrain_it(checkpoint_copy, page, victim):
     damage(checkpoint_copy / f"{victim}.safetensors")
@@ -84,14 +84,14 @@ def test_home_and_anomaly_pages_say_how_to_get_a_damaged_model_back(checkpoint_c
     home = open_page("app.py")
     assert not home.exception
     assert any("'dense' is damaged" in message and "retrain" in message for message in texts(home.warning))
-    anomaly = open_page("pages/5_Anomaly.py")
+    anomaly = open_page("views/anomaly.py")
     assert not anomaly.exception
     assert any("train `vae_one` on the Train page" in message for message in texts(anomaly.warning))
 
 
 def test_a_checkpoint_damaged_between_two_runs_of_a_session(checkpoint_copy):
     """The session already holds the model; on its next run the page notices the new file."""
-    at = open_page("pages/1_Reconstruction.py", lambda at: at.session_state.__setitem__("rec_models", ["dense", "conv"]))
+    at = open_page("views/reconstruction.py", lambda at: at.session_state.__setitem__("rec_models", ["dense", "conv"]))
     assert not at.exception and not at.error
     damage(checkpoint_copy / "conv.safetensors")
     at.run()
@@ -104,7 +104,7 @@ def test_a_checkpoint_damaged_between_two_runs_of_a_session(checkpoint_copy):
 def test_other_pages_and_sessions_keep_working_beside_a_damaged_checkpoint(checkpoint_copy):
     damage(checkpoint_copy / "conv.safetensors")
     damage(checkpoint_copy / "vae.safetensors")
-    pages = ("pages/3_Latent_Space.py", "pages/4_Generate.py", "pages/5_Anomaly.py", "pages/6_Train.py")
+    pages = ("views/latent_space.py", "views/generate.py", "views/anomaly.py", "views/train.py")
     sessions = [open_page(page) for page in pages]
     for at in sessions:
         at.run()  # a second run of each, after every other session has run
@@ -116,7 +116,7 @@ def test_other_pages_and_sessions_keep_working_beside_a_damaged_checkpoint(check
 # --- a checkpoint deleted under a running session ------------------------------------------------
 
 def test_a_checkpoint_deleted_while_a_session_uses_it(checkpoint_copy):
-    at = open_page("pages/4_Generate.py")
+    at = open_page("views/generate.py")
     assert not at.exception and not at.error
     (checkpoint_copy / "vae2.safetensors").unlink()
     at.run()
@@ -126,7 +126,7 @@ def test_a_checkpoint_deleted_while_a_session_uses_it(checkpoint_copy):
 
 
 def test_a_picked_model_deleted_while_the_session_has_it_selected(checkpoint_copy):
-    at = open_page("pages/2_Denoising.py", lambda at: at.session_state.__setitem__("den_model", "conv"))
+    at = open_page("views/denoising.py", lambda at: at.session_state.__setitem__("den_model", "conv"))
     assert not at.exception
     (checkpoint_copy / "conv.safetensors").unlink()
     at.run()
@@ -135,7 +135,7 @@ def test_a_picked_model_deleted_while_the_session_has_it_selected(checkpoint_cop
 
 
 def test_a_model_deleted_from_a_multiple_choice_drops_out_and_the_others_stay(checkpoint_copy):
-    at = open_page("pages/1_Reconstruction.py")
+    at = open_page("views/reconstruction.py")
     assert "vae" in at.multiselect(key="rec_models").value
     (checkpoint_copy / "vae.safetensors").unlink()
     at.run()
@@ -162,7 +162,7 @@ def test_two_sessions_saving_one_name_one_wins_and_the_other_is_told(checkpoint_
     saves at the same instant, is tested in test_checkpoints.py and test_jobs.py."""
     sessions = []
     for job in two_finished_jobs:  # each person's tab shows their own finished run
-        at = open_page("pages/6_Train.py", lambda at, job=job: at.query_params.__setitem__("job", job.id))
+        at = open_page("views/train.py", lambda at, job=job: at.query_params.__setitem__("job", job.id))
         assert at.session_state["trn_job"] is job
         at.text_input(key="trn_save_name").set_value("class-demo")
         at.button(key="FormSubmitter:trn_save_form-Save").click()
@@ -220,7 +220,7 @@ def test_overwrites_racing_with_readers_never_show_a_torn_file(checkpoint_dir):
 def test_with_no_checkpoints_every_page_starts_and_says_what_to_do(checkpoint_dir, page):
     at = open_page(page)
     assert not at.exception, at.exception[0].value
-    if page == "pages/6_Train.py":  # the way out: training works without any checkpoint
+    if page == "views/train.py":  # the way out: training works without any checkpoint
         assert not at.error and at.button(key="trn_start").disabled is False
         return
     messages = texts(at.error) + texts(at.warning)
@@ -252,7 +252,7 @@ def test_a_checkpoint_the_server_may_not_read_is_explained_without_its_path(chec
 
     monkeypatch.setattr(Path, "read_bytes", refuse_conv)
     os.utime(checkpoint_copy / "conv.safetensors")  # a new file stamp: no cached model of an earlier test
-    at = open_page("pages/1_Reconstruction.py")
+    at = open_page("views/reconstruction.py")
     assert not at.exception, at.exception[0].value
     expected = "The checkpoint 'conv' cannot be read (Permission denied); restore the file or retrain it."
     assert expected in texts(at.error)
@@ -269,7 +269,7 @@ def test_saving_a_checkpoint_on_a_full_disk_says_so_and_leaves_nothing(checkpoin
         raise OSError(28, "No space left on device", str(checkpoint_dir))
 
     monkeypatch.setattr(files.os, "fsync", disk_full)
-    at = open_page("pages/6_Train.py", lambda at: at.query_params.__setitem__("job", job.id))
+    at = open_page("views/train.py", lambda at: at.query_params.__setitem__("job", job.id))
     at.text_input(key="trn_save_name").set_value("full-disk")
     at.button(key="FormSubmitter:trn_save_form-Save").click().run()
     assert not at.exception, at.exception[0].value

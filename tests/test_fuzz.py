@@ -30,7 +30,7 @@ NAN = float("nan")
 VIEWS = [  # (page, query string): every page, every tab that draws widgets of its own
     ("", ""), ("Reconstruction", ""), ("Reconstruction", "rec_tab=Worst+digits"),
     ("Reconstruction", "rec_tab=Codes"), ("Denoising", "den_tab=Noise+lab"), ("Denoising", "den_tab=Upload"),
-    ("Denoising", "den_tab=Draw"), ("Latent Space", ""), ("Generate", "gen_tab=Latent+grid"),
+    ("Denoising", "den_tab=Draw"), ("Latent space", ""), ("Generate", "gen_tab=Latent+grid"),
     ("Generate", "gen_tab=Live+sliders"), ("Generate", "gen_tab=Pick+a+digit"),
     ("Generate", "gen_tab=Interpolate"), ("Generate", "gen_tab=Sample"), ("Anomaly", ""), ("Train", ""),
 ]
@@ -187,7 +187,7 @@ def test_a_forged_1mb_latent_code_is_ignored_and_the_session_stays_fast(server):
 def test_a_selection_outside_the_plain_map_shows_no_digit_and_one_inside_shows_its_digit(server):
     async def select():
         async with Session(server, run_timeout=RUN_BOUND) as session:
-            opened = await open_view(session, "Latent Space", "")
+            opened = await open_view(session, "Latent space", "")
             opened = await session.set_widget(opened, "lat_plain", "plain chart", bool_value=True)  # plotly's map
             (chart,) = [p for p in (getattr(e, e.WhichOneof("type")) for e in opened.elements)
                         if getattr(p, "id", "").split("-")[-1].startswith("lat_map_")]

@@ -78,8 +78,8 @@ def test_pickled_checkpoints_are_refused_on_the_pages_and_never_run(checkpoint_c
     (checkpoint_copy / "evil.safetensors").write_bytes(pickle.dumps(WritesMarker(marker)))  # a user's name
 
     home = open_page("app.py")
-    denoising = open_page("pages/2_Denoising.py")
-    generate = open_page("pages/4_Generate.py")
+    denoising = open_page("views/denoising.py")
+    generate = open_page("views/generate.py")
     for at in (home, denoising, generate):
         assert not at.exception, at.exception[0].value
     assert not marker.exists()
@@ -97,7 +97,7 @@ def test_metadata_that_names_a_path_or_code_as_its_model_is_refused(checkpoint_c
             "recipe": {}, "sha256": checkpoints.weights_hash(state)}
     (checkpoint_copy / "dense.safetensors").write_bytes(
         save_safetensors(state, metadata={checkpoints.META_KEY: json.dumps(meta)}))
-    at = open_page("pages/2_Denoising.py", {"den_model": "dense"})
+    at = open_page("views/denoising.py", {"den_model": "dense"})
     assert not at.exception, at.exception[0].value
     assert any("'dense' no longer fits its model" in e.value for e in at.error)
 
@@ -114,7 +114,7 @@ def test_checkpoint_metadata_cannot_steer_where_the_app_writes(checkpoint_copy, 
     (checkpoint_copy / "mine.safetensors").write_bytes(
         save_safetensors(load_safetensors(blob), metadata={checkpoints.META_KEY: json.dumps(meta)}))
     before = set(tmp_path.rglob("*"))
-    at = open_page("pages/2_Denoising.py", {"den_model": "mine"})
+    at = open_page("views/denoising.py", {"den_model": "mine"})
     assert not at.exception, at.exception[0].value
     curves = denoise.curves_dir().resolve()
     written = [p for p in set(tmp_path.rglob("*")) - before if p.is_file() and curves not in p.resolve().parents]
@@ -137,7 +137,7 @@ def test_many_files_at_once_each_get_an_answer(checkpoint_copy):
     good = digit_png(0)
     files = [(f"digit-{i}.png", good, "image/png") if i % 3 else (f"junk-{i}.png", b"\x00" * 64, "image/png")
              for i in range(40)]
-    at = open_page("pages/2_Denoising.py", {"den_tab": "Upload"})
+    at = open_page("views/denoising.py", {"den_tab": "Upload"})
     at.get("file_uploader")[0].set_value(files).run()
     assert not at.exception
     junk = [name for name, _, _ in files if name.startswith("junk")]
@@ -150,11 +150,11 @@ def test_many_files_at_once_each_get_an_answer(checkpoint_copy):
 def test_file_names_with_path_separators_are_only_shown_never_used_as_paths(checkpoint_copy, tmp_path, name, monkeypatch):
     monkeypatch.chdir(tmp_path)  # anything the page wrote relative to the working folder would land here
     before = set(tmp_path.rglob("*"))
-    at = open_page("pages/2_Denoising.py", {"den_tab": "Upload"})
+    at = open_page("views/denoising.py", {"den_tab": "Upload"})
     at.get("file_uploader")[0].set_value((name, digit_png(0), "image/png")).run()
     assert not at.exception and not at.error
     (box,) = result_boxes(at)
-    assert [m.value for m in box.markdown][0] == f"**{name}**"
+    assert next(m.value for m in box.markdown) == f"**{name}**"
     assert set(tmp_path.rglob("*")) == before
 
 
@@ -162,7 +162,7 @@ def test_an_image_too_large_to_decode_is_refused_with_a_sentence(checkpoint_copy
     header = bytearray(png((8, 8)))
     header[16:24] = (40_000).to_bytes(4, "big") * 2  # IHDR claims 40,000 x 40,000 pixels in a tiny file
     header[29:33] = zlib.crc32(header[12:29]).to_bytes(4, "big")  # with a valid checksum
-    at = open_page("pages/2_Denoising.py", {"den_tab": "Upload"})
+    at = open_page("views/denoising.py", {"den_tab": "Upload"})
     at.get("file_uploader")[0].set_value(("bomb.png", bytes(header), "image/png")).run()
     assert not at.exception
     assert "megapixels" in at.error[0].value and not result_boxes(at)
@@ -174,7 +174,7 @@ def test_an_upload_is_decoded_once_not_on_every_rerun(monkeypatch):
     decoded = []
     prepare = images.prepare_upload
     monkeypatch.setattr(images, "prepare_upload", lambda data: decoded.append(len(data)) or prepare(data))
-    at = open_page("pages/2_Denoising.py", {"den_tab": "Upload"})
+    at = open_page("views/denoising.py", {"den_tab": "Upload"})
     at.get("file_uploader")[0].set_value([("seven.png", digit_png(0), "image/png"),
                                           ("junk.png", b"\x00" * 64, "image/png")]).run()
     at.toggle(key="den_upload_noise").set_value(True).run()
@@ -184,7 +184,7 @@ def test_an_upload_is_decoded_once_not_on_every_rerun(monkeypatch):
 
 
 def test_the_uploader_tells_the_browser_the_size_limit(checkpoint_copy):
-    at = open_page("pages/2_Denoising.py", {"den_tab": "Upload"})
+    at = open_page("views/denoising.py", {"den_tab": "Upload"})
     assert at.get("file_uploader")[0].proto.max_upload_size_mb == MAX_UPLOAD_MB
 
 
@@ -279,7 +279,7 @@ def finished_job():
 @pytest.mark.parametrize("name", ["../escape", "../../tmp/evil", "/tmp/evil", "a/b", "..", ".", "x.safetensors",
                                   "nul\x00byte", "évil", "C:\\evil", "~root", "-starts-with-dash"])
 def test_a_checkpoint_name_cannot_leave_the_folder(checkpoint_dir, finished_job, name):
-    at = open_page("pages/6_Train.py")
+    at = open_page("views/train.py")
     at.query_params["job"] = finished_job.id
     at.run()
     at.text_input(key="trn_save_name").set_value(name)
@@ -293,7 +293,7 @@ def test_a_checkpoint_name_cannot_leave_the_folder(checkpoint_dir, finished_job,
 
 # --- the code: no shell, no unpickling, file writes only where reviewed ---------------------------------
 
-APP_CODE = sorted([PROJECT / "app.py", PROJECT / "ui.py", *(PROJECT / "pages").glob("*.py"),
+APP_CODE = sorted([PROJECT / "app.py", *(PROJECT / "ui").glob("*.py"), *(PROJECT / "views").glob("*.py"),
                    *(PROJECT / "core").rglob("*.py"), *(PROJECT / "components").rglob("*.py")])
 FORBIDDEN_MODULES = {"subprocess", "pickle", "marshal", "shelve", "dill", "cloudpickle", "pty", "socketserver"}
 FORBIDDEN_NAMES = {"eval", "exec", "compile", "__import__", "breakpoint"}
@@ -307,7 +307,6 @@ WRITING_CALLS = {("shutil", "rmtree"), ("shutil", "move"), ("shutil", "copy"), (
 REVIEWED_WRITERS = {
     ("core/files.py", "write_atomic"): "the one atomic writer: its callers, below, are reviewed like writers",
     ("core/checkpoints.py", "_write_atomic"): "path_for(name): validate_name allows [a-z0-9_-] only",
-    ("core/checkpoints.py", "delete"): "path_for(name), as above",
     ("core/visitors.py", "_make_room"): "deletes only files list_visitor_models() found in the visitors' "
                                         "folder, through path_for: never a shipped file",
     ("core/visitors.py", "mark_used"): "path_for(name) of a non-registry name: the visitors' folder; only a time stamp",
@@ -371,7 +370,7 @@ def test_the_only_unpickler_admits_arrays_only():
 def test_app_code_runs_no_shell_command_and_evaluates_no_strings():
     for path in APP_CODE:
         where = path.relative_to(PROJECT)
-        for function, node in calls(path):
+        for _function, node in calls(path):
             name = dotted(node.func)
             assert not (len(name) == 1 and name[0] in FORBIDDEN_NAMES), f"{where}:{node.lineno} calls {name[0]}"
             assert not (name[:1] == ("os",) and name[-1] in FORBIDDEN_OS), f"{where}:{node.lineno} calls os.{name[-1]}"

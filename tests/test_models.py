@@ -78,7 +78,7 @@ def test_tied_has_one_weight_matrix_used_both_ways():
 
 
 def test_loss_terms_are_named():
-    x, y = batch()
+    x, _y = batch()
     vae = create_model("vae").train()
     assert set(vae.loss(vae(x), x)) == {"loss", "recon", "kl"}
     sparse = create_model("sparse")

@@ -20,7 +20,7 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 def open_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
-    at.switch_page("pages/5_Anomaly.py")
+    at.switch_page("views/anomaly.py")
     at.run()
     assert not at.exception, at.exception[0].value
     return at
@@ -146,11 +146,11 @@ def test_the_page_says_with_numbers_which_digits_pass(shown):
 
 
 def test_a_link_sets_the_threshold_and_a_threshold_out_of_range_falls_back_with_a_note():
-    at = open_app_page("pages/5_Anomaly.py", query_params={"an_score": "Negative ELBO", "an_threshold_vae_one": "200"},
+    at = open_app_page("views/anomaly.py", query_params={"an_score": "Negative ELBO", "an_threshold_vae_one": "200"},
                        timeout=300)
     assert at.radio(key="an_score").value == "elbo" and at.slider(key="an_threshold_vae_one").value == 200
     assert not at.info
-    at = open_app_page("pages/5_Anomaly.py", query_params={"an_threshold_vae_one_ratio": "-500", "an_model": "nosuch"},
+    at = open_app_page("views/anomaly.py", query_params={"an_threshold_vae_one_ratio": "-500", "an_model": "nosuch"},
                        timeout=300)
     note = at.info[0].value
     assert "`an_threshold_vae_one_ratio=-500`" in note and "`an_model=nosuch`" in note

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+import core
 from core import checkpoints, data, denoise
 from core.denoise import NOISE_RANGES
 from tests.pages import open_app_page
@@ -26,7 +27,7 @@ def small_sweep(monkeypatch, tmp_path):
 def open_page(tab: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
-    at.switch_page("pages/2_Denoising.py")
+    at.switch_page("views/denoising.py")
     if tab:
         at.session_state["den_tab"] = tab
     at.run()
@@ -168,7 +169,7 @@ def test_the_draw_tab_waits_for_a_drawing():
 
 def test_the_page_works_without_a_classifier(checkpoint_dir):
     for name in ("denoising", "conv"):
-        shutil.copy2(checkpoints.PROJECT_DIR / "checkpoints" / f"{name}.safetensors", checkpoint_dir)
+        shutil.copy2(core.PROJECT_DIR / "checkpoints" / f"{name}.safetensors", checkpoint_dir)
     at = open_page()
     assert len(image_urls(at.main)) == 8
     notes = " ".join(c.value for c in at.caption)
@@ -182,13 +183,13 @@ def test_the_page_works_without_a_classifier(checkpoint_dir):
 
 
 def test_a_link_sets_the_noise_and_the_denoiser_and_a_bad_value_falls_back_with_a_note():
-    at = open_app_page("pages/2_Denoising.py", timeout=180,
+    at = open_app_page("views/denoising.py", timeout=180,
                        query_params={"den_kind": NOISE_RANGES["masking"].label, "den_strength_masking": "0.3",
                                      "den_model": "conv"})
     assert at.selectbox(key="den_kind").value == "masking"
     assert at.slider(key="den_strength_masking").value == 0.3
     assert at.selectbox(key="den_model").value == "conv" and not at.info
-    at = open_app_page("pages/2_Denoising.py", timeout=180, query_params={"den_kind": "fire"})
+    at = open_app_page("views/denoising.py", timeout=180, query_params={"den_kind": "fire"})
     assert at.selectbox(key="den_kind").value == "gaussian"
     assert "`den_kind=fire`" in at.info[0].value
 
@@ -198,7 +199,7 @@ def test_an_out_of_depth_result_is_said_in_a_sentence_not_shown_as_a_result(chec
     from core.registry import create_model, get_spec
 
     for name in ("classifier", "conv"):
-        shutil.copy2(checkpoints.PROJECT_DIR / "checkpoints" / f"{name}.safetensors", checkpoint_dir)
+        shutil.copy2(core.PROJECT_DIR / "checkpoints" / f"{name}.safetensors", checkpoint_dir)
     flat = create_model("denoising")
     for parameter in flat.parameters():
         parameter.data.zero_()  # every output pixel sigmoid(0) = 0.5

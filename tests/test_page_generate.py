@@ -11,7 +11,7 @@ from core import checkpoints, data, generate, latent
 from tests.pages import open_app_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "pages/4_Generate.py"
+PAGE = "views/generate.py"
 TABS = ["Latent grid", "Live sliders", "Pick a digit", "Interpolate", "Sample"]
 
 

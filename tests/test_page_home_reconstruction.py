@@ -9,7 +9,6 @@ from streamlit.testing.v1 import AppTest
 from core.registry import list_models
 from tests.pages import open_app_page
 
-
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
@@ -52,7 +51,7 @@ def test_model_cards_open_the_page_that_shows_the_model():
 @pytest.fixture
 def reconstruction():
     at = _app()
-    at.switch_page("pages/1_Reconstruction.py")
+    at.switch_page("views/reconstruction.py")
     at.run()
     assert not at.exception
     return at
@@ -166,7 +165,7 @@ def originals_label(at) -> str:
 
 def shared_link(query: dict) -> AppTest:
     """A fresh visit to the Reconstruction page through a link carrying `query`."""
-    return open_app_page("pages/1_Reconstruction.py", query_params=query)
+    return open_app_page("views/reconstruction.py", query_params=query)
 
 
 def test_a_link_reproduces_the_models_and_digits():

@@ -27,7 +27,7 @@ def open_page(**state) -> AppTest:
     """The page after its first run; lat_plain=True for the plotly maps."""
     at = AppTest.from_file(APP, default_timeout=600)
     at.run()
-    at.switch_page("pages/3_Latent_Space.py")
+    at.switch_page("views/latent_space.py")
     for key, value in state.items():
         at.session_state[key] = value
     at.run()
@@ -213,12 +213,12 @@ def test_without_components_v2_the_plain_chart_stands_in_and_says_why(monkeypatc
 def test_a_link_opens_the_space_method_and_linked_maps_it_names_and_a_bad_value_falls_back_with_a_note():
     from tests.pages import open_app_page
 
-    at = open_app_page("pages/3_Latent_Space.py", timeout=600,
+    at = open_app_page("views/latent_space.py", timeout=600,
                        query_params={"lat_space": "conv", "lat_method": "PCA", "lat_more": ["deep", "vae"]})
     assert at.selectbox(key="lat_space").value == "conv" and at.radio(key="lat_method").value == "pca"
     names = [v["name"] for v in map_views(at)]
     assert names[0] == "conv-pca" and names[4:] == ["deep-pca", "vae-pca"]
     assert not [i for i in at.info if "link" in i.value]
-    at = open_app_page("pages/3_Latent_Space.py", timeout=600, query_params={"lat_space": "nonsense"})
+    at = open_app_page("views/latent_space.py", timeout=600, query_params={"lat_space": "nonsense"})
     assert at.selectbox(key="lat_space").value == "ae20"
     assert any("`lat_space=nonsense`" in i.value for i in at.info)

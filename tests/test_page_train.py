@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import ui
 from core import checkpoints, jobs, training_cost
 from core.registry import get_spec
+from ui import settings
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "pages/6_Train.py"
+PAGE = "views/train.py"
 
 
 def open_train_page(job_id: str | None = None) -> AppTest:
@@ -47,7 +47,7 @@ def finish(at: AppTest, job: jobs.TrainJob) -> None:
 def app(checkpoint_dir):
     at = open_train_page()
     yield at
-    job = at.session_state["trn_job"] if "trn_job" in at.session_state else None
+    job = at.session_state.get("trn_job", None)
     if job is not None:  # never leave a job training into the next test
         job.cancel()
         job.wait(timeout=120)
@@ -114,7 +114,7 @@ def test_save_errors_are_sentences_and_shipped_models_are_out_of_reach(app, chec
 
 def test_the_operator_can_let_the_page_replace_a_shipped_model(checkpoint_dir, monkeypatch):
     monkeypatch.setenv("AE_ALLOW_REPLACE_SHIPPED", "1")
-    ui.operator_settings.clear()
+    settings.apply()  # as a server started with the setting does
     try:
         at = open_train_page()
         job = train(at, "tied", epochs=1)
@@ -125,7 +125,8 @@ def test_the_operator_can_let_the_page_replace_a_shipped_model(checkpoint_dir, m
         assert not at.error and "Saved as **tied**" in at.success[-1].value
         assert (checkpoint_dir / "tied.safetensors").is_file()
     finally:
-        ui.operator_settings.clear()
+        monkeypatch.undo()
+        settings.apply()
 
 
 def test_cancel_stops_the_run_and_keeps_the_model(app, checkpoint_dir):
@@ -139,7 +140,7 @@ def test_cancel_stops_the_run_and_keeps_the_model(app, checkpoint_dir):
     assert job.result.cancelled and job.result.epochs_done < 300
     assert "Stopped after" in app.warning[0].value
     app.button(key="FormSubmitter:trn_save_form-Save").click().run()
-    model, meta = checkpoints.load("my-dense")
+    _model, meta = checkpoints.load("my-dense")
     assert meta["cancelled"] and meta["epochs"] == job.result.epochs_done
 
 
@@ -208,10 +209,9 @@ def test_a_forgotten_run_link_gets_a_sentence(checkpoint_dir):
 
 
 def test_visitors_models_are_listed_apart(app, checkpoint_dir):
-    from core import visitors
-    from core.registry import create_model
+    from tests.visitor_models import save_visitor_model
 
-    visitors.save_model("class-model", create_model("dense"), get_spec("dense").recipe, model_name="dense")
+    save_visitor_model("class-model")
     app.run()
     assert any("1 of 100 saved models" in c.value for c in app.caption)
     table = app.dataframe[0].value

@@ -11,18 +11,6 @@ from core.registry import get_spec, list_models
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def test_load_or_train_trains_a_missing_model_once(checkpoint_dir, monkeypatch):
-    monkeypatch.setitem(__import__("core.registry").registry._REGISTRY, "tied",
-                        dataclasses.replace(get_spec("tied"), recipe=dataclasses.replace(get_spec("tied").recipe, epochs=1)))
-    events = []
-    model, meta = pipeline.load_or_train("tied", callbacks=[events.append])
-    assert events and meta["epochs"] == 1 and "bce" in meta["metrics"]
-    trained_events = len(events)
-    again, _ = pipeline.load_or_train("tied", callbacks=[events.append])
-    assert len(events) == trained_events  # loaded, not trained again
-    assert checkpoints.weights_hash(again.state_dict()) == meta["sha256"]
-
-
 def test_the_cli_trains_evaluates_and_saves_through_the_pipeline(checkpoint_dir, monkeypatch, capsys):
     monkeypatch.setitem(__import__("core.registry").registry._REGISTRY, "tied",
                         dataclasses.replace(get_spec("tied"), recipe=dataclasses.replace(get_spec("tied").recipe, epochs=1)))

@@ -1,6 +1,7 @@
 """The generic trainer: callbacks, cancel, repeatability, snapshots."""
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -108,19 +109,19 @@ def test_kl_warmup_ramps_from_zero():
     model.loss = spy
     trainer.fit(model, _recipe("vae", epochs=1, kl_warmup_epochs=2), max_batches=4)
     training_weights = weights[:4]
-    assert training_weights[0] == 0 and all(a < b for a, b in zip(training_weights, training_weights[1:]))
+    assert training_weights[0] == 0 and all(a < b for a, b in itertools.pairwise(training_weights))
     assert training_weights[-1] <= 0.5
 
 
 def test_adadelta_and_mse_are_selectable():
-    model, result = trainer.train_model("dense_mse", _recipe("dense_mse", optimizer="adadelta", lr=1.0), max_batches=2)
+    _model, result = trainer.train_model("dense_mse", _recipe("dense_mse", optimizer="adadelta", lr=1.0), max_batches=2)
     assert np.isfinite(result.history[-1]["train"]["loss"])
 
 
 def test_previews_arrive_inside_an_epoch_and_train_digits_cut_the_data():
     events = []
     recipe = _recipe("dense", epochs=1, train_digits=640, batch_size=64)
-    _, result = trainer.train_model("dense", recipe, callbacks=[events.append], preview_seconds=0.0)
+    _, _result = trainer.train_model("dense", recipe, callbacks=[events.append], preview_seconds=0.0)
     batches = [e for e in events if e.kind == "batch"]
     assert len(batches) == 10  # 640 digits in batches of 64
     assert all(e.snapshot is not None and e.snapshot.shape == (10, 28, 28) for e in batches)

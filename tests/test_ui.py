@@ -1,4 +1,4 @@
-"""ui.py's shared caches: built once, shared, and rebuilt when a checkpoint file changes."""
+"""The ui package: caches built once, shared, and rebuilt when a checkpoint file changes; settings; links."""
 
 import math
 import os
@@ -6,8 +6,9 @@ import os
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+import streamlit as st
 
-import ui
+from ui import caches, guard, links, settings
 
 
 def test_a_cached_figure_is_built_once_per_key_and_again_when_its_checkpoint_changes(checkpoint_dir):
@@ -19,20 +20,20 @@ def test_a_cached_figure_is_built_once_per_key_and_again_when_its_checkpoint_cha
         builds.append(1)
         return go.Figure(go.Bar(x=[1], y=[len(builds)]))
 
-    first = ui.cached_figure("test bars", build, 0.5, models=("dense",))
-    assert ui.cached_figure("test bars", build, 0.5, models=("dense",)) is first
+    first = caches.cached_figure("test bars", build, 0.5, models=("dense",))
+    assert caches.cached_figure("test bars", build, 0.5, models=("dense",)) is first
     assert len(builds) == 1
-    ui.cached_figure("test bars", build, 0.6, models=("dense",))  # another key value
-    ui.cached_figure("other bars", build, 0.5, models=("dense",))  # another figure
+    caches.cached_figure("test bars", build, 0.6, models=("dense",))  # another key value
+    caches.cached_figure("other bars", build, 0.5, models=("dense",))  # another figure
     assert len(builds) == 3
     stat = checkpoint.stat()
     os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # retrained: the file changed
-    assert ui.cached_figure("test bars", build, 0.5, models=("dense",)) is not first
+    assert caches.cached_figure("test bars", build, 0.5, models=("dense",)) is not first
     assert len(builds) == 4
 
 
 def test_shared_arrays_are_read_only():
-    scores = ui._read_only(np.zeros(3))
+    scores = caches._read_only(np.zeros(3))
     with pytest.raises(ValueError):
         scores[0] = 1.0
 
@@ -41,20 +42,19 @@ def test_the_checkpoint_listing_reads_no_file_again_while_none_changes_with_500_
     import shutil
 
     from core import checkpoints, visitors
-    from core.registry import create_model, get_spec
+    from tests.visitor_models import save_visitor_model
 
-    first = visitors.save_model("model-000", create_model("dense"), get_spec("dense").recipe, model_name="dense")
+    first = save_visitor_model("model-000")
     for i in range(1, 500):
         shutil.copy(first, first.with_name(f"model-{i:03d}.safetensors"))
-    assert len(ui.checkpoint_listing()) == 500
+    assert len(caches.checkpoint_listing()) == 500
     reads = []
     real = checkpoints.status
     monkeypatch.setattr(checkpoints, "status", lambda name: reads.append(name) or real(name))
-    assert len(ui.visitor_models()) == 500 and len(ui.available_models()) == 500
+    assert len(caches.visitor_models()) == 500 and len(caches.available_models()) == 500
     assert reads == []  # nothing re-read while the folders are unchanged
-    visitors.save_model("one-more", create_model("dense"), get_spec("dense").recipe, model_name="dense",
-                        limits=visitors.StoreLimits(max_models=1000))
-    assert "one-more" in dict(ui.checkpoint_listing())
+    save_visitor_model("one-more", limits=visitors.StoreLimits(max_models=1000))
+    assert "one-more" in dict(caches.checkpoint_listing())
 
 
 def test_operator_settings_come_from_the_environment_and_bad_values_get_a_sentence(monkeypatch):
@@ -63,17 +63,18 @@ def test_operator_settings_come_from_the_environment_and_bad_values_get_a_senten
     before = jobs.limits()
     monkeypatch.setenv("AE_TRAIN_MAX_MINUTES", "2.5")
     monkeypatch.setenv("AE_VISITOR_DROP_OLDEST_UNUSED", "yes")
-    ui.operator_settings.clear()
     try:
-        settings = ui.operator_settings()
-        assert settings.jobs.max_run_minutes == 2.5 and jobs.limits().max_run_minutes == 2.5
-        assert settings.store.drop_oldest_unused and not settings.allow_replace_shipped
+        settings.apply()  # what the server does at start-up
+        applied = settings.current()
+        assert applied.jobs.max_run_minutes == 2.5 and jobs.limits().max_run_minutes == 2.5
+        assert applied.store.drop_oldest_unused and not applied.allow_replace_shipped
         monkeypatch.setenv("AE_VISITOR_MAX_MODELS", "-3")
-        ui.operator_settings.clear()
+        settings.apply()
         with pytest.raises(ValueError, match="visitor_max_models = '-3' is not a valid value"):
-            ui.operator_settings()
+            settings.current()
     finally:
-        ui.operator_settings.clear()
+        monkeypatch.undo()
+        settings.apply()
         jobs.configure(before)
 
 
@@ -82,12 +83,12 @@ def test_per_checkpoint_caches_by_function_arguments_and_file(checkpoint_dir):
     checkpoint.write_bytes(b"weights")
     calls = []
 
-    @ui.per_checkpoint(ui.st.cache_resource)
+    @caches.per_checkpoint(st.cache_resource)
     def first(name, indices, scale=2):
         calls.append(("first", name, indices, scale))
         return object()
 
-    @ui.per_checkpoint(ui.st.cache_resource)
+    @caches.per_checkpoint(st.cache_resource)
     def second(name, indices, scale=2):
         calls.append(("second", name, indices, scale))
         return object()
@@ -103,9 +104,9 @@ def test_per_checkpoint_caches_by_function_arguments_and_file(checkpoint_dir):
 
 
 def test_a_view_link_carries_every_value_and_repeats_list_keys():
-    link = ui.view_link("http://host:8501/Reconstruction", {"rec_models": ["conv", "tied"], "rec_indices": ["5, 6"]})
+    link = links.view_link("http://host:8501/Reconstruction", {"rec_models": ["conv", "tied"], "rec_indices": ["5, 6"]})
     assert link == "http://host:8501/Reconstruction?rec_models=conv&rec_models=tied&rec_indices=5%2C+6"
-    assert ui.view_link("http://host:8501/Generate", {}) == "http://host:8501/Generate"
+    assert links.view_link("http://host:8501/Generate", {}) == "http://host:8501/Generate"
 
 
 # --- widget values from the browser ---------------------------------------------------------------
@@ -115,6 +116,8 @@ def widget_states(sent: dict, value_type: str = "double_value"):
     from streamlit.proto.WidgetStates_pb2 import WidgetState
     from streamlit.runtime.state.common import WidgetMetadata
     from streamlit.runtime.state.session_state import Serialized, WStates
+
+    guard.install()  # as ui.startup does before the first page runs
 
     def deserialize(value):
         if value is None:
@@ -144,23 +147,29 @@ def test_a_widget_value_of_another_kind_or_unreadable_is_the_default(sent):
 
 
 def test_the_warm_up_fills_what_the_pages_first_runs_need(monkeypatch):
-    """After ui.warm_up, the pages' first runs find their sprite sheets, codes and anomaly scores
+    """After caches.warm_up, the pages' first runs find their sprite sheets, codes and anomaly scores
     cached: none of them is computed again."""
     import streamlit as st
 
     from core import anomaly, latent, latent_view
 
     st.cache_resource.clear()
-    ui.warm_up()
+    caches.warm_up()
     computed = []
     monkeypatch.setattr(latent_view, "sprite_bundle", lambda *a, **k: computed.append("sprites"))
     monkeypatch.setattr(latent, "encode", lambda *a, **k: computed.append("codes"))
     monkeypatch.setattr(anomaly, "score_digits", lambda *a, **k: computed.append("scores"))
     monkeypatch.setattr(anomaly, "likelihood_ratio", lambda *a, **k: computed.append("ratio"))
-    ui.test_sprites()
-    ui.rebuilt_sprites("ae20")
-    ui.encoded_test_digits("vae2")
-    ui.encoded_test_digits("vae")
-    ui.anomaly_scores("vae_one", anomaly.BACKGROUND)
-    ui.anomaly_scores("vae_one")
+    caches.test_sprites()
+    caches.rebuilt_sprites("ae20")
+    caches.encoded_test_digits("vae2")
+    caches.encoded_test_digits("vae")
+    caches.anomaly_scores("vae_one", anomaly.BACKGROUND)
+    caches.anomaly_scores("vae_one")
     assert computed == []
+
+
+def test_the_guard_refuses_a_streamlit_it_was_not_written_for(monkeypatch):
+    monkeypatch.setattr(st, "__version__", "9.0.0")
+    with pytest.raises(RuntimeError, match="written for Streamlit"):
+        guard.install()

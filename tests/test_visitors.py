@@ -10,11 +10,11 @@ import torch
 
 from core import checkpoints, visitors
 from core.registry import create_model, get_spec, list_models
+from tests.visitor_models import save_visitor_model
 
 
 def save(text, model=None, **options):
-    model = model or create_model("dense")
-    return visitors.save_model(text, model, get_spec("dense").recipe, model_name="dense", **options)
+    return save_visitor_model(text, model, **options)
 
 
 def shipped_copy(checkpoint_dir, name="dense"):

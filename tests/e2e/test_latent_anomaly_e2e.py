@@ -9,14 +9,14 @@ from tests.e2e.conftest import digit_png, draw_seven, no_exception, open_page, s
 MAIN_MAP = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 
 # Where a point of the first map is on the screen: plotly's axes convert data to pixels.
-POINT_ON_SCREEN = """([trace, index]) => {
-    const chart = document.querySelector('%s');
+POINT_ON_SCREEN = f"""([trace, index]) => {{
+    const chart = document.querySelector('{MAIN_MAP}');
     const data = chart._fullData[trace], xa = chart._fullLayout.xaxis, ya = chart._fullLayout.yaxis;
     const rect = chart.getBoundingClientRect();
     return [rect.left + xa._offset + xa.d2p(data.x[index]), rect.top + ya._offset + ya.d2p(data.y[index])];
-}""" % MAIN_MAP
+}}"""
 
-MAP_TRACE_SIZES = """() => document.querySelector('%s')._fullData.map(t => t.x.length)""" % MAIN_MAP
+MAP_TRACE_SIZES = f"""() => document.querySelector('{MAIN_MAP}')._fullData.map(t => t.x.length)"""
 
 
 def wait_for_maps(page, count: int) -> None:

@@ -6,12 +6,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-import ui
-from core import data, denoise, images
+from core import KERAS_NOISE_FACTOR, data, denoise, images
 from core.denoise import NOISE_RANGES
-from core.registry import KERAS_NOISE_FACTOR
+from ui import caches, links, widgets
 
-st.set_page_config(page_title="Denoising · Autoencoder Lab", page_icon="🧽", layout="wide")
+st.set_page_config(page_title="Denoising · Autoencoder Lab", layout="wide")
 
 LAB_DIGITS = 8
 UPLOAD_SCALE = 4  # 28 px digits shown 112 px wide
@@ -19,24 +18,23 @@ COMPARED = ("denoising", "conv")  # the denoising autoencoder against the same a
 LINE_COLOURS = {None: "#9e9e9e", "denoising": "#1f77b4", "conv": "#ff7f0e"}
 
 # --- sidebar ------------------------------------------------------------------------------
-requested = ui.url_request("den_kind", "den_model", *(key for key in st.query_params if key.startswith("den_strength_")))
+link = links.PageLinks()
 with st.sidebar:
     st.header("Denoising")
-    kind = st.selectbox("Noise", list(NOISE_RANGES), format_func=lambda k: NOISE_RANGES[k].label, key="den_kind",
-                        bind="query-params")
+    kind = st.selectbox("Noise", list(NOISE_RANGES), format_func=lambda k: NOISE_RANGES[k].label, **link.bind("den_kind"))
     noise = NOISE_RANGES[kind]
     strength = round(st.slider(f"Strength: {noise.strength.lower()}", noise.step, noise.high, noise.default, noise.step,
-                               key=f"den_strength_{kind}", bind="query-params",
+                               **link.bind(f"den_strength_{kind}"),
                                help=f"Gaussian: the noise's standard deviation (the Keras blog uses {KERAS_NOISE_FACTOR:g}). "
                                     "Salt and pepper, masking: the fraction of pixels hit."), 4)
-    denoiser = ui.model_picker("Denoiser", key="den_model", kinds=("ae",), default="denoising", bind="query-params")
+    denoiser = widgets.model_picker("Denoiser", **link.bind("den_model"), kinds=("ae",), default="denoising")
     st.caption("The `denoising` model was trained on noisy digits against clean ones; every other "
                "autoencoder only ever saw clean digits.")
 
 try:
-    model, _ = ui.load_model(denoiser)
+    model, _ = caches.load_model(denoiser)
 except (FileNotFoundError, ValueError) as exc:
-    ui.show_model_error(denoiser, exc)
+    widgets.show_model_error(denoiser, exc)
     st.stop()
 
 
@@ -89,18 +87,17 @@ def noise_phrase() -> str:
 
 
 st.title("Denoising")
-ui.note_url_fallbacks(requested)
+link.note_here()
 st.markdown("Noise goes in, a clean digit should come out. The `denoising` autoencoder learned this from "
             "noisy digits paired with clean ones; here you can see it, measure it against a plain "
             "autoencoder and the noisy input itself, and try it on your own images.")
 
-tab_lab, tab_upload, tab_draw = st.tabs(["Noise lab", "Upload", "Draw"], key="den_tab", on_change="rerun",
-                                        bind="query-params")
+tab_lab, tab_upload, tab_draw = st.tabs(["Noise lab", "Upload", "Draw"], **link.bind("den_tab"), on_change="rerun")
 
 # --- noise lab: test digits, then measurements over 1,000 of them -------------------------
 if tab_lab.open:
     with tab_lab:
-        test = ui.test_digits("mnist")
+        test = caches.test_digits("mnist")
         left, middle, right = st.columns([2, 1, 1], vertical_alignment="bottom")
         pick = left.segmented_control("Digits", ["Random", "One class"], default="Random", key="den_pick",
                                       required=True)
@@ -111,10 +108,10 @@ if tab_lab.open:
         rng = np.random.default_rng(seed)
         pool = np.flatnonzero(test.labels == digit_class) if pick == "One class" else np.arange(len(test))
         index = rng.choice(pool, LAB_DIGITS, replace=False)
-        result, stacks = ui.noise_lab(denoiser, index, kind, strength, seed)
+        result, stacks = caches.noise_lab(denoiser, index, kind, strength, seed)
 
         st.markdown(f"Each column, top to bottom: a clean test digit, with {noise_phrase()}, denoised by "
-                    f"**{ui.describe(denoiser)}**. Under it, noisy → denoised: PSNR in dB, then SSIM.")
+                    f"**{widgets.describe(denoiser)}**. Under it, noisy → denoised: PSNR in dB, then SSIM.")
         for i, column in enumerate(st.columns(LAB_DIGITS)):
             column.image(stacks[i])
             column.caption(f"{result.psnr_noisy[i]:.1f} → **{result.psnr_denoised[i]:.1f}** dB  \n"
@@ -124,7 +121,7 @@ if tab_lab.open:
                            f"{result.psnr_denoised.mean() - result.psnr_noisy.mean():+.1f} dB against the noisy ones")
         ssim_column.metric("Mean SSIM of the denoised digits", f"{result.ssim_denoised.mean():.3f}",
                            f"{result.ssim_denoised.mean() - result.ssim_noisy.mean():+.3f} against the noisy ones")
-        ui.source_caption(test.source)
+        widgets.source_caption(test.source)
 
         st.subheader(f"Measured over {denoise.SWEEP_DIGITS:,} test digits")
         st.markdown(f"The same noisy digits at every {noise.noun} strength go "
@@ -135,13 +132,13 @@ if tab_lab.open:
         progress = st.empty()
         for name in names:
             try:
-                lines[name] = ui.sweep_line(name, kind, on_progress=lambda fraction, name=name: progress.progress(
+                lines[name] = caches.sweep_line(name, kind, on_progress=lambda fraction, name=name: progress.progress(
                     fraction, text=f"Measuring {label_of(name)} over {denoise.SWEEP_DIGITS:,} digits…"))
             except (FileNotFoundError, ValueError) as exc:
                 st.caption(f"Not measured, {label_of(name)}: {exc}")
         progress.empty()
         try:
-            clean_accuracy = ui.clean_accuracy()
+            clean_accuracy = caches.clean_accuracy()
         except (FileNotFoundError, ValueError) as exc:
             clean_accuracy = None
             st.caption(f"No accuracy without the classifier: {exc}")
@@ -169,7 +166,7 @@ if tab_lab.open:
 if tab_upload.open:
     with tab_upload:
         files = st.file_uploader("Images of digits: PNG, JPEG, BMP, GIF or WebP, any size, dark ink on light "
-                                 "paper or light on dark", type=ui.UPLOAD_TYPES, accept_multiple_files=True,
+                                 "paper or light on dark", type=widgets.UPLOAD_TYPES, accept_multiple_files=True,
                                  key="den_upload")
         add_noise = st.toggle(f"Add {noise_phrase()} before denoising (the sidebar's setting)", key="den_upload_noise")
         st.caption("Each image is prepared the way MNIST was made: transparency filled, grey, inverted when "
@@ -180,12 +177,12 @@ if tab_upload.open:
         prepared: dict[int, images.UploadedDigit | ValueError] = {}  # by position in the batch
         for number, file in enumerate(files or []):
             try:
-                prepared[number] = ui.prepared_upload(file.getvalue())
+                prepared[number] = widgets.prepared_upload(file.getvalue())
             except ValueError as exc:
                 prepared[number] = exc
         good = [number for number, item in prepared.items() if isinstance(item, images.UploadedDigit)]
         if good:
-            classifier = ui.model_or_reason("classifier", optional=True)
+            classifier = widgets.model_or_reason("classifier", optional=True)
             digits = np.stack([prepared[number].image for number in good])
             inputs = data.add_noise(digits, kind, strength, seed=0) if add_noise else digits
             outputs = dict(zip(good, zip(inputs, denoise.denoise(model, inputs))))
@@ -231,7 +228,7 @@ if tab_draw.open:
         with canvas_column:
             st.markdown("Draw a digit with the mouse, big, in the middle of the box.")
             try:
-                drawn, problem = ui.digit_canvas("den_canvas"), None
+                drawn, problem = widgets.digit_canvas("den_canvas"), None
             except ValueError as exc:  # e.g. a canvas cleared to transparent
                 drawn, problem = None, str(exc)
             add_noise = st.toggle(f"Add {noise_phrase()} on top", key="den_draw_noise")
@@ -241,8 +238,8 @@ if tab_draw.open:
             if drawn is None or drawn.blank:
                 st.info("The result appears here as soon as you lift the mouse.")
             else:
-                classifier = ui.model_or_reason("classifier", optional=True)
-                reconstructor = ui.model_or_reason("conv", optional=True)
+                classifier = widgets.model_or_reason("classifier", optional=True)
+                reconstructor = widgets.model_or_reason("conv", optional=True)
                 model_input = data.add_noise(drawn.image, kind, strength, seed=0) if add_noise else drawn.image
                 denoised = denoise.denoise(model, model_input)
                 verdict = out_of_depth_verdict(model_input, denoised, classifier)
@@ -259,5 +256,4 @@ if tab_draw.open:
                         show_digit(image, caption, classifier)
                 st.caption(" · ".join(drawn.steps[1:]))  # the first step names the canvas's PNG
 
-with st.sidebar:
-    ui.link_to_this_view()
+link.finish()

@@ -6,15 +6,15 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-import ui
 from core import jobs, training_cost
+from core.catalogue import checkpoint_headline, headline
 from core.data import CLASS_NAMES, DATASETS, NOISE_KINDS
-from core.evaluate import checkpoint_headline, headline
-from core.metrics import ModelMetrics
+from core.denoise import NOISE_RANGES
 from core.images import png_data_url, tile, to_png
 from core.registry import OPTIMIZERS, create_model, get_spec, list_models
+from ui import caches, pages, session, settings, widgets
 
-st.set_page_config(page_title="Train · Autoencoder Lab", page_icon="🏋️", layout="wide")
+st.set_page_config(page_title="Train · Autoencoder Lab", layout="wide")
 
 POLL_SECONDS = 1.0  # how often the progress area asks the job for news
 CHART_CONFIG = {"displayModeBar": False}  # the tool bar would cover the legend of these small charts
@@ -26,7 +26,6 @@ L1_WEIGHTS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 DIGIT_CHOICES = training_cost.TRAINING_DIGIT_CHOICES
 MAX_ANIMATION_FRAMES = 60  # longer runs show every k-th epoch (and always the last)
 DATASET_LABELS = {"mnist": "MNIST digits", "fashion": "Fashion-MNIST"}
-NOISE_LABELS = {"gaussian": "Gaussian", "salt_pepper": "salt and pepper", "masking": "masking"}
 LOSS_UNITS = {"ae": "loss per pixel", "vae": "loss, nats per digit", "classifier": "cross-entropy"}
 
 
@@ -78,15 +77,15 @@ def describe_settings(job: jobs.TrainJob) -> str:
     parts = [f"**{job.model_name}**", DATASET_LABELS[recipe.dataset],
              f"{training_cost.training_digits(job.model_name, recipe):,} digits", count(recipe.epochs, "epoch"),
              f"batch {recipe.batch_size}", f"{recipe.optimizer.capitalize()} lr {recipe.lr:g}"]
-    settings = dataclasses.asdict(config) if config is not None else {}  # None: a job started with no settings
-    if "recon_loss" in settings:
+    fields = dataclasses.asdict(config) if config is not None else {}  # None: a job started with no settings
+    if "recon_loss" in fields:
         parts.append(config.recon_loss.upper())
-    if settings and config.code_shape:
+    if fields and config.code_shape:
         parts.append(f"code {shape_text(config.code_shape)}")
-    if settings.get("l1", 0) > 0:
+    if fields.get("l1", 0) > 0:
         parts.append(f"L1 {config.l1:g}")
     if recipe.noise is not None:
-        parts.append(f"{NOISE_LABELS[recipe.noise]} noise {recipe.noise_strength:g}")
+        parts.append(f"{NOISE_RANGES[recipe.noise].noun} noise {recipe.noise_strength:g}")
     if recipe.digit is not None:
         parts.append(f"only {CLASS_NAMES[recipe.dataset][recipe.digit]}")
     return " · ".join(parts)
@@ -206,7 +205,7 @@ def live_progress(job: jobs.TrainJob) -> None:
         if preview is not None and job.fixed_digits is not None and event is not None:
             st.markdown(f"**Ten fixed test images over their reconstructions, epoch {event.epoch}, "
                         f"batch {event.batch} of {event.batches}**")
-            ui.show_png(to_png(originals_over_reconstructions(job.fixed_digits, preview), scale=3))
+            widgets.show_png(to_png(originals_over_reconstructions(job.fixed_digits, preview), scale=3))
     st.button("Cancel", key="trn_cancel", on_click=job.cancel, disabled=job.cancel_requested,
               help="Stops within one epoch; what the model learned so far is kept and can be saved.")
 
@@ -232,12 +231,12 @@ def show_results(job: jobs.TrainJob) -> None:
                    "what the model learned is kept and can be saved below.")
     else:
         st.success(f"Trained {count(result.epochs_done, 'epoch')} in {result.seconds:.0f} s on {result.source}.")
-    shipped = ui.checkpoint_status(job.model_name)
+    shipped = caches.checkpoint_status(job.model_name)
     comparison = ""
     if shipped.state == "ok" and shipped.meta["recipe"].get("dataset", "mnist") == job.recipe.dataset:
         comparison = (f" The shipped {job.model_name} ({count(shipped.meta['epochs'], 'epoch')}): "
                       f"{checkpoint_headline(shipped.meta)}.")
-    st.markdown(f"On the test split: **{headline(ModelMetrics.from_dict(job.metrics), job.recipe.noise is not None)}**.{comparison}")
+    st.markdown(f"On the test split: **{headline(job.metrics, job.recipe.noise is not None)}**.{comparison}")
 
     left, right = st.columns([3, 2])
     with left:
@@ -255,39 +254,52 @@ def show_results(job: jobs.TrainJob) -> None:
 
     st.subheader("Save it")
     if job.saved_as is not None:  # a run is saved once, whichever tab saved it
-        st.success(f"Saved as **{job.saved_as}**. Pick it on the other pages:")
-        for path, (title, _) in ui.existing_pages().items():
-            if path != "pages/6_Train.py":
-                st.page_link(path, label=title)
+        st.success(f"Saved as **{job.saved_as}**. Open it where it can be used:")
+        for page, query in pages_offering(job.saved_as):
+            st.page_link(page.path, label=page.title, icon=page.icon, query_params=query)
         return
-    settings = ui.operator_settings()
+    allowed = settings.current()
     with st.form("trn_save_form"):
         name = st.text_input("Model name", value=f"my-{job.model_name}".replace("_", "-"), max_chars=40,
                              key="trn_save_name",
                              help="1 to 40 lowercase letters, digits, '-' or '_'; spaces become '-'.")
         replace = False
-        if settings.allow_replace_shipped:
+        if allowed.allow_replace_shipped:
             replace = st.checkbox(f"Replace the shipped {job.model_name} (save it under that exact name)",
                                   key="trn_replace_shipped",
                                   help="This server's operator lets the Train page replace shipped models.")
         submitted = st.form_submit_button("Save", type="primary")
-    if not settings.allow_replace_shipped:
+    if not allowed.allow_replace_shipped:
         st.caption("Saved models live beside the lab's shipped ones and never replace them or another "
                    "visitor's: replacing shipped models is an operator's job (`python -m core.train`), "
                    "and this server has not enabled it here (`AE_ALLOW_REPLACE_SHIPPED`).")
     if submitted:
         try:
-            job.save(name, store=settings.store, replace_shipped=replace)
+            job.save(name, store=allowed.store, replace_shipped=replace)
         except (ValueError, FileExistsError) as exc:
             st.error(str(exc))
         else:
             st.rerun()
 
 
+def pages_offering(name: str) -> list[tuple[pages.Page, dict]]:
+    """The pages whose pickers offer a saved model, each with the link state that opens it there."""
+    kind = get_spec(caches.checkpoint_status(name).meta["model"]).kind
+    offers = {pages.RECONSTRUCTION: {"rec_models": name},
+              pages.LATENT_SPACE: {"lat_space": name}}
+    if kind == "ae":
+        offers[pages.DENOISING] = {"den_model": name}
+    if name in caches.one_digit_models():
+        offers[pages.ANOMALY] = {"an_model": name}
+    if kind not in ("ae", "vae"):  # a classifier: no page picks one
+        return []
+    return [(page, offers[page.path]) for page in pages.existing_pages() if page.path in offers]
+
+
 def visitor_models_section() -> None:
     """The models visitors saved on this server, listed apart from the shipped ones, with the room left."""
-    saved, store = ui.visitor_models(), ui.operator_settings().store
-    used = ui.visitor_bytes()
+    saved, store = caches.visitor_models(), settings.current().store
+    used = caches.visitor_bytes()
     st.subheader("Models saved by visitors")
     st.caption(f"{len(saved)} of {store.max_models} saved models, {used / 2**20:.1f} of "
                f"{store.max_megabytes:g} MB; " + ("the least recently used is dropped to make room."
@@ -305,13 +317,13 @@ def visitor_models_section() -> None:
 # --- sidebar: what to train ------------------------------------------------------------------
 
 # The job lives in the session and in the URL, so a page rerun or a reloaded tab finds it again.
-operator = ui.operator_settings()
+operator = settings.current()
 linked = st.query_params.get("job")
 job = st.session_state.get("trn_job")
 if job is None and linked:
     job = jobs.get(linked)
     if job is not None:  # a reloaded tab is a new session: it takes the run over
-        job.adopt(ui.session_id(), ui.session_presence(ui.session_id()))
+        job.adopt(session.session_id(), session.session_presence(session.session_id()))
 st.session_state["trn_job"] = job
 if job is not None:
     st.query_params["job"] = job.id  # again after a visit to another page, which clears it
@@ -349,13 +361,13 @@ with st.sidebar:
     lr = st.select_slider("Learning rate", with_default(LEARNING_RATES, default_lr),
                           format_func=lambda v: f"{v:g}", key=f"{key}_lr_{optimizer}")
     recipe_changes: dict = {}
-    settings = dataclasses.asdict(config)
+    fields = dataclasses.asdict(config)
     config_changes = {field: control(config, key) for field, control in CONFIG_CONTROLS.items()
-                      if field in settings and (field != "l1" or config.l1 > 0)}  # L1 only where the model has it on
+                      if field in fields and (field != "l1" or config.l1 > 0)}  # L1 only where the model has it on
     if recipe.noise is not None:
         recipe_changes["noise"] = st.selectbox("Noise on the inputs", NOISE_KINDS,
                                                index=NOISE_KINDS.index(recipe.noise),
-                                               format_func=NOISE_LABELS.get, key=f"{key}_noise")
+                                               format_func=lambda kind: NOISE_RANGES[kind].label, key=f"{key}_noise")
         recipe_changes["noise_strength"] = st.slider("Noise factor", 0.05, 1.0, recipe.noise_strength, 0.05,
                                                      key=f"{key}_noise_strength")
     if recipe.digit is not None:
@@ -374,10 +386,10 @@ with st.sidebar:
 
 refusal = None
 if start:
-    session = ui.session_id()
+    tab = session.session_id()
     try:
-        job = jobs.start(model_name, chosen_recipe, chosen_config, owner=session,
-                         owner_present=ui.session_presence(session))
+        job = jobs.start(model_name, chosen_recipe, chosen_config, owner=tab,
+                         owner_present=session.session_presence(tab))
     except ValueError as exc:  # one run per visitor, or the queue is full: say so
         refusal = str(exc)
     else:
@@ -402,7 +414,7 @@ if job is None:
     parameters = sum(p.numel() for p in create_model(model_name, chosen_config).parameters())
     st.info(f"Pick a model and its settings in the sidebar, then press **Train**. With these settings "
             f"**{model_name}** has {parameters:,} parameters.")
-    shipped = ui.checkpoint_status(model_name)
+    shipped = caches.checkpoint_status(model_name)
     if shipped.state == "ok" and shipped.meta["history"]:
         meta = shipped.meta
         st.markdown(f"For comparison, the shipped **{model_name}**: {checkpoint_headline(meta)} on the "

@@ -1,89 +1,43 @@
-"""Streamlit glue shared by every page: the only module that caches, and the shared widgets.
+"""The only caching in the app: models, test digits, maps, figures and what pages compute from them.
 
-Pages import this module, never `core` internals that need caching. Cached models are shared
-between sessions: never mutate one (no .train(), no optimizer steps).
+Cached values are shared between sessions: never mutate one (no .train(), no optimizer steps, no
+writes into arrays, which are made read-only where large). `warm_up` fills what the pages' first
+runs need, from `ui.startup`'s background thread.
 """
 
 from __future__ import annotations
 
-import core  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported anywhere)
-
 import copy
 import functools
-import hashlib
 import inspect
 import json
-import logging
-import os
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
-import torch
-from streamlit.runtime.state import session_state as st_session_state
 
-from core import (anomaly, browser_values, checkpoints, data, denoise, export, files, generate, images,
-                  inference, jobs, latent, latent_view, metrics, models, visitors)
+from core import (
+    anomaly,
+    checkpoints,
+    data,
+    denoise,
+    export,
+    generate,
+    images,
+    inference,
+    latent,
+    latent_view,
+    metrics,
+    models,
+    visitors,
+)
 from core.registry import get_spec, list_models
-import navigation
-from navigation import PAGES, existing_pages  # noqa: F401  (the pages reach them through ui)
 
 if TYPE_CHECKING:  # the home page never draws a chart: no plotly import on the first run
     import plotly.graph_objects as go
 
-
-log = logging.getLogger(__name__)
-
-
-# --- widget values as a browser sends them ---------------------------------------------------
-# Every widget value arrives as a WidgetState proto and is deserialized by Streamlit when the page
-# first reads it. Streamlit trusts what it is given: a forged value of another kind (a number for
-# a multiselect, a string for a slider, JSON that does not parse) raised inside Streamlit's own
-# widget code, or later in the page, and showed a traceback. Here, the one place every widget
-# value passes, a value of another kind than the widget's, or one its deserializer cannot read,
-# counts as no value: the widget's default. Logged at debug level only: at warning level every
-# forged value would write a line, and a client sending thousands would fill the log (and a
-# server whose output is a pipe nobody reads would block on it).
-
-_ALSO_SENT = {"double_value": {"int_value"}}  # Streamlit's frontend sends an integer st.number_input this
-
-
-def _read_widget_value(original):
-    @functools.wraps(original)
-    def read(self, widget_id: str):
-        state, metadata = self.states.get(widget_id), self.widget_metadata.get(widget_id)
-        if not isinstance(state, st_session_state.Serialized) or metadata is None:
-            return original(self, widget_id)
-        sent = state.value.WhichOneof("value")
-        if sent in (None, metadata.value_type, *_ALSO_SENT.get(metadata.value_type, ())):
-            try:
-                return original(self, widget_id)
-            except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
-                log.debug("widget %s: unreadable value from the browser (%s: %s)", widget_id, type(exc).__name__, exc)
-        else:
-            log.debug("widget %s: the browser sent a %s, not a %s", widget_id, sent, metadata.value_type)
-        self.states[widget_id] = st_session_state.Value(metadata.deserializer(None))
-        return self.states[widget_id].value
-    read.checks_browser_values = True
-    return read
-
-
-if not getattr(st_session_state.WStates.__getitem__, "checks_browser_values", False):
-    st_session_state.WStates.__getitem__ = _read_widget_value(st_session_state.WStates.__getitem__)
-
-# One intra-op thread per request: with several sessions on 2 cores, threads that wait on
-# each other made single decodes 10x slower; parallelism comes from sessions instead.
-torch.set_num_threads(1)
-
 DISPLAY_SCALE = 3  # 28 px digits are drawn 84 px wide, pixel-sharp
-# One colour per digit on every page (plotly's default qualitative palette, without importing plotly)
-DIGIT_COLORS = ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A",
-                "#19D3F3", "#FF6692", "#B6E880", "#FF97FF", "#FECB52")
-# The file endings an uploader accepts: those of the formats core.images lets Pillow decode
-UPLOAD_TYPES = [ending for fmt in images.UPLOAD_FORMATS for ending in {"JPEG": ("jpg", "jpeg")}.get(fmt, (fmt.lower(),))]
 
 
 def _file_stamp(name: str) -> tuple[int, int]:
@@ -218,115 +172,6 @@ def layer_summary(name: str) -> list[dict]:
     return models.layer_summary(copy.deepcopy(load_model(name)[0]))
 
 
-def describe(name: str) -> str:
-    """A checkpoint's label for pickers: its name and, for a user's, the model it is."""
-    status = checkpoint_status(name)
-    if status.meta and status.meta["model"] != name:
-        return f"{name} ({status.meta['model']}, saved by a visitor)"
-    return name
-
-
-def model_picker(label: str, key: str, kinds: tuple[str, ...] = ("ae", "vae"), default: str | None = None,
-                 multi: bool = False, defaults: list[str] | None = None, bind: str | None = None):
-    """A selectbox (or multiselect) of the models with usable checkpoints, in the sidebar's style;
-    bind="query-params" keeps the choice in the URL."""
-    options = available_models(kinds)
-    if not options:
-        st.warning("No trained models are available yet: train one on the Train page "
-                   "or run `python -m core.train --all`.")
-        st.stop()
-    if multi:
-        chosen = [n for n in (defaults or options[:1]) if n in options]
-        return st.multiselect(label, options, default=chosen, key=key, format_func=describe, bind=bind)
-    index = options.index(default) if default in options else 0
-    return st.selectbox(label, options, index=index, key=key, format_func=describe, bind=bind)
-
-
-def show_model_error(name: str, exc: Exception) -> None:
-    """Explain a checkpoint that cannot be used, and where to fix it."""
-    st.error(str(exc))
-    st.page_link("pages/6_Train.py", label=f"Retrain {name} on the Train page", icon="🔁")
-
-
-def model_or_reason(name: str, optional: bool = False):
-    """A checkpoint's model, or None after saying why it cannot be used: as an error with a link to
-    retrain it, or (`optional`, for parts of a page that do without it) as a caption."""
-    try:
-        return load_model(name)[0]
-    except (FileNotFoundError, ValueError) as exc:
-        if optional:
-            st.caption(f"Without {name}: {exc}")
-        else:
-            show_model_error(name, exc)
-        return None
-
-
-UPLOADS_KEPT = 16  # prepared files remembered per session: a batch of uploads, and the drawings since
-
-
-def prepared_upload(data: bytes) -> images.UploadedDigit:
-    """`images.prepare_upload` of a file or drawing, done once per content and session.
-
-    Every rerun of a page hands it the same uploads again; decoding them again each time cost
-    each rerun the whole decoding budget. Kept by content hash, the last UPLOADS_KEPT files.
-
-    Raises:
-        ValueError: as `images.prepare_upload`, with its sentence (the refusal is kept too).
-    """
-    kept = st.session_state.setdefault("_prepared_uploads", OrderedDict())
-    digest = hashlib.blake2b(data, digest_size=16).digest()
-    if digest in kept:
-        kept.move_to_end(digest)
-    else:
-        try:
-            kept[digest] = images.prepare_upload(data)
-        except ValueError as exc:
-            kept[digest] = str(exc)
-        while len(kept) > UPLOADS_KEPT:
-            kept.popitem(last=False)
-    prepared = kept[digest]
-    if isinstance(prepared, str):
-        raise ValueError(prepared)
-    return prepared
-
-
-def digit_canvas(key: str) -> images.UploadedDigit | None:
-    """A 280 px box to draw a digit on with the mouse or a finger, and the drawing made MNIST-like; None before
-    anything is drawn.
-
-    Raises:
-        ValueError: a sentence, for a drawing that cannot be used (fully transparent) or a value
-            the canvas cannot have sent.
-    """
-    from streamlit_drawable_canvas import st_canvas  # only pages with a canvas load the component
-
-    try:
-        drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280,
-                            height=280, drawing_mode="freedraw", key=key, return_image_data=True)
-        data_url = drawing._image_data_url  # as the browser sent it: `image_bytes` would decode it unchecked
-    except (AttributeError, TypeError, KeyError) as exc:  # st_canvas reads its component's state unchecked
-        log.debug("canvas %s: unreadable value from the browser (%s: %s)", key, type(exc).__name__, exc)
-        raise ValueError("The drawing could not be read; clear the canvas and draw again.") from None
-    png = browser_values.canvas_png(data_url)
-    return None if png is None else prepared_upload(png)
-
-
-def show_png(png: bytes | list[bytes], where=st, **options) -> None:
-    """st.image for PNG bytes (in `where`, a column say), sent as they are.
-
-    With st.image's default output_format "auto", Streamlit decodes a grey PNG and re-encodes it
-    as JPEG: blurred digits, and CPU spent on every run.
-    """
-    where.image(png, output_format="PNG", **options)
-
-
-def digit_row(digits: np.ndarray | bytes, label: str | None = None, scale: int = DISPLAY_SCALE) -> None:
-    """One labelled row of digits (N, 28, 28) in [0, 1], drawn as a single sharp image (or that PNG)."""
-    if label:
-        st.markdown(f"**{label}**")
-    show_png(digits if isinstance(digits, bytes) else images.to_png(images.tile(digits, pad=2), scale=scale))
-
-
 @per_checkpoint(st.cache_resource(show_spinner=False, max_entries=1024))
 def reconstruction_row(name: str, indices: tuple[int, ...]) -> tuple[bytes, float]:
     """A checkpoint's reconstructions of some test digits as a `digit_row` PNG, and their mean BCE
@@ -346,10 +191,6 @@ def cached_figure(name: str, build: Callable[[], go.Figure], *key, models: tuple
     most of a chart page's run. `key` holds every value the figure depends on, except the
     checkpoints named in `models`, whose files are added to the key here. Never change the figure."""
     return _figure(name, (*key, *(_file_stamp(model) for model in models)), build)
-
-
-def source_caption(source: str) -> None:
-    st.caption(f"Data: {source}")
 
 
 @per_checkpoint(st.cache_resource(show_spinner=False, max_entries=16))
@@ -423,7 +264,7 @@ def _digits_fingerprint(dataset: str) -> str:
     return latent.digits_fingerprint(test_digits(dataset))
 
 
-@st.cache_resource
+@st.cache_resource(max_entries=1)
 def _latent_maps() -> dict[str, latent.LatentMap]:
     """Maps read or computed so far, by file name, shared by every session; `latent_map` fills it."""
     return {}
@@ -435,26 +276,28 @@ def _map_file_name(space: str, method: str, points: int, perplexity: float) -> s
 
 
 def latent_map(space: str, method: str, points: int, perplexity: float) -> latent.LatentMap:
-    """A 2-D map of test digits (space: `latent.PIXELS` or a checkpoint name) from the disk cache,
-    else computed once under a progress bar and kept on disk. Raises the checkpoint errors.
+    """A 2-D map of test digits (space: `latent.PIXELS` or a checkpoint name), through
+    `core.latent.get_map`: read from disk, else computed once under a progress bar, sessions asking
+    for the same map at once sharing one computation. Raises the checkpoint errors.
 
     The file name holds the weights hash and the digits' fingerprint, so a cached map is never stale.
     """
     name = _map_file_name(space, method, points, perplexity)
     maps = _latent_maps()
     if name not in maps:
-        model = None if space == latent.PIXELS else load_model(space)[0]
-        try:
-            found = latent.read_map(name)  # the one look-up on disk
-        except FileNotFoundError:
-            bar = st.progress(0.0, text="Computing the map…")
-            found = latent.compute_map(model, test_digits("mnist"), method, points, perplexity,
-                                       progress=lambda fraction, text: bar.progress(fraction, text=text))
+        model, weights = (None, None) if space == latent.PIXELS else (load_model(space)[0], load_model(space)[1]["sha256"])
+        bar = None
+
+        def progress(fraction: float, text: str) -> None:
+            nonlocal bar
+            bar = bar or st.progress(0.0, text="Computing the map…")
+            bar.progress(min(max(fraction, 0.0), 1.0), text=text)
+
+        found = latent.get_map(space, model, weights, test_digits("mnist"), method, points, perplexity, progress)
+        if bar is not None:
             bar.empty()
-            try:
-                latent.save_map(latent.map_cache_dir() / name, found)
-            except files.WriteError as exc:  # shown all the same, and kept in memory until the server restarts
-                st.warning(f"{exc} It is shown all the same, and kept until the server restarts.")
+        if found.unsaved:  # shown all the same, and kept in memory until the server restarts
+            st.warning(f"{found.unsaved} It is shown all the same, and kept until the server restarts.")
         maps[name] = _read_only(found)
     return maps[name]
 
@@ -570,93 +413,6 @@ def latent_grid_png(name: str, n: int = 15, span: float = 3.0, scale: int = 2, s
     return images.to_png(images.tile(grid, pad=0), scale=scale)
 
 
-
-# --- Operator settings and visitors ------------------------------------------------------------
-
-@dataclass(frozen=True)
-class OperatorSettings:
-    """What the server's operator allows visitors (README, "Serving many visitors")."""
-
-    allow_replace_shipped: bool
-    store: visitors.StoreLimits
-    jobs: jobs.JobLimits
-
-
-def _setting(name: str, default, parse: Callable):
-    """An operator setting: environment variable AE_<NAME>, else `name` in .streamlit/secrets.toml, else default."""
-    raw = os.environ.get(f"AE_{name.upper()}")
-    if raw is None:
-        try:
-            raw = st.secrets.get(name)
-        except FileNotFoundError:  # no secrets.toml: defaults
-            raw = None
-    if raw is None:
-        return default
-    try:
-        return parse(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"The operator setting {name} = {raw!r} is not a valid value "
-                         f"(the default is {default!r}); fix it in the environment or in secrets.toml.") from None
-
-
-def _flag(raw) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(text)
-
-
-def _positive(parse: Callable) -> Callable:
-    def check(raw):
-        value = parse(raw)
-        if not value > 0:
-            raise ValueError(raw)
-        return value
-    return check
-
-
-@st.cache_resource(show_spinner=False)
-def operator_settings() -> OperatorSettings:
-    """The operator's settings, read once per server process; the training queue gets its limits here."""
-    store, job = visitors.StoreLimits(), jobs.JobLimits()
-    settings = OperatorSettings(
-        allow_replace_shipped=_setting("allow_replace_shipped", False, _flag),
-        store=visitors.StoreLimits(
-            max_models=_setting("visitor_max_models", store.max_models, _positive(int)),
-            max_megabytes=_setting("visitor_max_megabytes", store.max_megabytes, _positive(float)),
-            drop_oldest_unused=_setting("visitor_drop_oldest_unused", store.drop_oldest_unused, _flag)),
-        jobs=jobs.JobLimits(
-            max_waiting=_setting("train_max_waiting", job.max_waiting, _positive(int)),
-            max_run_minutes=_setting("train_max_minutes", job.max_run_minutes, _positive(float)),
-            keep_finished_minutes=_setting("train_keep_finished_minutes", job.keep_finished_minutes, _positive(float)),
-            abandon_seconds=_setting("train_abandon_seconds", job.abandon_seconds, _positive(float))),
-    )
-    jobs.configure(settings.jobs)
-    return settings
-
-
-def session_id() -> str | None:
-    """This browser tab's Streamlit session id (None outside a script run)."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx is not None else None
-
-
-def session_presence(session: str | None) -> Callable[[], bool]:
-    """A check, callable from any thread, that says whether a session's tab is still connected
-    (always True where no server runs, as under AppTest)."""
-    from streamlit import runtime
-
-    def present() -> bool:
-        return session is None or not runtime.exists() or runtime.get_instance().is_active_session(session)
-    return present
-
-
 # --- warm-up -----------------------------------------------------------------------------------
 
 def warm_up() -> None:
@@ -680,67 +436,3 @@ def warm_up() -> None:
         except (FileNotFoundError, ValueError):
             continue
 
-
-# --- shareable views -------------------------------------------------------------------------
-# A page's main widgets are bound to the URL (bind="query-params", keyed by their widget key), so a
-# link reproduces what its sender saw. Streamlit drops a URL value that is not a valid choice and
-# draws the default; these two functions say so, instead of letting a stale link pass silently.
-
-def url_request(*keys: str) -> dict[str, list[str]]:
-    """What the URL asks for under widget `keys`: read before those widgets are drawn."""
-    return {key: st.query_params.get_all(key) for key in keys if key in st.query_params}
-
-
-def _same_values(requested: list[str], shown) -> bool:
-    shown = [str(v) for v in (shown if isinstance(shown, (list, tuple)) else [shown])]
-    if len(requested) != len(shown):
-        return False
-    for asked, got in zip(requested, shown):
-        try:
-            if float(asked) == float(got):
-                continue
-        except ValueError:
-            pass
-        if asked != got:
-            return False
-    return True
-
-
-def note_url_fallbacks(requested: dict[str, list[str]], refused_by_page: list[str] = ()) -> None:
-    """A one-line note naming the link's values that the page could not use (dropped by their widget,
-    or keys in `refused_by_page`), and that it shows its defaults instead."""
-    # Streamlit rewrites or drops a bound value it cannot use; a value it kept (a selectbox's label, say)
-    # was used. A key whose widget was not drawn in this run (a closed tab) is not judged.
-    refused = [f"`{key}={', '.join(values)}`" for key, values in requested.items()
-               if key in refused_by_page or (key in st.session_state and st.query_params.get_all(key) != values
-                                             and not _same_values(values, st.session_state[key]))]
-    if refused:
-        st.info(f"This link asked for {' and '.join(refused)}, which this page cannot show; "
-                "it shows its defaults there instead.", icon=":material/link_off:")
-
-
-def view_link(base: str, params: dict[str, list[str]]) -> str:
-    """The URL of a view: the page's address and its query parameters (repeated keys for lists)."""
-    from urllib.parse import urlencode
-
-    query = urlencode([(key, value) for key, values in params.items() for value in values])
-    return f"{base}?{query}" if query else base
-
-
-def link_to_this_view() -> None:
-    """A "Link to this view" popover holding the page's URL with its state, with a copy button.
-
-    Call it last in a run, when every bound widget has written its value into the URL.
-    """
-    if not st.context.url:  # no browser behind this session (a test)
-        return
-    params = {key: st.query_params.get_all(key) for key in st.query_params}
-    with st.popover("Link to this view", icon=":material/link:"):
-        st.caption("Whoever opens it sees what you see now.")
-        st.code(view_link(st.context.url, params), language=None, wrap_lines=True)
-
-
-# Last, once every name above exists: a deep link as the server's first request makes Streamlit run
-# the page alone; this reruns it through app.py's navigation. A page that imported this module
-# half-way would otherwise keep a module without the names below the rerun.
-navigation.leave_pages_folder_mode()

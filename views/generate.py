@@ -6,12 +6,12 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-import ui
 from components import latent_pad
 from core import generate, latent
 from core.images import data_url, tile, to_png
+from ui import caches, links, widgets
 
-st.set_page_config(page_title="Generate · Autoencoder Lab", page_icon="🔢", layout="wide")
+st.set_page_config(page_title="Generate · Autoencoder Lab", layout="wide")
 
 PRIOR_LIMIT = 3.0  # sliders for 16-D and 8-D codes reach 3 standard deviations of the prior
 SAMPLERS = ("vae", "vae2")  # unconditional VAEs for interpolation and sampling
@@ -28,9 +28,7 @@ TAB_STYLE = """<style>.st-key-gen_tab [role="tablist"] { flex-wrap: wrap; row-ga
 </style>"""
 
 
-requested = ui.url_request("gen_tab", "gen_grid_size", "gen_span", "gen_spacing", "gen_vae_digit", "gen_vae2_digit",
-                           "gen_cvae_digit", "gen_interp_model", "gen_interp_ends", "gen_interp_steps",
-                           "gen_sample_model", "gen_temperature", "gen_sample_side")
+link = links.PageLinks()
 st.title("Generate")
 st.markdown(
     "A variational autoencoder's decoder turns any point of its latent space into a digit. "
@@ -38,7 +36,7 @@ st.markdown(
     "runs in your browser), ask the conditional VAE for a digit, interpolate between two digits, "
     "and sample new ones."
 )
-digits = ui.test_digits("mnist")
+digits = caches.test_digits("mnist")
 
 
 def grid_figure(png: bytes, values: np.ndarray) -> go.Figure:
@@ -56,7 +54,7 @@ def grid_figure(png: bytes, values: np.ndarray) -> go.Figure:
 def scatter_figure(codes: np.ndarray, labels: np.ndarray, reach: float) -> go.Figure:
     """Test digits' latent means coloured by digit, over the grid's square of latent space."""
     traces = [go.Scattergl(x=codes[labels == d, 0], y=codes[labels == d, 1], mode="markers", name=str(d),
-                           marker=dict(size=3, color=ui.DIGIT_COLORS[d], opacity=0.6)) for d in range(10)]
+                           marker=dict(size=3, color=widgets.DIGIT_COLORS[d], opacity=0.6)) for d in range(10)]
     return go.Figure(traces, layout=dict(
         xaxis=dict(range=[-reach, reach], title=dict(text="z0"), constrain="domain"),
         yaxis=dict(range=[-reach, reach], title=dict(text="z1"), scaleanchor="x", constrain="domain",
@@ -90,8 +88,7 @@ def pad_buttons(key: str, size: int, limit: float, centroids: np.ndarray | None 
     """Buttons that set pad `key` from Python: a digit's centroid, a random code, zero."""
     with st.container(horizontal=True, vertical_alignment="bottom"):
         if centroids is not None:
-            digit = st.selectbox("Digit", range(10), index=FIRST_DIGIT, key=f"{key}_digit", width=110,
-                                 bind="query-params")
+            digit = st.selectbox("Digit", range(10), index=FIRST_DIGIT, **link.bind(f"{key}_digit"), width=110)
             st.button(f"Jump to the centroid of the {digit}s", key=f"{key}_centroid",
                       on_click=latent_pad.set_latent, args=(key, centroids[digit], limit))
         st.button("Randomise", key=f"{key}_random", on_click=randomise, args=(key, size, limit))
@@ -102,7 +99,7 @@ def plain_controls(key: str, model, z: np.ndarray, limit: float, label: int | No
     """The plain-slider fallback: the server decodes the code when a slider is released."""
     with st.expander("Plain sliders: update on release (use these if the live controls do not load)"):
         image_cell, slider_cell = st.columns([1, 5])
-        ui.show_png(to_png(latent.decode(model, z, label), scale=4), image_cell, caption="decoded on the server")
+        widgets.show_png(to_png(latent.decode(model, z, label), scale=4), image_cell, caption="decoded on the server")
         with slider_cell:
             latent_pad.plain_sliders(key, limit)
 
@@ -133,8 +130,8 @@ def new_samples() -> None:
 @st.fragment
 def live_controls(name: str, key: str, mode: str, limit: float) -> None:
     """Live sliders (mode "sliders") or a 2-D pad ("pad") for an unconditional VAE, with its buttons."""
-    model = ui.load_model(name)[0]
-    centroids = generate.class_centroids(ui.encoded_test_digits(name), digits.labels)
+    model = caches.load_model(name)[0]
+    centroids = generate.class_centroids(caches.encoded_test_digits(name), digits.labels)
     size = model.code_shape[0]
     if f"{key}_z" not in st.session_state:  # a link's code, else the digit preselected below, never z = 0
         latent_pad.set_latent(key, start_code(key, size, limit, centroids[st.session_state.get(f"{key}_digit", FIRST_DIGIT)]),
@@ -144,9 +141,9 @@ def live_controls(name: str, key: str, mode: str, limit: float) -> None:
     marks = None
     if mode == "pad":
         badges = generate.spread_marks(centroids, BADGE_DIAMETER * limit)
-        marks = [(float(x), float(y), str(d), ui.DIGIT_COLORS[d], float(bx), float(by))
+        marks = [(float(x), float(y), str(d), widgets.DIGIT_COLORS[d], float(bx), float(by))
                  for d, ((x, y), (bx, by)) in enumerate(zip(centroids, badges))]
-    latent_pad.live_pad(key, ui.browser_decoder(name)[0], mode, limit, marks=marks)
+    latent_pad.live_pad(key, caches.browser_decoder(name)[0], mode, limit, marks=marks)
     pad_buttons(key, size, limit, centroids)
     plain_controls(key, model, z, limit)
 
@@ -154,15 +151,14 @@ def live_controls(name: str, key: str, mode: str, limit: float) -> None:
 @st.fragment
 def conditional_controls(classifier) -> None:
     """The conditional VAE: a digit picker, live style sliders, and what the classifier reads."""
-    model = ui.load_model("cvae")[0]
+    model = caches.load_model("cvae")[0]
     key, size = "gen_cvae", model.code_shape[0]
-    digit = st.segmented_control("Digit", range(10), default=7, required=True, key="gen_cvae_digit",
-                                 bind="query-params")
+    digit = st.segmented_control("Digit", range(10), default=7, required=True, **link.bind("gen_cvae_digit"))
     if f"{key}_z" not in st.session_state:
         latent_pad.set_latent(key, start_code(key, size, PRIOR_LIMIT, np.zeros(size)), PRIOR_LIMIT)
     z = latent_pad.current_latent(key, size, PRIOR_LIMIT)
     latent_pad.keep_code_in_url(key)
-    latent_pad.live_pad(key, ui.browser_decoder("cvae")[0], "sliders", PRIOR_LIMIT, label=digit)
+    latent_pad.live_pad(key, caches.browser_decoder("cvae")[0], "sliders", PRIOR_LIMIT, label=digit)
     pad_buttons(key, size, PRIOR_LIMIT)
     if classifier is not None:
         probabilities = generate.classify(classifier, latent.decode(model, z, digit))[0]
@@ -172,33 +168,32 @@ def conditional_controls(classifier) -> None:
                          + ("" if read == digit else f"; it reads a {read} ({probabilities[read]:.0%})")
                          + " (updated when you let go of a slider).")
     same_style = latent.decode(model, np.repeat(z[None], 10, axis=0), np.arange(10))
-    ui.digit_row(same_style, "The same style code, every digit")
+    widgets.digit_row(same_style, "The same style code, every digit")
     plain_controls(key, model, z, PRIOR_LIMIT, label=digit)
 
 
-url_note = st.empty()  # filled at the end of the run, once every widget has taken its value
+link.note_here()
 st.html(TAB_STYLE)
-grid_tab, live_tab, conditional_tab, interpolate_tab, sample_tab = st.tabs(TABS, key="gen_tab", bind="query-params")
+grid_tab, live_tab, conditional_tab, interpolate_tab, sample_tab = st.tabs(TABS, **link.bind("gen_tab"))
 # The square of vae2's latent space is set in the sidebar, shown only on the two tabs it acts on;
 # bound to the URL, its values outlast a visit to another tab and travel with a link.
 if grid_tab.open or live_tab.open:
     with st.sidebar:
         st.header("2-D latent space")
         if grid_tab.open:
-            grid_size = st.slider("Digits per side", 5, 30, 15, key="gen_grid_size", bind="query-params")
-        span = st.slider("Span: z from −span to +span", 1.0, 4.0, 3.0, 0.25, key="gen_span", bind="query-params")
+            grid_size = st.slider("Digits per side", 5, 30, 15, **link.bind("gen_grid_size"))
+        span = st.slider("Span: z from −span to +span", 1.0, 4.0, 3.0, 0.25, **link.bind("gen_span"))
         if grid_tab.open:
-            spacing = st.radio("Spacing", latent.GRID_SPACINGS, format_func=SPACING_NAMES.get, key="gen_spacing",
-                               bind="query-params",
+            spacing = st.radio("Spacing", latent.GRID_SPACINGS, format_func=SPACING_NAMES.get, **link.bind("gen_spacing"),
                                help="Normal quantiles put more digits near the centre, where most codes fall "
                                     "(the Keras VAE example's grid).")
         st.caption("The latent grid and the 2-D pad cover this square of vae2's latent space.")
 
 if grid_tab.open:
     with grid_tab:
-        if ui.model_or_reason("vae2") is not None:  # else the reason is shown
+        if widgets.model_or_reason("vae2") is not None:  # else the reason is shown
             with st.spinner("Decoding the grid…"):
-                png = ui.latent_grid_png("vae2", grid_size, span, scale=1, spacing=spacing)
+                png = caches.latent_grid_png("vae2", grid_size, span, scale=1, spacing=spacing)
             values = latent.grid_values(grid_size, span, spacing)
             half_cell = span / max(grid_size - 1, 1)
             grid_cell, scatter_cell = st.columns(2)
@@ -207,26 +202,26 @@ if grid_tab.open:
             scatter_cell.markdown(f"**Where the {len(digits):,} test digits' codes fall**")
             grid_cell.plotly_chart(grid_figure(png, values), key="gen_grid", height="stretch")
             reach = span + half_cell
-            codes_figure = ui.cached_figure("vae2 codes", lambda: scatter_figure(
-                ui.encoded_test_digits("vae2"), digits.labels, reach), reach, models=("vae2",))
+            codes_figure = caches.cached_figure("vae2 codes", lambda: scatter_figure(
+                caches.encoded_test_digits("vae2"), digits.labels, reach), reach, models=("vae2",))
             scatter_cell.plotly_chart(codes_figure, key="gen_scatter", height="stretch")
             st.caption("Each cell decodes the code at its axis values; high z1 is at the top, as in the "
                        "scatter, so a digit's cloud sits where the grid draws that digit. "
                        + ("With normal-quantile spacing the cells are closer together near 0 than the "
                           "scatter's even axis." if spacing == "quantile" else ""))
-            ui.source_caption(digits.source)
+            widgets.source_caption(digits.source)
 
 if live_tab.open:
     with live_tab:
         st.markdown("Drag a slider or the point on the pad: your browser decodes the digit on every "
                     "movement, with the decoder's weights sent once from the checkpoint.")
         st.subheader("vae: a 16-D latent space")
-        if ui.model_or_reason("vae") is not None:
-            latent_pad.send_decoder(*ui.browser_decoder("vae"))
+        if widgets.model_or_reason("vae") is not None:
+            latent_pad.send_decoder(*caches.browser_decoder("vae"))
             live_controls("vae", "gen_vae", "sliders", PRIOR_LIMIT)
         st.subheader("vae2: a pad over the 2-D latent space")
-        if ui.model_or_reason("vae2") is not None:
-            latent_pad.send_decoder(*ui.browser_decoder("vae2"))
+        if widgets.model_or_reason("vae2") is not None:
+            latent_pad.send_decoder(*caches.browser_decoder("vae2"))
             st.caption("Numbers mark where each digit's test codes are centred; where two centres lie closer than "
                        "a badge, the badges are pushed apart, with a line to the centre.")
             live_controls("vae2", "gen_vae2", "pad", span)
@@ -235,42 +230,38 @@ if conditional_tab.open:
     with conditional_tab:
         st.markdown("The conditional VAE is told which digit to draw; its 8 latent values only hold "
                     "the style: slant, width, stroke.")
-        if ui.model_or_reason("cvae") is not None:
-            latent_pad.send_decoder(*ui.browser_decoder("cvae"))
-            conditional_controls(ui.model_or_reason("classifier"))
+        if widgets.model_or_reason("cvae") is not None:
+            latent_pad.send_decoder(*caches.browser_decoder("cvae"))
+            conditional_controls(widgets.model_or_reason("classifier"))
 
 if interpolate_tab.open:
     with interpolate_tab:
         model_cell, ends_cell = st.columns(2)
-        name = model_cell.selectbox("Model", SAMPLERS, key="gen_interp_model", bind="query-params")
+        name = model_cell.selectbox("Model", SAMPLERS, **link.bind("gen_interp_model"))
         ends = ends_cell.radio("Between", ["two test digits", "two digit classes"], horizontal=True,
-                               key="gen_interp_ends", bind="query-params")
-        model = ui.model_or_reason(name)
+                               **link.bind("gen_interp_ends"))
+        model = widgets.model_or_reason(name)
         if model is not None:
-            codes = ui.encoded_test_digits(name)
+            codes = caches.encoded_test_digits(name)
             first_cell, second_cell, steps_cell = st.columns(3)
             if ends == "two test digits":
                 last = len(digits) - 1
-                first, second = ui.interpolation_pair(name, "digits")
-                a = first_cell.number_input("From test digit no.", 0, last, first, key=f"gen_interp_a_{name}",
-                                            bind="query-params")
-                b = second_cell.number_input("To test digit no.", 0, last, second, key=f"gen_interp_b_{name}",
-                                             bind="query-params")
+                first, second = caches.interpolation_pair(name, "digits")
+                a = first_cell.number_input("From test digit no.", 0, last, first, **link.bind(f"gen_interp_a_{name}"))
+                b = second_cell.number_input("To test digit no.", 0, last, second, **link.bind(f"gen_interp_b_{name}"))
                 start, end = codes[a], codes[b]
-                ui.digit_row(digits.images[[a, b]] / 255.0, "The two test digits")
+                widgets.digit_row(digits.images[[a, b]] / 255.0, "The two test digits")
             else:
                 centroids = generate.class_centroids(codes, digits.labels)
-                first, second = ui.interpolation_pair(name, "classes")
-                a = first_cell.selectbox("From the centroid of", range(10), index=first, key=f"gen_interp_class_a_{name}",
-                                         bind="query-params")
-                b = second_cell.selectbox("To the centroid of", range(10), index=second, key=f"gen_interp_class_b_{name}",
-                                          bind="query-params")
+                first, second = caches.interpolation_pair(name, "classes")
+                a = first_cell.selectbox("From the centroid of", range(10), index=first, **link.bind(f"gen_interp_class_a_{name}"))
+                b = second_cell.selectbox("To the centroid of", range(10), index=second, **link.bind(f"gen_interp_class_b_{name}"))
                 start, end = centroids[a], centroids[b]
-            steps = steps_cell.slider("Steps", 5, 20, 10, key="gen_interp_steps", bind="query-params")
+            steps = steps_cell.slider("Steps", 5, 20, 10, **link.bind("gen_interp_steps"))
             paths = {method: latent.decode(model, latent.interpolate(start, end, steps, method))
                      for method in ("linear", "spherical")}
-            ui.digit_row(paths["linear"], "Linear: a straight line between the two codes")
-            ui.digit_row(paths["spherical"], "Spherical: along the great circle (slerp), keeping the "
+            widgets.digit_row(paths["linear"], "Linear: a straight line between the two codes")
+            widgets.digit_row(paths["spherical"], "Spherical: along the great circle (slerp), keeping the "
                                              "codes' length typical of the prior")
             angle = np.degrees(np.arccos(np.clip(np.dot(start, end) / (np.linalg.norm(start) * np.linalg.norm(end) + 1e-12),
                                                  -1, 1)))
@@ -283,23 +274,22 @@ if interpolate_tab.open:
 if sample_tab.open:
     with sample_tab:
         model_cell, temperature_cell, side_cell = st.columns(3)
-        name = model_cell.selectbox("Model", SAMPLERS, key="gen_sample_model", bind="query-params")
+        name = model_cell.selectbox("Model", SAMPLERS, **link.bind("gen_sample_model"))
         temperature = temperature_cell.slider(
-            "Temperature", 0.1, 2.0, 1.0, 0.1, key="gen_temperature", bind="query-params",
+            "Temperature", 0.1, 2.0, 1.0, 0.1, **link.bind("gen_temperature"),
             help="Scales the prior's spread: below 1 gives typical digits, above 1 stranger ones.")
-        side = side_cell.slider("Digits per side", 4, 12, 8, key="gen_sample_side", bind="query-params")
+        side = side_cell.slider("Digits per side", 4, 12, 8, **link.bind("gen_sample_side"))
         st.button("New samples", key="gen_sample_new", on_click=new_samples)
-        model = ui.model_or_reason(name)
+        model = widgets.model_or_reason(name)
         if model is not None:
             z = generate.prior_samples(model.code_shape[0], side * side, temperature,
                                        seed=sample_seed())
             samples = latent.decode(model, z)
-            ui.show_png(to_png(tile(samples.reshape(side, side, 28, 28), pad=2), scale=2))
-            classifier = ui.model_or_reason("classifier")
+            widgets.show_png(to_png(tile(samples.reshape(side, side, 28, 28), pad=2), scale=2))
+            classifier = widgets.model_or_reason("classifier")
             if classifier is not None:
                 sure = generate.classify(classifier, samples).max(axis=1) >= 0.9
                 st.caption(f"The classifier is at least 90% sure which digit {sure.sum()} of the "
                            f"{len(samples)} samples show.")
 
-with url_note.container():
-    ui.note_url_fallbacks(requested)
+link.finish()

@@ -5,11 +5,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-import ui
 from core import browser_values, images, inference, latent
 from core.models import code_maps
+from ui import caches, links, widgets
 
-st.set_page_config(page_title="Reconstruction · Autoencoder Lab", page_icon="🔢", layout="wide")
+st.set_page_config(page_title="Reconstruction · Autoencoder Lab", layout="wide")
 
 DEFAULT_MODELS = ["dense", "deep", "conv", "vae"]
 DEFAULT_INDICES = "0, 1, 2, 3, 4, 7, 11, 18, 61, 84"
@@ -57,13 +57,12 @@ def code_figure(originals: np.ndarray, maps: np.ndarray) -> go.Figure:
     return fig
 
 # --- sidebar ------------------------------------------------------------------------------
-requested = ui.url_request("rec_models", "rec_mode", "rec_class", "rec_indices")
+link = links.PageLinks()
 with st.sidebar:
     st.header("Reconstruction")
-    chosen = ui.model_picker("Models", key="rec_models", multi=True, defaults=DEFAULT_MODELS, bind="query-params")
-    mode = st.radio("Digits", ["Random", "By class", "By test index"], key="rec_mode", horizontal=True,
-                    bind="query-params")
-    count = st.slider("How many digits", 4, MOST_DIGITS, 10, key="rec_count", bind="query-params")
+    chosen = widgets.model_picker("Models", **link.bind("rec_models"), multi=True, defaults=DEFAULT_MODELS)
+    mode = st.radio("Digits", ["Random", "By class", "By test index"], **link.bind("rec_mode"), horizontal=True)
+    count = st.slider("How many digits", 4, MOST_DIGITS, 10, **link.bind("rec_count"))
     if mode == "Random":
         # The seed is in the URL, so a shared link shows the same random digits.
         seed = st.query_params.get("rec_seed", "0")
@@ -72,15 +71,14 @@ with st.sidebar:
             seed += 1
             st.query_params["rec_seed"] = str(seed)
     elif mode == "By class":
-        digit_class = st.selectbox("Digit", list(range(10)), key="rec_class", bind="query-params")
+        digit_class = st.selectbox("Digit", list(range(10)), **link.bind("rec_class"))
     else:
-        index_text = st.text_input("Test indices, comma-separated", DEFAULT_INDICES, key="rec_indices",
-                                   max_chars=browser_values.MAX_INDEX_TEXT, bind="query-params",
+        index_text = st.text_input("Test indices, comma-separated", DEFAULT_INDICES, **link.bind("rec_indices"),
+                                   max_chars=browser_values.MAX_INDEX_TEXT,
                                    help=f"Up to {MOST_DIGITS} of them, from 0 to 9,999")
 
 
-test = ui.test_digits("mnist")
-refused = []
+test = caches.test_digits("mnist")
 if mode == "Random":
     index = np.random.default_rng(seed).choice(len(test), count, replace=False)
 elif mode == "By class":
@@ -90,50 +88,50 @@ else:
     try:
         index = np.array(browser_values.typed_indices(index_text, len(test), MOST_DIGITS))
     except ValueError as exc:
-        if requested.get("rec_indices") != [index_text]:  # typed here: say what is wrong
+        if link.asked("rec_indices") != [index_text]:  # typed here: say what is wrong
             st.error(str(exc))
             st.stop()
-        refused.append("rec_indices")  # from a shared link: the default digits, with a note
+        link.refuse("rec_indices")  # from a shared link: the default digits, with a note
         index = np.array(browser_values.typed_indices(DEFAULT_INDICES, len(test), MOST_DIGITS))
 digits = test.subset(index)
 
 st.title("Reconstruction")
-ui.note_url_fallbacks(requested, refused)
+link.note_here()
 st.markdown("Each autoencoder squeezes a digit through its code and rebuilds it. The top row is the "
             "original test digit; each row below is one model's reconstruction.")
-ui.source_caption(test.source)
+widgets.source_caption(test.source)
 
 models = {}
 for name in chosen:
     try:
-        models[name] = ui.load_model(name)
+        models[name] = caches.load_model(name)
     except (FileNotFoundError, ValueError) as exc:
-        ui.show_model_error(name, exc)
+        widgets.show_model_error(name, exc)
 
 tab_grid, tab_compare, tab_worst, tab_codes, tab_layers, tab_loss = st.tabs(
     ["Reconstructions", "Compare models", "Worst digits", "Codes", "Layers", "BCE vs MSE"],
-    key="rec_tab", on_change="rerun", bind="query-params")
+    **link.bind("rec_tab"), on_change="rerun")
 
 # --- originals and reconstructions -------------------------------------------------------
 if tab_grid.open:  # only the open tab runs: the others cost nothing until picked
     with tab_grid:
-        ui.digit_row(digits.images / 255.0, f"Originals (test digits {', '.join(map(str, index[:16]))})")
+        widgets.digit_row(digits.images / 255.0, f"Originals (test digits {', '.join(map(str, index[:16]))})")
         if not models:
             st.info("Pick at least one model in the sidebar.")
         for name in models:
-            row, bce = ui.reconstruction_row(name, index)
-            ui.digit_row(row, f"{ui.describe(name)} · BCE {bce:.4f} on these digits")
+            row, bce = caches.reconstruction_row(name, index)
+            widgets.digit_row(row, f"{widgets.describe(name)} · BCE {bce:.4f} on these digits")
 
 # --- comparison table and per-class error ------------------------------------------------
 if tab_compare.open:
     with tab_compare:
         rows, unusable = [], []
-        for name in ui.available_models(("ae", "vae")):
-            status = ui.checkpoint_status(name)
+        for name in caches.available_models(("ae", "vae")):
+            status = caches.checkpoint_status(name)
             if status.state != "ok":
                 unusable.append(name)
                 continue
-            m = ui.model_metrics(name)
+            m = caches.model_metrics(name)
             rows.append({"model": name, **{label: getattr(m, key) for key, label in METRICS.items()},
                          "epochs": status.meta["epochs"]})
         table = pd.DataFrame(rows).set_index("model")
@@ -154,7 +152,7 @@ if tab_compare.open:
             st.subheader("Error per digit class")
             per_class = []
             for name in models:
-                for c, value in enumerate(ui.model_metrics(name).bce_per_class):
+                for c, value in enumerate(caches.model_metrics(name).bce_per_class):
                     if value is not None:
                         per_class.append({"model": name, "digit": str(c), "BCE per pixel": value})
             by_model = pd.DataFrame(per_class).groupby("model", sort=False)
@@ -168,9 +166,9 @@ if tab_compare.open:
 if tab_worst.open:
     with tab_worst:
         if models:
-            worst_model = st.selectbox("Model", list(models), key="rec_worst_model", format_func=ui.describe)
+            worst_model = st.selectbox("Model", list(models), key="rec_worst_model", format_func=widgets.describe)
             model, meta = models[worst_model]
-            stored = ui.model_metrics(worst_model)
+            stored = caches.model_metrics(worst_model)
             n_worst = st.slider("How many", 3, len(stored.worst), 5, key="rec_worst_n")
             worst = np.array([i for i, _ in stored.worst[:n_worst]])
             errors = np.array([e for _, e in stored.worst[:n_worst]])
@@ -178,8 +176,8 @@ if tab_worst.open:
             recon = inference.reconstruct(model, subset.floats(), subset.label_tensor())[:, 0].numpy()
             st.markdown(f"The {n_worst} test digits {worst_model} rebuilds worst, out of {stored.test_digits:,}"
                         + (f" (its digit {stored.digit} only)." if stored.digit is not None else "."))
-            ui.digit_row(subset.images / 255.0, "Originals")
-            ui.digit_row(recon, "Reconstructions")
+            widgets.digit_row(subset.images / 255.0, "Originals")
+            widgets.digit_row(recon, "Reconstructions")
             st.dataframe(pd.DataFrame({"test index": worst, "label": subset.labels, "BCE per pixel": errors.round(4)}),
                          hide_index=True)
             histogram = stored.bce_histogram
@@ -194,7 +192,7 @@ if tab_worst.open:
 if tab_codes.open:
     with tab_codes:
         if models:
-            code_model = st.selectbox("Model", list(models), key="rec_code_model", format_func=ui.describe)
+            code_model = st.selectbox("Model", list(models), key="rec_code_model", format_func=widgets.describe)
             model, _ = models[code_model]
             shown = min(len(index), 6)
             codes = latent.encode(model, digits.images[:shown], digits.labels[:shown])
@@ -204,14 +202,14 @@ if tab_codes.open:
                         + (f", {n_maps} feature maps of {maps.shape[2]}x{maps.shape[3]}." if n_maps > 1 else "."))
             st.plotly_chart(code_figure(digits.images[:shown], maps), key="rec_code_maps")
 
-        sparse_pair = [n for n in ("dense", "sparse") if ui.checkpoint_status(n).state == "ok"]
+        sparse_pair = [n for n in ("dense", "sparse") if caches.checkpoint_status(n).state == "ok"]
         if len(sparse_pair) == 2:
             st.subheader("Sparse vs dense codes")
             unit_means, measured = {}, {}
             for name in sparse_pair:
-                codes = ui.encoded_test_digits(name)[:1000]
+                codes = caches.encoded_test_digits(name)[:1000]
                 unit_means[name] = (np.arange(codes.shape[1]), np.sort(codes.mean(0))[::-1])
-                measured[name] = (codes.mean(), (codes > 1e-6).mean(), ui.model_metrics(name).bce)
+                measured[name] = (codes.mean(), (codes > 1e-6).mean(), caches.model_metrics(name).bce)
             st.plotly_chart(bar_figure(unit_means, "code unit (sorted)", "mean activation", 320), key="rec_sparse_chart")
             (dense_mean, dense_on, dense_bce), (sparse_mean, sparse_on, sparse_bce) = measured["dense"], measured["sparse"]
             st.markdown(
@@ -224,16 +222,16 @@ if tab_codes.open:
 # --- layer summary -----------------------------------------------------------------------
 if tab_layers.open:
     with tab_layers:
-        for name, (model, meta) in models.items():
-            rows = ui.layer_summary(name)
-            with st.expander(f"{ui.describe(name)}: {meta['parameters']:,} parameters, {len(rows)} layers", expanded=len(models) == 1):
+        for name, (_, meta) in models.items():
+            rows = caches.layer_summary(name)
+            with st.expander(f"{widgets.describe(name)}: {meta['parameters']:,} parameters, {len(rows)} layers", expanded=len(models) == 1):
                 st.dataframe(pd.DataFrame([{**r, "output shape": " x ".join(map(str, r["output shape"])) or "-"} for r in rows]),
                              hide_index=True, width="stretch")
 
 # --- BCE versus MSE ----------------------------------------------------------------------
 if tab_loss.open:
     with tab_loss:
-        pair = [n for n in ("dense", "dense_mse") if ui.checkpoint_status(n).state == "ok"]
+        pair = [n for n in ("dense", "dense_mse") if caches.checkpoint_status(n).state == "ok"]
         if len(pair) < 2:
             st.info("This comparison needs usable dense and dense_mse checkpoints.")
         else:
@@ -242,19 +240,19 @@ if tab_loss.open:
                         "since it punishes a confident wrong pixel much harder. Here is what the two models do.")
             recons = {}
             for name in pair:
-                model, meta = ui.load_model(name)
+                model, meta = caches.load_model(name)
                 recons[name] = inference.reconstruct(model, digits.floats(), digits.label_tensor())[:, 0].numpy()
-            ui.digit_row(digits.images / 255.0, "Originals")
-            ui.digit_row(recons["dense"], "dense (BCE)")
-            ui.digit_row(recons["dense_mse"], "dense_mse (MSE)")
+            widgets.digit_row(digits.images / 255.0, "Originals")
+            widgets.digit_row(recons["dense"], "dense (BCE)")
+            widgets.digit_row(recons["dense_mse"], "dense_mse (MSE)")
             difference = np.abs(recons["dense"] - recons["dense_mse"])
-            ui.digit_row(np.clip(difference * 3, 0, 1), f"Difference x3 (white = they disagree; the largest "
+            widgets.digit_row(np.clip(difference * 3, 0, 1), f"Difference x3 (white = they disagree; the largest "
                                                         f"gap on these digits is {difference.max():.2f} of full ink)")
             originals = digits.images / 255.0
             stroke = originals > 0.5
             looks = {name: (float(recons[name][stroke].mean()), float(((recons[name] > 0.1) & (recons[name] < 0.9)).mean()))
                      for name in pair}  # (mean ink on the originals' strokes, share of grey pixels)
-            tested = {name: ui.model_metrics(name) for name in pair}
+            tested = {name: caches.model_metrics(name) for name in pair}
             st.dataframe(pd.DataFrame([{
                 "model": name, "trained with": "BCE" if name == "dense" else "MSE",
                 "test BCE per pixel": tested[name].bce, "test MSE per pixel": tested[name].mse,
@@ -285,5 +283,4 @@ if tab_loss.open:
                            f"dense_mse has the lower MSE ({tested['dense_mse'].mse:.4f} against "
                            f"{tested['dense'].mse:.4f}) and dense the lower BCE."))
 
-with st.sidebar:
-    ui.link_to_this_view()
+link.finish()

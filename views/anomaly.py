@@ -5,10 +5,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-import ui
 from core import anomaly, images, latent
+from ui import caches, links, widgets
 
-st.set_page_config(page_title="Anomaly · Autoencoder Lab", page_icon="🚨", layout="wide")
+st.set_page_config(page_title="Anomaly · Autoencoder Lab", layout="wide")
 
 GALLERY_SIZE = 21  # three rows at the page's width
 GRID_SIZE, GRID_SPAN = 15, 3.0  # latent grids: 15 x 15 digits over z in [-3, 3]^2
@@ -16,21 +16,20 @@ SHOWN_QUANTILES = (0.001, 0.995)  # histogram and slider range: the far tail wou
 SCORE_NAMES = {"ratio": f"Likelihood ratio against {anomaly.BACKGROUND}", "elbo": "Negative ELBO"}
 
 # --- sidebar ------------------------------------------------------------------------------
-requested = ui.url_request("an_model", "an_score", *(key for key in st.query_params if key.startswith("an_threshold_")))
+link = links.PageLinks()
 with st.sidebar:
     st.header("Anomaly detection")
-    options = ui.one_digit_models()
+    options = caches.one_digit_models()
     if not options:
         st.warning("No model trained on a single digit is available: train `vae_one` on the Train page "
                    "or run `python -m core.train --model vae_one`.")
         st.stop()
-    name = st.selectbox("Model that knows one digit", options, format_func=ui.describe, key="an_model",
-                        bind="query-params")
+    name = st.selectbox("Model that knows one digit", options, format_func=widgets.describe, **link.bind("an_model"))
     st.caption("`vae_one` learnt sevens only. Retrain it on another digit on the Train page "
                "(its recipe's digit) and pick it here.")
-    ratio_possible = ui.checkpoint_status(anomaly.BACKGROUND).state == "ok"
+    ratio_possible = caches.checkpoint_status(anomaly.BACKGROUND).state == "ok"
     score = st.radio("Score", anomaly.SCORES if ratio_possible else ("elbo",), format_func=SCORE_NAMES.get,
-                     key="an_score", bind="query-params",
+                     **link.bind("an_score"),
                      help=f"Negative ELBO: the nats the one-digit VAE needs for a digit. Likelihood ratio: those nats "
                           f"minus what `{anomaly.BACKGROUND}`, a VAE of all ten digits, needs for it, so that a digit "
                           "with little ink is no longer cheap for that reason alone (Ren et al. 2019).")
@@ -40,16 +39,16 @@ with st.sidebar:
 ratio = score == "ratio"
 
 try:
-    model, meta = ui.load_model(name)
-    background = ui.load_model(anomaly.BACKGROUND)[0] if ratio else None
-    result = ui.anomaly_scores(name, anomaly.BACKGROUND if ratio else None)
+    model, meta = caches.load_model(name)
+    background = caches.load_model(anomaly.BACKGROUND)[0] if ratio else None
+    result = caches.anomaly_scores(name, anomaly.BACKGROUND if ratio else None)
 except (FileNotFoundError, ValueError) as exc:
-    ui.show_model_error(name, exc)
+    widgets.show_model_error(name, exc)
     st.stop()
 scored_by = (name, anomaly.BACKGROUND) if ratio else (name,)  # the checkpoints the figures depend on
 digit = result.digit
 known = ~result.is_anomaly
-digits = ui.test_digits("mnist")
+digits = caches.test_digits("mnist")
 
 st.title("Anomaly detection")
 st.markdown(
@@ -59,7 +58,7 @@ st.markdown(
     f"threshold and you have a detector of \"not a {digit}\"."
 )
 if ratio:
-    elbo = ui.anomaly_scores(name)  # the ELBO's figures, for the comparison
+    elbo = caches.anomaly_scores(name)  # the ELBO's figures, for the comparison
     hardest = min(set(range(10)) - {digit}, key=lambda d: anomaly.pair_auc(elbo, d))
     st.markdown(
         f"But a digit with little ink is cheap for any model, so the ELBO alone tells {digit}s from {hardest}s "
@@ -69,8 +68,8 @@ if ratio:
         f"{anomaly.pair_auc(result, hardest):.3f}, against every other digit {result.auc:.3f} "
         f"(the ELBO: {elbo.auc:.3f}). Switch the score in the sidebar to compare."
     )
-ui.source_caption(digits.source)
-url_note = st.empty()  # filled once the threshold slider has taken its value
+widgets.source_caption(digits.source)
+link.note_here()
 
 
 def reconstructions(test_positions: np.ndarray) -> np.ndarray:
@@ -93,7 +92,7 @@ def histogram_figure(threshold: float, low: float, high: float, bins: int = 60) 
         axis = "" if d == 0 else str(d + 1)  # plotly names axes x, x2, x3, ...
         counts, _ = np.histogram(result.scores[result.labels == d], edges)
         traces.append(go.Bar(x=centres, y=counts, width=width, xaxis=f"x{axis}", yaxis=f"y{axis}",
-                             marker_color=ui.DIGIT_COLORS[d], name=f"digit {d}", showlegend=False,
+                             marker_color=widgets.DIGIT_COLORS[d], name=f"digit {d}", showlegend=False,
                              hovertemplate=f"digit {d}<br>%{{x:.0f}} nats: %{{y}} digits<extra></extra>"))
         x0, y0 = col * (panel_w + gap_x), (1 - row) * (panel_h + gap_y)
         layout[f"xaxis{axis}"] = dict(domain=[x0, x0 + panel_w], anchor=f"y{axis}", range=[low, high],
@@ -128,7 +127,7 @@ def gallery(test_positions: np.ndarray) -> None:
     rebuilt = reconstructions(test_positions)
     pairs = [images.to_png(images.tile(np.stack([digits.images[i] / 255.0, r]), pad=1), scale=2)
              for i, r in zip(test_positions, rebuilt)]
-    ui.show_png(pairs, caption=[f"a {result.labels[i]} · {result.scores[i]:.0f}" for i in test_positions])
+    widgets.show_png(pairs, caption=[f"a {result.labels[i]} · {result.scores[i]:.0f}" for i in test_positions])
 
 
 # --- scores, threshold, precision and recall ------------------------------------------------
@@ -144,13 +143,10 @@ columns[3].metric("Median score of the others", f"{np.median(result.scores[~know
 
 threshold = st.slider(
     "Threshold: flag digits scoring above (nats)", low, high, float(np.clip(anomaly.default_threshold(result), low, high)),
-    step=max((high - low) / 500, 0.01), format="%.0f", key=f"an_threshold_{name}{'_ratio' if ratio else ''}",
-    bind="query-params",
+    step=max((high - low) / 500, 0.01), format="%.0f", **link.bind(f"an_threshold_{name}{'_ratio' if ratio else ''}"),
     help=f"It starts where {anomaly.FALSE_ALARM_RATE:.0%} of the {digit}s are flagged.",
 )
 detection = anomaly.detect(result, threshold)
-with url_note.container():
-    ui.note_url_fallbacks(requested)
 columns = st.columns(4)
 columns[0].metric("Precision", f"{detection.precision:.1%}", help="Of the flagged digits, the share that are not "
                   f"{digit}s.")
@@ -161,11 +157,11 @@ columns[3].metric("Flagged", f"{detection.flagged:,}")
 left, right = st.columns([3, 2])
 with left:
     st.markdown("**Scores per test digit class** (dashed: the threshold)")
-    st.plotly_chart(ui.cached_figure("anomaly histograms", lambda: histogram_figure(threshold, low, high), name, score,
+    st.plotly_chart(caches.cached_figure("anomaly histograms", lambda: histogram_figure(threshold, low, high), name, score,
                                      threshold, models=scored_by), key="an_histograms", config={"displaylogo": False})
 with right:
     st.markdown("**ROC curve** (red: the threshold)")
-    st.plotly_chart(ui.cached_figure("anomaly roc", lambda: roc_figure(detection), name, score, threshold,
+    st.plotly_chart(caches.cached_figure("anomaly roc", lambda: roc_figure(detection), name, score, threshold,
                                      models=scored_by),
                     key="an_roc", config={"displaylogo": False})
 
@@ -189,20 +185,20 @@ st.markdown(f"Every point of `{name}`'s 2-D latent space decodes to a {digit}: i
 for column, grid_model_name in zip(st.columns(2), (name, "vae2")):
     with column:
         try:
-            grid_model = ui.load_model(grid_model_name)[0]
+            grid_model = caches.load_model(grid_model_name)[0]
         except (FileNotFoundError, ValueError) as exc:
-            ui.show_model_error(grid_model_name, exc)
+            widgets.show_model_error(grid_model_name, exc)
             continue
         if grid_model.code_shape != (2,):
             st.info(f"`{grid_model_name}` has a {grid_model.code_shape[0]}-D latent space; the grid needs 2-D.")
             continue
-        ui.show_png(ui.latent_grid_png(grid_model_name, GRID_SIZE, GRID_SPAN),
+        widgets.show_png(caches.latent_grid_png(grid_model_name, GRID_SIZE, GRID_SPAN),
                  caption=f"{grid_model_name}: z0 from −{GRID_SPAN:g} to {GRID_SPAN:g} left to right, z1 downwards from {GRID_SPAN:g}")
 
 # --- your digit -----------------------------------------------------------------------------
 st.subheader(f"Is your digit a {digit}?")
 # Only the open tab runs: the drawing canvas (a browser component of its own) loads when it is wanted.
-tab_upload, tab_draw = st.tabs(["Upload", "Draw"], key="an_your_digit", on_change="rerun", bind="query-params")
+tab_upload, tab_draw = st.tabs(["Upload", "Draw"], **link.bind("an_your_digit"), on_change="rerun")
 
 
 def verdict(item: images.UploadedDigit, label: str) -> None:
@@ -215,8 +211,8 @@ def verdict(item: images.UploadedDigit, label: str) -> None:
     rebuilt = latent.decode(model, latent.encode(model, item.image[None]))[0]
     lower = float((result.scores[known] < value).mean())  # its percentile among the test sevens
     columns = st.columns([1, 1, 3])
-    ui.show_png(images.to_png(item.image, scale=4), columns[0], caption=f"{label}, as MNIST sees it", width=112)
-    ui.show_png(images.to_png(rebuilt, scale=4), columns[1], caption=f"rebuilt by {name}", width=112)
+    widgets.show_png(images.to_png(item.image, scale=4), columns[0], caption=f"{label}, as MNIST sees it", width=112)
+    widgets.show_png(images.to_png(rebuilt, scale=4), columns[1], caption=f"rebuilt by {name}", width=112)
     with columns[2]:
         st.metric("Anomaly score", f"{value:.0f} nats", delta=f"{value - threshold:+.0f} vs the threshold",
                   delta_color="inverse")
@@ -234,18 +230,18 @@ def verdict(item: images.UploadedDigit, label: str) -> None:
 
 if tab_upload.open:
     with tab_upload:
-        upload = st.file_uploader("An image of one handwritten digit", type=ui.UPLOAD_TYPES, key="an_upload")
+        upload = st.file_uploader("An image of one handwritten digit", type=widgets.UPLOAD_TYPES, key="an_upload")
         if upload is None:
             st.caption("Upload an image of a digit: its score and the verdict appear here.")
         else:
             try:
-                verdict(ui.prepared_upload(upload.getvalue()), upload.name)
+                verdict(widgets.prepared_upload(upload.getvalue()), upload.name)
             except ValueError as exc:
                 st.error(f"**{upload.name}**: {exc}")
 if tab_draw.open:
     with tab_draw:
         try:
-            drawn, problem = ui.digit_canvas("an_canvas"), None
+            drawn, problem = widgets.digit_canvas("an_canvas"), None
         except ValueError as exc:  # e.g. a canvas cleared to transparent, or a forged value
             drawn, problem = None, str(exc)
         st.caption("Draw a digit with the mouse or a finger, big, in the middle of the box.")
@@ -262,5 +258,4 @@ st.caption(f"At this threshold, the share of each digit's test images that passe
            + ", ".join(f"{d}s {np.median(result.scores[result.labels == d]):.0f}"
                        for d in sorted(passing, key=passing.get, reverse=True)[:3] if d != digit) + ".")
 
-with st.sidebar:
-    ui.link_to_this_view()
+link.finish()

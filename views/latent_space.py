@@ -4,12 +4,12 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-import ui
 from components import latent_map as map_component
 from core import browser_values, images, latent, latent_view
 from core.latent import PIXELS
+from ui import caches, links, widgets
 
-st.set_page_config(page_title="Latent space · Autoencoder Lab", page_icon="🗺️", layout="wide")
+st.set_page_config(page_title="Latent space · Autoencoder Lab", layout="wide")
 
 METHOD_NAMES = {"tsne": "t-SNE", "pca": "PCA"}
 COMPARED = (PIXELS, "ae2", "ae20")  # the seed experiments' comparison: pixels vs a 2-D vs a 20-D code
@@ -20,37 +20,36 @@ PANEL_COLUMNS = 6
 
 
 def space_name(space: str) -> str:
-    return "raw pixels" if space == PIXELS else ui.describe(space)
+    return "raw pixels" if space == PIXELS else widgets.describe(space)
 
 
 # --- sidebar ------------------------------------------------------------------------------
-models = ui.available_models(("ae", "vae"))
+models = caches.available_models(("ae", "vae"))
 spaces = [PIXELS] + [s for s in latent.SHIPPED_SPACES if s in models] + [s for s in models if s not in latent.SHIPPED_SPACES]
-requested = ui.url_request("lat_space", "lat_method", "lat_points", "lat_perplexity", "lat_plain", "lat_more")
+link = links.PageLinks()
 with st.sidebar:
     st.header("Latent space")
     space = st.selectbox("Space", spaces, index=spaces.index("ae20") if "ae20" in spaces else 0,
-                         format_func=space_name, key="lat_space", bind="query-params",
+                         format_func=space_name, **link.bind("lat_space"),
                          help="Raw pixels (784 numbers per digit) or the code an autoencoder squeezes each digit into.")
-    method = st.radio("Method", latent.MAP_METHODS, format_func=METHOD_NAMES.get, key="lat_method", horizontal=True,
-                      bind="query-params",
+    method = st.radio("Method", latent.MAP_METHODS, format_func=METHOD_NAMES.get, **link.bind("lat_method"), horizontal=True,
                       help="t-SNE keeps each digit's neighbours close (van der Maaten & Hinton 2008); "
                            "PCA shows the two directions in which the digits vary most.")
-    points = st.select_slider("Points", POINT_CHOICES, value=latent.DEFAULT_POINTS, key="lat_points",
-                              format_func="{:,}".format, bind="query-params")
-    perplexity = st.slider("Perplexity", 5, 50, int(latent.DEFAULT_PERPLEXITY), 5, key="lat_perplexity",
-                           disabled=method != "tsne", bind="query-params",
+    points = st.select_slider("Points", POINT_CHOICES, value=latent.DEFAULT_POINTS, **link.bind("lat_points"),
+                              format_func="{:,}".format)
+    perplexity = st.slider("Perplexity", 5, 50, int(latent.DEFAULT_PERPLEXITY), 5, **link.bind("lat_perplexity"),
+                           disabled=method != "tsne",
                            help="About how many neighbours t-SNE keeps around each digit.")
     st.caption(f"Every shipped model's maps of {latent.DEFAULT_POINTS:,} digits at perplexity "
                f"{latent.DEFAULT_PERPLEXITY:g} are precomputed. Other settings are computed once "
                "(t-SNE of 10,000 digits takes 20 s or more) and kept for everyone.")
-    plain = st.toggle("Plain chart", key="lat_plain", bind="query-params",
+    plain = st.toggle("Plain chart", **link.bind("lat_plain"),
                       help="The map drawn by plotly, for a browser where the interactive map does not load. "
                            "It has no digits on hover or zoom and no linked maps.")
 
 live = not plain and map_component.available()
 st.title("Latent space")
-url_note = st.empty()  # filled last, once every bound widget has been drawn
+link.note_here()
 if live:
     st.markdown(
         "Each dot is a test digit, placed so that digits the space finds alike land close together; in a "
@@ -69,16 +68,16 @@ else:
     if not plain:
         st.caption("The interactive map needs Streamlit's components v2, which this server lacks: "
                    "the plain chart stands in.")
-digits = ui.test_digits("mnist")
-ui.source_caption(digits.source)
+digits = caches.test_digits("mnist")
+widgets.source_caption(digits.source)
 
 
 def map_or_error(space: str, method: str, points: int, perplexity: float) -> latent.LatentMap | None:
     """The map of a space, or None after saying why it cannot be made."""
     try:
-        return ui.latent_map(space, method, points, perplexity)
+        return caches.latent_map(space, method, points, perplexity)
     except (FileNotFoundError, ValueError) as exc:
-        ui.show_model_error(space, exc)
+        widgets.show_model_error(space, exc)
         return None
 
 
@@ -99,7 +98,7 @@ def map_figure(latent_map: latent.LatentMap, method: str, height: int, legend: b
         traces.append(go.Scattergl(
             x=latent_map.coords[keep, 0], y=latent_map.coords[keep, 1], mode="markers", name=str(d),
             customdata=latent_map.indices[keep],  # the test split position of each point, for the hover
-            marker=dict(size=marker_size, color=ui.DIGIT_COLORS[d], opacity=0.7),
+            marker=dict(size=marker_size, color=widgets.DIGIT_COLORS[d], opacity=0.7),
             hovertemplate=f"digit {d}<br>test digit #%{{customdata}}<extra></extra>",
         ))
     axis_titles = {"pca": ("PC 1", "PC 2"), "code": ("z0", "z1")}.get(method, ("", ""))
@@ -120,7 +119,7 @@ def spaces_models(space: str) -> tuple[str, ...]:
 
 def shown_as(space: str, method: str) -> str:
     """How a map's axes read: PCA of a 2-D code is the code itself (`latent.pca_2d` keeps it)."""
-    if method == "pca" and space != PIXELS and ui.load_model(space)[0].code_shape == (2,):
+    if method == "pca" and space != PIXELS and caches.load_model(space)[0].code_shape == (2,):
         return "code"
     return method
 
@@ -148,8 +147,8 @@ def digit_tiles(test_positions: np.ndarray, caption: str, rebuilt_by: str | None
     if rebuilt_by is None:
         pictures = digits.images[test_positions] / 255.0
     else:
-        pictures = reconstructions(ui.load_model(rebuilt_by)[0], test_positions)
-    ui.show_png(images.to_png(images.tile(pictures, columns=columns, pad=2), scale=scale), caption=caption)
+        pictures = reconstructions(caches.load_model(rebuilt_by)[0], test_positions)
+    widgets.show_png(images.to_png(images.tile(pictures, columns=columns, pad=2), scale=scale), caption=caption)
 
 
 def selection_panel(selected: np.ndarray) -> None:
@@ -216,17 +215,17 @@ def own_digit() -> tuple[np.ndarray, str] | None:
     found = None
     if upload_tab.open:
         with upload_tab:
-            upload = st.file_uploader("An image of one handwritten digit", type=ui.UPLOAD_TYPES, key="lat_upload")
+            upload = st.file_uploader("An image of one handwritten digit", type=widgets.UPLOAD_TYPES, key="lat_upload")
             if upload is not None:
                 try:
-                    found = (ui.prepared_upload(upload.getvalue()).image, upload.name)
+                    found = (widgets.prepared_upload(upload.getvalue()).image, upload.name)
                 except ValueError as exc:
                     st.error(f"**{upload.name}**: {exc}")
     if draw_tab.open:
         with draw_tab:
             st.markdown("Draw a digit with the mouse, big, in the middle of the box.")
             try:
-                drawn = ui.digit_canvas("lat_canvas")
+                drawn = widgets.digit_canvas("lat_canvas")
             except ValueError as exc:  # e.g. a canvas cleared to transparent, or a forged value
                 st.error(str(exc))
             else:
@@ -241,19 +240,19 @@ def placement(space: str, method: str, latent_map: latent.LatentMap, image: np.n
     if space == PIXELS:
         new = image.reshape(1, -1)
     else:
-        model = ui.load_model(space)[0]
+        model = caches.load_model(space)[0]
         if model.is_conditional:  # its code needs the digit's label, which your digit does not come with
             return None
         new = latent.encode(model, image[None])
-    features = ui.space_features(space)[latent_map.indices]
-    projection = ui.map_projection(space, latent_map) if method == "pca" else None
+    features = caches.space_features(space)[latent_map.indices]
+    projection = caches.map_projection(space, latent_map) if method == "pca" else None
     positions, rows = latent_view.place(method, features, latent_map.coords, new, projection)
     return positions[0], latent_map.indices[rows[0]]
 
 
 def own_panel(image: np.ndarray, name: str, placed: tuple[np.ndarray, np.ndarray] | None) -> None:
     left, right = st.columns([1, 4])
-    ui.show_png(images.to_png(image, scale=4), where=left, caption=f"{name}, as MNIST sees it")
+    widgets.show_png(images.to_png(image, scale=4), where=left, caption=f"{name}, as MNIST sees it")
     with right:
         if placed is None:
             st.info(f"{space} is conditional: its code needs the digit's label, so your digit is not placed on it.")
@@ -267,7 +266,7 @@ def own_panel(image: np.ndarray, name: str, placed: tuple[np.ndarray, np.ndarray
         st.markdown(f"Your digit is the **black star** on every map below, placed {how}. Its "
                     f"{len(neighbours)} nearest test digits in {space_name(space)}, ringed on the map: "
                     f"{(labels == common).sum()} of them are {common}s.")
-        ui.show_png(images.to_png(images.tile(digits.images[neighbours] / 255.0, pad=2), scale=2),
+        widgets.show_png(images.to_png(images.tile(digits.images[neighbours] / 255.0, pad=2), scale=2),
                     caption="nearest test digits: " + " ".join(str(d) for d in labels))
 
 
@@ -302,12 +301,12 @@ def send_bundle(bundle_id: str, payload: bytes) -> str:
 # once; the sprite sheets (1.7 and 1.3 MB, for hover and zoom) go at the end of the page.
 sheets = {}
 if live:
-    sprites_id, sheets[sprites_id] = ui.test_sprites()
+    sprites_id, sheets[sprites_id] = caches.test_sprites()
     rebuilt_id = None
     if chosen_map is not None:
-        send_bundle(*ui.latent_map_bundle(space, method, points, perplexity))
+        send_bundle(*caches.latent_map_bundle(space, method, points, perplexity))
         if space != PIXELS:
-            rebuilt_id, sheets[rebuilt_id] = ui.rebuilt_sprites(space)
+            rebuilt_id, sheets[rebuilt_id] = caches.rebuilt_sprites(space)
 
 
 @st.fragment
@@ -320,8 +319,8 @@ def main_map(latent_map: latent.LatentMap) -> None:
         if live:
             held = held_selection(identity)
             map_component.map_view(
-                "lat_live_map", f"{space}-{method}", ui.latent_map_bundle(space, method, points, perplexity)[0],
-                sprites_id, ui.DIGIT_COLORS, rebuilt_id=rebuilt_id, report=True, selected=held["indices"],
+                "lat_live_map", f"{space}-{method}", caches.latent_map_bundle(space, method, points, perplexity)[0],
+                sprites_id, widgets.DIGIT_COLORS, rebuilt_id=rebuilt_id, report=True, selected=held["indices"],
                 revision=held["revision"], own=None if own_placed is None else tuple(map(float, own_placed[0])),
                 neighbours=None if own_placed is None else own_placed[1].tolist(),
                 on_selection=lambda value: take_selection(value, latent_map, identity))
@@ -330,7 +329,7 @@ def main_map(latent_map: latent.LatentMap) -> None:
             selected = np.asarray(held_selection(identity)["indices"], dtype=np.int64)
         else:
             event = st.plotly_chart(
-                ui.cached_figure("latent map", lambda: map_figure(latent_map, shown_as(space, method), height=540),
+                caches.cached_figure("latent map", lambda: map_figure(latent_map, shown_as(space, method), height=540),
                                  space, method, points, perplexity, models=spaces_models(space)),
                 key=f"lat_map_{space}_{method}_{points}_{perplexity}",
                 on_select="rerun", selection_mode=("points", "box", "lasso"), config={"displaylogo": False},
@@ -367,14 +366,14 @@ def small_map(compared: str) -> None:
     if compared_map is None:
         return
     if live:
-        compared_id = send_bundle(*ui.latent_map_bundle(compared, method, latent.DEFAULT_POINTS,
+        compared_id = send_bundle(*caches.latent_map_bundle(compared, method, latent.DEFAULT_POINTS,
                                                         latent.DEFAULT_PERPLEXITY))
         placed = None if own is None else placement(compared, method, compared_map, own[0])
         map_component.map_view(f"lat_compare_live_{compared}", f"{compared}-{method}", compared_id,
-                               sprites_id, ui.DIGIT_COLORS, height=300, point=0.7,
+                               sprites_id, widgets.DIGIT_COLORS, height=300, point=0.7,
                                own=None if placed is None else tuple(map(float, placed[0])))
     else:
-        st.plotly_chart(ui.cached_figure("small latent map", lambda: map_figure(
+        st.plotly_chart(caches.cached_figure("small latent map", lambda: map_figure(
                             compared_map, shown_as(compared, method), height=300, legend=False, marker_size=3,
                             shown=COMPARE_SHOWN), compared, method, models=spaces_models(compared)),
                         key=f"lat_compare_{compared}", config={"displaylogo": False})
@@ -388,9 +387,9 @@ for column, compared in zip(st.columns(len(COMPARED)), COMPARED):
 if live:  # "where does this 4 land in each space?": more spaces, linked the same way
     st.subheader("More linked maps")
     others = [s for s in spaces if s not in COMPARED and s != space]
-    usable = [s for s in ("conv", "vae") if s in others and ui.checkpoint_status(s).state == "ok"]
+    usable = [s for s in ("conv", "vae") if s in others and caches.checkpoint_status(s).state == "ok"]
     more = st.multiselect("Spaces", others, default=usable, max_selections=3,
-                          key="lat_more", format_func=space_name, bind="query-params",
+                          **link.bind("lat_more"), format_func=space_name,
                           help="Up to three more spaces, each a small map linked to all the others.")
     for column, extra in zip(st.columns(3), more):
         with column:
@@ -399,7 +398,4 @@ if live:  # "where does this 4 land in each space?": more spaces, linked the sam
 for sheet_id, payload in sheets.items():
     send_bundle(sheet_id, payload)
 
-with url_note.container():
-    ui.note_url_fallbacks(requested)
-with st.sidebar:
-    ui.link_to_this_view()
+link.finish()

@@ -1,0 +1,100 @@
+"""URL state: which widgets a link carries, declared once per widget, and "Link to this view".
+
+A page makes one `PageLinks` at its top and binds each widget that belongs in a link through it,
+`st.slider(..., **link.bind("rec_count"))`, which gives the widget its key and binds it to the URL,
+and notes what the URL asked for before the widget could rewrite it. `note_fallbacks()` then says
+which of those values the page could not use: Streamlit drops a URL value that is not a valid
+choice and draws the default, and a stale link must not pass silently.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+
+class PageLinks:
+    """The URL-bound widgets of one page run, and what the URL asked of each."""
+
+    def __init__(self):
+        self.requested: dict[str, list[str]] = {}
+        self.bound: list[str] = []
+        self.refused: list[str] = []
+        self._note_slot = None
+
+    def bind(self, key: str) -> dict:
+        """The widget arguments (`key`, `bind`) that keep widget `key` in the URL."""
+        self.bound.append(key)
+        if key in st.query_params:
+            self.requested[key] = st.query_params.get_all(key)
+        return {"key": key, "bind": "query-params"}
+
+    def asked(self, key: str) -> list[str] | None:
+        """The values the URL gave for a bound key, as they came, before its widget was drawn."""
+        return self.requested.get(key)
+
+    def refuse(self, key: str) -> None:
+        """Count a URL value the page itself could not use (its widget kept it), for the note."""
+        self.refused.append(key)
+
+    def note_here(self) -> None:
+        """Where the note on refused link values goes (under the page's title, say); `finish` fills it."""
+        self._note_slot = st.empty()
+
+    def finish(self) -> None:
+        """Last in a page's run, once every bound widget has its value: the note on refused values
+        (where `note_here` was called) and "Link to this view" in the sidebar."""
+        if self._note_slot is not None:
+            with self._note_slot.container():
+                self.note_fallbacks()
+        else:
+            self.note_fallbacks()
+        with st.sidebar:
+            link_to_this_view()
+
+    def note_fallbacks(self) -> None:
+        """A one-line note naming the link's values that the page could not use, and that it shows
+        its defaults instead. Call it after the bound widgets are drawn."""
+        # Streamlit rewrites or drops a bound value it cannot use; a value it kept (a selectbox's label,
+        # say) was used. A key whose widget was not drawn in this run (a closed tab) is not judged.
+        refused = [f"`{key}={', '.join(values)}`" for key, values in self.requested.items()
+                   if key in self.refused or (key in st.session_state and st.query_params.get_all(key) != values
+                                              and not _same_values(values, st.session_state[key]))]
+        if refused:
+            st.info(f"This link asked for {' and '.join(refused)}, which this page cannot show; "
+                    "it shows its defaults there instead.", icon=":material/link_off:")
+
+
+def _same_values(requested: list[str], shown) -> bool:
+    shown = [str(v) for v in (shown if isinstance(shown, (list, tuple)) else [shown])]
+    if len(requested) != len(shown):
+        return False
+    for asked, got in zip(requested, shown):
+        try:
+            if float(asked) == float(got):
+                continue
+        except ValueError:
+            pass
+        if asked != got:
+            return False
+    return True
+
+
+def view_link(base: str, params: dict[str, list[str]]) -> str:
+    """The URL of a view: the page's address and its query parameters (repeated keys for lists)."""
+    query = urlencode([(key, value) for key, values in params.items() for value in values])
+    return f"{base}?{query}" if query else base
+
+
+def link_to_this_view() -> None:
+    """A "Link to this view" popover holding the page's URL with its state, with a copy button.
+
+    Call it last in a run, when every bound widget has written its value into the URL.
+    """
+    if not st.context.url:  # no browser behind this session (a test)
+        return
+    params = {key: st.query_params.get_all(key) for key in st.query_params}
+    with st.popover("Link to this view", icon=":material/link:"):
+        st.caption("Whoever opens it sees what you see now.")
+        st.code(view_link(st.context.url, params), language=None, wrap_lines=True)

@@ -1,0 +1,103 @@
+"""The operator's settings: an environment variable AE_<NAME>, else `name` in .streamlit/secrets.toml,
+else the default (README, "Serving many visitors").
+
+Read and applied once, at start-up (`apply`, from `ui.startup`): the training queue gets its
+limits then, not as a side effect of whichever page asks first. A bad value is kept as its sentence
+and raised by `current()`, so the pages that use the settings stop with it and the others work.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import streamlit as st
+
+from core import jobs, visitors
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """What the server's operator allows visitors (README, "Serving many visitors")."""
+
+    allow_replace_shipped: bool
+    store: visitors.StoreLimits
+    jobs: jobs.JobLimits
+
+
+def _setting(name: str, default, parse: Callable):
+    """An operator setting: environment variable AE_<NAME>, else `name` in .streamlit/secrets.toml, else default."""
+    raw = os.environ.get(f"AE_{name.upper()}")
+    if raw is None:
+        try:
+            raw = st.secrets.get(name)
+        except FileNotFoundError:  # no secrets.toml: defaults
+            raw = None
+    if raw is None:
+        return default
+    try:
+        return parse(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"The operator setting {name} = {raw!r} is not a valid value "
+                         f"(the default is {default!r}); fix it in the environment or in secrets.toml.") from None
+
+
+def _flag(raw) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(text)
+
+
+def _positive(parse: Callable) -> Callable:
+    def check(raw):
+        value = parse(raw)
+        if not value > 0:
+            raise ValueError(raw)
+        return value
+    return check
+
+
+def read() -> OperatorSettings:
+    """The settings as the environment and secrets.toml give them now; ValueError names a bad one."""
+    store, job = visitors.StoreLimits(), jobs.JobLimits()
+    return OperatorSettings(
+        allow_replace_shipped=_setting("allow_replace_shipped", False, _flag),
+        store=visitors.StoreLimits(
+            max_models=_setting("visitor_max_models", store.max_models, _positive(int)),
+            max_megabytes=_setting("visitor_max_megabytes", store.max_megabytes, _positive(float)),
+            drop_oldest_unused=_setting("visitor_drop_oldest_unused", store.drop_oldest_unused, _flag)),
+        jobs=jobs.JobLimits(
+            max_waiting=_setting("train_max_waiting", job.max_waiting, _positive(int)),
+            max_run_minutes=_setting("train_max_minutes", job.max_run_minutes, _positive(float)),
+            keep_finished_minutes=_setting("train_keep_finished_minutes", job.keep_finished_minutes, _positive(float)),
+            abandon_seconds=_setting("train_abandon_seconds", job.abandon_seconds, _positive(float))),
+    )
+
+
+_applied: OperatorSettings | ValueError | None = None
+
+
+def apply() -> None:
+    """Read the settings and hand the training queue its limits; a bad value is kept for `current()`."""
+    global _applied
+    try:
+        _applied = read()
+    except ValueError as exc:
+        _applied = exc
+        return
+    jobs.configure(_applied.jobs)
+
+
+def current() -> OperatorSettings:
+    """The settings applied at start-up. Raises ValueError, a sentence naming a bad setting."""
+    if _applied is None:
+        apply()
+    if isinstance(_applied, ValueError):
+        raise _applied
+    return _applied

@@ -1,0 +1,182 @@
+"""Widgets every page shares: model pickers, digit rows, "your digit: upload or draw", errors shown."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from core import browser_values, images
+from ui import pages
+from ui.caches import DISPLAY_SCALE, available_models, checkpoint_status, load_model
+
+log = logging.getLogger(__name__)
+
+# One colour per digit on every page (plotly's default qualitative palette, without importing plotly)
+DIGIT_COLORS = ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A",
+                "#19D3F3", "#FF6692", "#B6E880", "#FF97FF", "#FECB52")
+# The file endings an uploader accepts: those of the formats core.images lets Pillow decode
+UPLOAD_TYPES = [ending for fmt in images.UPLOAD_FORMATS for ending in {"JPEG": ("jpg", "jpeg")}.get(fmt, (fmt.lower(),))]
+
+
+def describe(name: str) -> str:
+    """A checkpoint's label for pickers: its name and, for a user's, the model it is."""
+    status = checkpoint_status(name)
+    if status.meta and status.meta["model"] != name:
+        return f"{name} ({status.meta['model']}, saved by a visitor)"
+    return name
+
+
+def model_picker(label: str, key: str, kinds: tuple[str, ...] = ("ae", "vae"), default: str | None = None,
+                 multi: bool = False, defaults: list[str] | None = None, bind: str | None = None):
+    """A selectbox (or multiselect) of the models with usable checkpoints, in the sidebar's style;
+    bind="query-params" keeps the choice in the URL."""
+    options = available_models(kinds)
+    if not options:
+        st.warning("No trained models are available yet: train one on the Train page "
+                   "or run `python -m core.train --all`.")
+        st.stop()
+    if multi:
+        chosen = [n for n in (defaults or options[:1]) if n in options]
+        return st.multiselect(label, options, default=chosen, key=key, format_func=describe, bind=bind)
+    index = options.index(default) if default in options else 0
+    return st.selectbox(label, options, index=index, key=key, format_func=describe, bind=bind)
+
+
+def show_model_error(name: str, exc: Exception) -> None:
+    """Explain a checkpoint that cannot be used, and where to fix it."""
+    st.error(str(exc))
+    st.page_link(pages.TRAIN, label=f"Retrain {name} on the Train page", icon=":material/model_training:")
+
+
+def model_or_reason(name: str, optional: bool = False):
+    """A checkpoint's model, or None after saying why it cannot be used: as an error with a link to
+    retrain it, or (`optional`, for parts of a page that do without it) as a caption."""
+    try:
+        return load_model(name)[0]
+    except (FileNotFoundError, ValueError) as exc:
+        if optional:
+            st.caption(f"Without {name}: {exc}")
+        else:
+            show_model_error(name, exc)
+        return None
+
+
+UPLOADS_KEPT = 16  # prepared files remembered per session: a batch of uploads, and the drawings since
+
+
+def prepared_upload(data: bytes) -> images.UploadedDigit:
+    """`images.prepare_upload` of a file or drawing, done once per content and session.
+
+    Every rerun of a page hands it the same uploads again; decoding them again each time cost
+    each rerun the whole decoding budget. Kept by content hash, the last UPLOADS_KEPT files.
+
+    Raises:
+        ValueError: as `images.prepare_upload`, with its sentence (the refusal is kept too).
+    """
+    kept = st.session_state.setdefault("_prepared_uploads", OrderedDict())
+    digest = hashlib.blake2b(data, digest_size=16).digest()
+    if digest in kept:
+        kept.move_to_end(digest)
+    else:
+        try:
+            kept[digest] = images.prepare_upload(data)
+        except ValueError as exc:
+            kept[digest] = str(exc)
+        while len(kept) > UPLOADS_KEPT:
+            kept.popitem(last=False)
+    prepared = kept[digest]
+    if isinstance(prepared, str):
+        raise ValueError(prepared)
+    return prepared
+
+
+def digit_canvas(key: str) -> images.UploadedDigit | None:
+    """A 280 px box to draw a digit on with the mouse or a finger, and the drawing made MNIST-like; None before
+    anything is drawn.
+
+    Raises:
+        ValueError: a sentence, for a drawing that cannot be used (fully transparent) or a value
+            the canvas cannot have sent.
+    """
+    from streamlit_drawable_canvas import st_canvas  # only pages with a canvas load the component
+
+    try:
+        drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280,
+                            height=280, drawing_mode="freedraw", key=key, return_image_data=True)
+        data_url = drawing._image_data_url  # as the browser sent it: `image_bytes` would decode it unchecked
+    except (AttributeError, TypeError, KeyError) as exc:  # st_canvas reads its component's state unchecked
+        log.debug("canvas %s: unreadable value from the browser (%s: %s)", key, type(exc).__name__, exc)
+        raise ValueError("The drawing could not be read; clear the canvas and draw again.") from None
+    png = browser_values.canvas_png(data_url)
+    return None if png is None else prepared_upload(png)
+
+
+def show_png(png: bytes | list[bytes], where=st, **options) -> None:
+    """st.image for PNG bytes (in `where`, a column say), sent as they are.
+
+    With st.image's default output_format "auto", Streamlit decodes a grey PNG and re-encodes it
+    as JPEG: blurred digits, and CPU spent on every run.
+    """
+    where.image(png, output_format="PNG", **options)
+
+
+def digit_row(digits: np.ndarray | bytes, label: str | None = None, scale: int = DISPLAY_SCALE) -> None:
+    """One labelled row of digits (N, 28, 28) in [0, 1], drawn as a single sharp image (or that PNG)."""
+    if label:
+        st.markdown(f"**{label}**")
+    show_png(digits if isinstance(digits, bytes) else images.to_png(images.tile(digits, pad=2), scale=scale))
+
+def source_caption(source: str) -> None:
+    st.caption(f"Data: {source}")
+
+
+
+@dataclass(frozen=True)
+class YourDigit:
+    """A digit a visitor gave: uploaded or drawn, made MNIST-like, and the tab it was given in."""
+
+    name: str  # the file's name, or "your drawing"
+    digit: images.UploadedDigit
+    tab: object  # the Upload or Draw tab, to show results beside the input
+
+
+def your_digit(key: str, tabs=None, multiple: bool = False,
+               draw_hint: str = "Draw a digit with a finger or the mouse, big, in the middle of the box."
+               ) -> list[YourDigit]:
+    """Upload and Draw tabs (`tabs`, or two made here; only the open one runs) and the digits given
+    there, made MNIST-like, in order. A file or drawing that cannot be used is explained in its tab
+    and left out; a blank drawing is left out.
+
+    key: the page's prefix for the widgets' keys (`den` gives `den_upload`, `den_canvas`).
+    multiple: several files at once (a batch), else one.
+    """
+    upload_tab, draw_tab = tabs or st.tabs(["Upload", "Draw"], key=f"{key}_own_tab", on_change="rerun")
+    given = []
+    if upload_tab.open:
+        with upload_tab:
+            label = ("Images of digits: PNG, JPEG, BMP, GIF or WebP, any size, dark ink on light paper or light on dark"
+                     if multiple else "An image of one handwritten digit")
+            files = st.file_uploader(label, type=UPLOAD_TYPES, accept_multiple_files=multiple, key=f"{key}_upload")
+            for file in (files if multiple else [files]) or []:
+                if file is None:
+                    continue
+                try:
+                    given.append(YourDigit(file.name, prepared_upload(file.getvalue()), upload_tab))
+                except ValueError as exc:
+                    st.error(f"**{file.name}**: {exc}")
+    if draw_tab.open:
+        with draw_tab:
+            st.markdown(draw_hint)
+            try:
+                drawn = digit_canvas(f"{key}_canvas")
+            except ValueError as exc:  # e.g. a canvas cleared to transparent, or a forged value
+                st.error(f"**Your drawing**: {exc}")
+            else:
+                if drawn is not None and not drawn.blank:
+                    given.append(YourDigit("your drawing", drawn, draw_tab))
+    return given
