@@ -220,11 +220,11 @@ def browser_figures(url: str, switches: int, hovers: int) -> None:
 def placement_figures(held_out: int, space: str = "ae20") -> None:
     from openTSNE import TSNE
 
-    from core import checkpoints, data, latent, latent_view
+    from core import checkpoints, data, inference, latent, latent_view
 
     digits = data.load("mnist", "test")
     model, _ = checkpoints.load(space)
-    features = latent.encode(model, digits.images)
+    features = inference.encode(model, digits.images)
     rng = np.random.default_rng(0)
     held = np.sort(rng.choice(len(digits), held_out, replace=False))
     kept = np.setdiff1d(np.arange(len(digits)), held)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from core import checkpoints, data, denoise, images
+from core import checkpoints, data, denoise, images, inference
 
 GOAL_ACCURACY = 0.95
 GOAL_MAX_DROP = 0.01
@@ -173,8 +173,8 @@ def print_calibration(digits: int) -> None:
     cases = [("none", 0.0)] + [(kind, noise.default) for kind, noise in denoise.NOISE_RANGES.items()]
     for kind, strength in cases:
         noisy = clean if kind == "none" else data.add_noise(clean, kind, strength, seed=1)
-        denoised = denoise.denoise(denoiser, noisy)
-        read, confidence = denoise.classify(classifier, denoised)
+        denoised = inference.reconstruct(denoiser, noisy)
+        read, confidence = inference.read_digits(classifier, denoised)
         kept = np.array([denoise.agreement(a, b) for a, b in zip(noisy, denoised)])
         unsure = confidence < denoise.LOW_CONFIDENCE
         flagged = np.mean([denoise.out_of_depth(a, b, c) is not None for a, b, c in zip(noisy, denoised, confidence)])
@@ -216,9 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         prepared = np.stack([images.prepare_upload(content).image for content in files])
         seconds = (time.perf_counter() - began) / len(files)
-        denoised = denoise.denoise(denoiser, prepared)
-        read_prepared = denoise.classify(classifier, prepared)[0]
-        read_denoised, confidence = denoise.classify(classifier, denoised)
+        denoised = inference.reconstruct(denoiser, prepared)
+        read_prepared = inference.read_digits(classifier, prepared)[0]
+        read_denoised, confidence = inference.read_digits(classifier, denoised)
         warned = np.mean([denoise.out_of_depth(p, d, c) is not None for p, d, c in zip(prepared, denoised, confidence)])
         before, after = float((read_prepared == labels).mean()), float((read_denoised == labels).mean())
         ok = after >= GOAL_ACCURACY and after >= before - GOAL_MAX_DROP

@@ -21,7 +21,7 @@ from torch import nn
 
 from core import metrics
 from core.data import Digits
-from core.inference import negative_elbo
+from core.inference import negative_elbo, reconstruct
 
 FALSE_ALARM_RATE = 0.05  # the default threshold flags 5% of the known digit
 BACKGROUND = "vae"  # the all-digit VAE whose negative ELBO the likelihood ratio subtracts
@@ -129,6 +129,24 @@ def pair_auc(result: AnomalyScores, other: int) -> float:
 def most_anomalous(result: AnomalyScores, count: int = 24) -> np.ndarray:
     """Positions of the `count` highest scores, highest first."""
     return np.argsort(-result.scores, kind="stable")[:count]
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """Test digits picked by their scores, with the model's rebuild of each."""
+
+    positions: np.ndarray  # (N,) positions in the test split
+    originals: np.ndarray  # (N, 28, 28) in [0, 1]
+    rebuilt: np.ndarray    # (N, 28, 28) in [0, 1]
+    labels: np.ndarray     # (N,)
+    scores: np.ndarray     # (N,)
+
+
+def gallery(model: nn.Module, result: AnomalyScores, digits: Digits, positions: np.ndarray) -> Gallery:
+    """The test digits at `positions` (`most_anomalous`, say) beside `model`'s rebuilds, with labels and scores."""
+    originals = digits.images[positions] / np.float32(255)
+    return Gallery(positions, originals, reconstruct(model, originals), result.labels[positions],
+                   result.scores[positions])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,13 +23,13 @@ from torch import nn
 from core import KERAS_NOISE_FACTOR, checkpoints, images, metrics
 from core import data as data_lib
 from core.files import write_atomic
-from core.inference import run_batches
+from core.inference import read_digits, reconstruct
 
 log = logging.getLogger(__name__)
 
 SWEEP_DIGITS = 1000   # the first 1,000 test digits: enough for a smooth curve, a few seconds of CPU
 PSNR_CAP_DB = 60.0    # a digit the noise left untouched has infinite PSNR; cap it so means stay finite
-BATCH = 100           # on one thread, batches of 100 digits run twice as fast as 1,000 (they stay in cache)
+
 
 
 @dataclass(frozen=True)
@@ -54,28 +54,6 @@ NOISE_RANGES = {
     "salt_pepper": StrengthRange(0.0, 0.5, 0.05, 0.2, "Salt and pepper", "Fraction of pixels hit", "salt and pepper"),
     "masking": StrengthRange(0.0, 0.9, 0.1, 0.5, "Masking", "Fraction of pixels blacked out", "masking"),
 }
-
-
-def _as_batch(images: np.ndarray) -> tuple[torch.Tensor, tuple[int, ...]]:
-    """(28, 28) or (N, 28, 28) array -> ((N, 1, 28, 28) tensor, the input's shape)."""
-    array = np.asarray(images, dtype=np.float32)
-    return torch.from_numpy(array.reshape(-1, 1, 28, 28).copy()), array.shape
-
-
-@torch.inference_mode()
-def denoise(model: nn.Module, images: np.ndarray) -> np.ndarray:
-    """An autoencoder's output for one digit (28, 28) or many (N, 28, 28) in [0, 1]; same shape."""
-    x, shape = _as_batch(images)
-    return torch.cat(run_batches(lambda xb, _: model(xb)["recon"], x, batch_size=BATCH)).numpy().reshape(shape)
-
-
-@torch.inference_mode()
-def classify(classifier: nn.Module, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The classifier's digit and its probability for each image (N, 28, 28): two arrays (N,)."""
-    x, _ = _as_batch(images)
-    logits = torch.cat(run_batches(lambda xb, _: classifier(xb)["logits"], x, batch_size=BATCH))
-    probability, digit = logits.softmax(1).max(1)
-    return digit.numpy(), probability.numpy()
 
 
 def psnr_db(images: np.ndarray, references: np.ndarray) -> np.ndarray:
@@ -106,14 +84,14 @@ def noise_and_denoise(model: nn.Module, clean: np.ndarray, kind: str, strength: 
     """Add seeded noise to clean digits (N, 28, 28) in [0, 1], denoise them and score both against the clean."""
     clean = np.asarray(clean, dtype=np.float32)
     noisy = data_lib.add_noise(clean, kind, strength, seed)
-    denoised = denoise(model, noisy)
+    denoised = reconstruct(model, noisy)
     return DenoisedDigits(clean, noisy, denoised, psnr_db(noisy, clean), psnr_db(denoised, clean),
                           metrics.ssim(noisy, clean), metrics.ssim(denoised, clean))
 
 
 def accuracy(classifier: nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of images (N, 28, 28) the classifier reads as their label."""
-    return float((classify(classifier, images)[0] == np.asarray(labels)).mean())
+    return float((read_digits(classifier, images)[0] == np.asarray(labels)).mean())
 
 
 # When the page stops presenting a denoised digit as a result (`out_of_depth`): the classifier
@@ -155,6 +133,36 @@ def out_of_depth(prepared: np.ndarray, denoised: np.ndarray, confidence: float |
 
 
 @dataclass(frozen=True)
+class CleanUp:
+    """One of your digits through the denoiser: what went in, what came out, what the classifier
+    reads in each (None without a classifier), and `out_of_depth`'s sentence when the output is no result."""
+
+    prepared: np.ndarray       # (28, 28) in [0, 1], as MNIST sees the upload or drawing
+    model_input: np.ndarray    # the prepared digit, with the lab's noise added when asked
+    output: np.ndarray         # the denoiser's output
+    readings: dict[str, tuple[int, float]] | None  # "prepared", "model_input", "output": (digit, probability)
+    verdict: str | None
+
+
+def clean_up(denoiser: nn.Module, prepared: np.ndarray, classifier: nn.Module | None = None,
+             noise: tuple[str, float] | None = None, seed: int = 0) -> list[CleanUp]:
+    """Denoise people's digits (N, 28, 28) in [0, 1], optionally with seeded noise of (kind, strength) added
+    first, read each stage with the classifier, and say when the denoiser is out of its depth."""
+    prepared = np.asarray(prepared, dtype=np.float32)
+    model_input = prepared if noise is None else data_lib.add_noise(prepared, *noise, seed=seed)
+    output = reconstruct(denoiser, model_input)
+    readings = None
+    if classifier is not None:
+        stages = {"prepared": prepared, "model_input": model_input, "output": output}
+        read = {stage: read_digits(classifier, images) for stage, images in stages.items()}
+        readings = [{stage: (int(digit[i]), float(probability[i])) for stage, (digit, probability) in read.items()}
+                    for i in range(len(prepared))]
+    return [CleanUp(prepared[i], model_input[i], output[i], None if readings is None else readings[i],
+                    out_of_depth(model_input[i], output[i], None if readings is None else readings[i]["output"][1]))
+            for i in range(len(prepared))]
+
+
+@dataclass(frozen=True)
 class SweepLine:
     """Mean PSNR (dB) against the clean digits and classifier accuracy, one value per noise strength."""
 
@@ -181,7 +189,7 @@ def sweep_line(model: nn.Module | None, classifier: nn.Module, clean: np.ndarray
     for i, strength in enumerate(strengths):
         images = data_lib.add_noise(clean, kind, float(strength), seed)
         if model is not None:
-            images = denoise(model, images)
+            images = reconstruct(model, images)
         psnr[i] = psnr_db(images, clean).mean()
         correct[i] = accuracy(classifier, images, labels)
         if on_progress is not None:

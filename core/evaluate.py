@@ -74,7 +74,7 @@ def evaluate_model(name: str, model: nn.Module, dataset: str = "mnist", digit: i
     )
     noisy = data_lib.corrupt(x, *DENOISE_NOISE, torch.Generator().manual_seed(EVAL_SEED))
     result["psnr_noisy"] = float(metrics.psnr(noisy, x).mean())
-    result["psnr_denoised"] = float(metrics.psnr(reconstruct(model, noisy, y), x).mean())
+    result["psnr_denoised"] = float(metrics.psnr(reconstruct(model, noisy, y.numpy()), x).mean())
     return result
 
 

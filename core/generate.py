@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.latent import decode, interpolate
+from core.inference import decode
+from core.latent import interpolate
 from core.models import N_CLASSES
 
 
@@ -33,13 +34,6 @@ def prior_samples(latent: int, n: int, temperature: float = 1.0, seed: int = 0) 
         raise ValueError("The temperature must be above 0.")
     generator = torch.Generator().manual_seed(seed)
     return (torch.randn(n, latent, generator=generator) * temperature).numpy()
-
-
-@torch.inference_mode()
-def classify(classifier: nn.Module, images: np.ndarray) -> np.ndarray:
-    """Class probabilities (N, 10) the classifier gives images (N, 28, 28) in [0, 1]."""
-    x = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(-1, 1, 28, 28)
-    return torch.softmax(classifier(x)["logits"], dim=1).numpy()
 
 
 def spread_marks(points: np.ndarray, min_distance: float, rounds: int = 200) -> np.ndarray:

@@ -1,4 +1,9 @@
-"""Running a trained model over a dataset: batches, reconstructions, the VAE's negative ELBO."""
+"""Running trained models on numpy batches: the one vocabulary for encode, decode, reconstruct and
+classify that every page and core module uses, and the VAE's negative ELBO.
+
+Images come as (28, 28), (N, 28, 28) or (N, 1, 28, 28), uint8 in 0-255 or floats in [0, 1], numpy or
+torch; results are numpy. Conditional models take the digits' labels.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from core import metrics
 from core.models import gaussian_kl, reconstruction_loss, reparameterize
 
 EVAL_SEED = 0  # the posterior sample of negative_elbo, so a score is the same on every run
@@ -22,15 +26,57 @@ def run_batches(fn, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: 
     return [fn(x[i:i + batch_size], None if y is None else y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
 
 
-def reconstruct(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-    """Reconstructions (N, 1, 28, 28) of images in [0, 1]; VAEs decode the posterior mean."""
-    return torch.cat(run_batches(lambda xb, yb: model(xb, yb)["recon"], x, y))
+def as_batch(images) -> torch.Tensor:
+    """Images as one float32 batch (N, 1, 28, 28) in [0, 1]."""
+    if isinstance(images, torch.Tensor):
+        x = images.to(torch.float32)
+    else:  # a copy: the shared cached arrays are read-only, which torch cannot wrap
+        x = torch.from_numpy(np.array(images, dtype=np.float32))
+    if x.numel() and x.max() > 1.0:  # uint8 pixels
+        x = x / 255.0
+    return x.reshape(-1, 1, 28, 28)
 
 
-def reconstruct_with_bce(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[np.ndarray, float]:
-    """Reconstructions (N, 28, 28) of images in [0, 1] and their mean binary cross-entropy per pixel."""
-    recon = reconstruct(model, x, y)
-    return recon[:, 0].numpy(), float(metrics.bce_per_pixel(recon, x).mean())
+def _labels(labels, count: int) -> torch.Tensor | None:
+    if labels is None:
+        return None
+    return torch.as_tensor(np.atleast_1d(np.asarray(labels))).long().expand(count)
+
+
+def encode(model: nn.Module, images, labels=None) -> np.ndarray:
+    """Codes (N, code size) of images, flattened; a VAE's are its posterior means."""
+    x = as_batch(images)
+    return torch.cat(run_batches(lambda xb, yb: model.encode(xb, yb).flatten(1), x, _labels(labels, len(x)))).numpy()
+
+
+@torch.inference_mode()
+def decode(model: nn.Module, codes, labels=None) -> np.ndarray:
+    """Images (N, 28, 28) in [0, 1] decoded from codes (N, latent), or one image from one code (latent,)."""
+    z = torch.as_tensor(np.asarray(codes, dtype=np.float32))
+    single = z.ndim == 1
+    z = z.reshape(1, -1) if single else z
+    decoded = model.decode(z, _labels(labels, z.shape[0]))[:, 0].numpy()
+    return decoded[0] if single else decoded
+
+
+def reconstruct(model: nn.Module, images, labels=None) -> np.ndarray:
+    """The model's rebuild of each image, shaped as given ((28, 28) or (N, 28, 28); (N, 1, 28, 28) gives
+    (N, 28, 28)); a VAE decodes its posterior mean, a denoiser outputs its clean-up."""
+    x = as_batch(images)
+    rebuilt = torch.cat(run_batches(lambda xb, yb: model(xb, yb)["recon"], x, _labels(labels, len(x)))).numpy()
+    return rebuilt.reshape(np.shape(images)) if np.ndim(images) in (2, 3) else rebuilt[:, 0]
+
+
+def classify(classifier: nn.Module, images) -> np.ndarray:
+    """The classifier's probabilities (N, 10) for images."""
+    logits = torch.cat(run_batches(lambda xb, _: classifier(xb)["logits"], as_batch(images)))
+    return logits.softmax(1).numpy()
+
+
+def read_digits(classifier: nn.Module, images) -> tuple[np.ndarray, np.ndarray]:
+    """The digit the classifier reads in each image and its probability: two arrays (N,)."""
+    probabilities = classify(classifier, images)
+    return probabilities.argmax(1), probabilities.max(1)
 
 
 def negative_elbo(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None,

@@ -27,33 +27,10 @@ from core import data as data_lib
 from core.data import Digits
 from core.files import WriteError, write_atomic
 from core.flights import SingleFlight
-from core.inference import run_batches
+from core.inference import decode, encode
 from core.latent_view import Projection, fit_projection
 
 GRID_SPACINGS = ("linear", "quantile")
-
-
-def encode(model: nn.Module, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-    """Codes of images (N, 28, 28) uint8 or float in [0, 1], flattened to (N, code size)."""
-    x = torch.tensor(np.asarray(images), dtype=torch.float32)
-    if x.max() > 1.0:
-        x = x / 255.0
-    x = x.reshape(-1, 1, 28, 28)
-    y = None if labels is None else torch.as_tensor(np.asarray(labels)).long()
-    return torch.cat(run_batches(lambda xb, yb: model.encode(xb, yb).flatten(1), x, y)).numpy()
-
-
-@torch.inference_mode()
-def decode(model: nn.Module, z, labels=None) -> np.ndarray:
-    """Images (N, 28, 28) in [0, 1] decoded from codes (N, latent) or one code (latent,)."""
-    z = torch.as_tensor(np.asarray(z, dtype=np.float32))
-    single = z.ndim == 1
-    z = z.reshape(1, -1) if single else z
-    y = None
-    if labels is not None:
-        y = torch.as_tensor(np.atleast_1d(np.asarray(labels))).long().expand(z.shape[0])
-    images = model.decode(z, y)[:, 0].numpy()
-    return images[0] if single else images
 
 
 def grid_values(n: int, span: float, spacing: str = "linear") -> np.ndarray:

@@ -23,7 +23,7 @@ from core import catalogue, checkpoints, images
 from core import data as data_lib
 from core.evaluate import DENOISE_NOISE
 from core.files import write_atomic
-from core.inference import reconstruct
+from core.inference import read_digits, reconstruct
 from core.registry import get_spec, list_models
 
 PAD = 1  # pixels between digits in a row
@@ -43,24 +43,18 @@ def thumbnail(name: str, model, meta: dict, digits: data_lib.Digits) -> dict:
     """The card record of one checkpoint: its kind, summary, picture and what the picture shows."""
     model_name = meta["model"]
     spec = get_spec(model_name)
-    x = digits.floats()
-    labels = digits.label_tensor()
+    x = digits.images / np.float32(255)
     if spec.kind == "classifier":
-        with torch.inference_mode():
-            read = model(x)["logits"].argmax(1).numpy()
-        picture = _row_url(x[None, :, 0].numpy())
+        read, _ = read_digits(model, x)
+        picture = _row_url(x[None])
         caption = f"Its reading of the ten digits: {' '.join(map(str, read))}."
     elif catalogue.is_denoiser(meta):  # trained on noisy digits: its picture is a clean-up
         kind, strength = DENOISE_NOISE
-        noisy = torch.from_numpy(data_lib.add_noise(x.numpy(), kind, strength, seed=0))
-        with torch.inference_mode():
-            clean = reconstruct(model, noisy)
-        picture = _row_url(np.stack([noisy[:, 0].numpy(), clean[:, 0].numpy()]))
+        noisy = data_lib.add_noise(x, kind, strength, seed=0)
+        picture = _row_url(np.stack([noisy, reconstruct(model, noisy)]))
         caption = f"Top: the digits with {kind} noise of factor {strength}; bottom: its clean-up."
     else:
-        with torch.inference_mode():
-            rebuilt = reconstruct(model, x, labels if model.is_conditional else None)
-        picture = _row_url(rebuilt[None, :, 0].numpy())
+        picture = _row_url(reconstruct(model, x, digits.labels if model.is_conditional else None)[None])
         caption = ""
     return {"name": name, "model": model_name, "kind": spec.kind, "summary": spec.summary,
             "order": list_models().index(model_name), "sha256": meta["sha256"], "image": picture, "caption": caption}

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import core
-from core import checkpoints, data, denoise, metrics
+from core import checkpoints, data, denoise, inference, metrics
 from core.registry import create_model
 
 
@@ -37,7 +37,7 @@ def digits():
 def test_denoise_keeps_the_shape_of_one_digit_or_many(digits):
     model = create_model("conv").eval()
     clean, _ = digits
-    one, many = denoise.denoise(model, clean[0]), denoise.denoise(model, clean[:5])
+    one, many = inference.reconstruct(model, clean[0]), inference.reconstruct(model, clean[:5])
     assert one.shape == (28, 28) and many.shape == (5, 28, 28)
     assert one.dtype == np.float32 and many.min() >= 0 and many.max() <= 1
     np.testing.assert_allclose(one, many[0], atol=1e-6)
@@ -64,7 +64,7 @@ def test_noise_and_denoise_scores_each_digit(digits):
 
 def test_classify_and_accuracy(digits):
     clean, labels = digits
-    digit, probability = denoise.classify(AlwaysReads(3), clean[:10])
+    digit, probability = inference.read_digits(AlwaysReads(3), clean[:10])
     assert (digit == 3).all() and np.all((probability > 0.5) & (probability <= 1))
     assert denoise.accuracy(AlwaysReads(3), clean, labels) == pytest.approx((labels == 3).mean())
 
@@ -138,11 +138,11 @@ def test_the_shipped_denoiser_knows_a_page_of_noise_is_no_digit(digits):
     clean, _labels = digits
     models = {name: checkpoints.load(name)[0] for name in ("denoising", "classifier")}
     noisy = data.add_noise(clean, "gaussian", 0.5, seed=2)
-    denoised = denoise.denoise(models["denoising"], noisy)
-    confidence = denoise.classify(models["classifier"], denoised)[1]
+    denoised = inference.reconstruct(models["denoising"], noisy)
+    confidence = inference.read_digits(models["classifier"], denoised)[1]
     flagged = [denoise.out_of_depth(a, b, c) is not None for a, b, c in zip(noisy, denoised, confidence)]
     assert np.mean(flagged) <= 0.10  # noise it knows: a result for nine in ten (the rest, half misread)
     nothing = data.add_noise(np.zeros((3, 28, 28), np.float32), "gaussian", 1.0, seed=2)  # noise, no digit
-    output = denoise.denoise(models["denoising"], nothing)
-    confidence = denoise.classify(models["classifier"], output)[1]
+    output = inference.reconstruct(models["denoising"], nothing)
+    confidence = inference.read_digits(models["classifier"], output)[1]
     assert all(denoise.out_of_depth(a, b, c) is not None for a, b, c in zip(nothing, output, confidence))

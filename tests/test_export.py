@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from core.export import LAYER_TYPES, export_decoder, run_exported
-from core.latent import decode
+from core.inference import decode
 from core.registry import create_model
 
 BROWSER_MODELS = ["vae", "vae2", "cvae", "vae_one", "dense", "deep", "ae2"]

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.generate import class_centroids, classify, prior_samples
+from core.generate import class_centroids, prior_samples
+from core.inference import classify
 from core.registry import create_model
 
 

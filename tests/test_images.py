@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFile, ImageFilter
 
-from core import data, images
+from core import data, images, inference
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +165,7 @@ def one_pixel_drawing(digit: np.ndarray, angle: float = 0.0, shift=(0, 0)) -> np
 
 
 def test_a_thin_stroke_drawing_at_28x28_is_remade_like_mnist_and_reads_right(mnist):
-    from core import checkpoints, denoise
+    from core import checkpoints
 
     labels = data.load("mnist", "test").labels[:12]
     prepared = []
@@ -180,7 +180,7 @@ def test_a_thin_stroke_drawing_at_28x28_is_remade_like_mnist_and_reads_right(mni
         assert np.mean((upload.image > 0.05) & (upload.image < 0.95)) / np.mean(upload.image > 0.05) > 0.1  # soft edges
         prepared.append(upload.image)
     denoiser, classifier = checkpoints.load("denoising")[0], checkpoints.load("classifier")[0]
-    read = denoise.classify(classifier, denoise.denoise(denoiser, np.stack(prepared)))[0]
+    read = inference.read_digits(classifier, inference.reconstruct(denoiser, np.stack(prepared)))[0]
     assert (read == labels).sum() >= 11  # readable after denoising, as on the page
 
 
@@ -196,7 +196,7 @@ def test_thick_marker_strokes_are_thinned_to_mnist_weight(mnist):
 
 
 def test_a_large_dark_on_white_photo_is_prepared_well(mnist):
-    from core import checkpoints, denoise
+    from core import checkpoints
 
     side = 1200
     yy, xx = np.mgrid[0:side, 0:side] / side
@@ -214,7 +214,7 @@ def test_a_large_dark_on_white_photo_is_prepared_well(mnist):
         assert similarity(upload.image, digit) > 0.8
         prepared.append(upload.image)
     classifier = checkpoints.load("classifier")[0]
-    read = denoise.classify(classifier, np.stack(prepared))[0]
+    read = inference.read_digits(classifier, np.stack(prepared))[0]
     np.testing.assert_array_equal(read, data.load("mnist", "test").labels[:6])
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core import latent
+from core import inference, latent
 from core.registry import create_model
 
 
@@ -11,8 +11,8 @@ def test_grid_puts_high_z1_on_top_and_decodes_in_one_batch():
     model = create_model("vae2").eval()
     images, values = latent.latent_grid(model, n=5, span=2.0)
     assert images.shape == (5, 5, 28, 28) and np.allclose(values, np.linspace(-2, 2, 5))
-    top_left = latent.decode(model, np.array([-2.0, 2.0]))
-    bottom_right = latent.decode(model, np.array([2.0, -2.0]))
+    top_left = inference.decode(model, np.array([-2.0, 2.0]))
+    bottom_right = inference.decode(model, np.array([2.0, -2.0]))
     assert np.allclose(images[0, 0], top_left, atol=1e-6)
     assert np.allclose(images[-1, -1], bottom_right, atol=1e-6)
 
@@ -38,7 +38,7 @@ def test_interpolation_ends_and_spherical_norm():
 
 def test_conditional_decode_and_encode_shapes():
     cvae = create_model("cvae").eval()
-    images = latent.decode(cvae, np.zeros((3, 8)), labels=4)
+    images = inference.decode(cvae, np.zeros((3, 8)), labels=4)
     assert images.shape == (3, 28, 28) and images.min() >= 0 and images.max() <= 1
-    codes = latent.encode(create_model("conv").eval(), np.zeros((2, 28, 28), dtype=np.uint8))
+    codes = inference.encode(create_model("conv").eval(), np.zeros((2, 28, 28), dtype=np.uint8))
     assert codes.shape == (2, 128)

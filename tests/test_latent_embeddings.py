@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core import checkpoints, latent
+from core import checkpoints, inference, latent
 from core import data as data_lib
 from core.data import Digits
 
@@ -59,7 +59,7 @@ def test_pca_of_a_2d_code_is_the_code_itself():
     model, _ = checkpoints.load("ae2")
     digits = data_lib.load("mnist", "test")
     result = latent.compute_map(model, digits, "pca", points=300)
-    codes = latent.encode(model, digits.images[result.indices])
+    codes = inference.encode(model, digits.images[result.indices])
     assert np.allclose(result.coords, codes, rtol=2e-3, atol=2e-3)  # stored as float16
 
 

@@ -164,7 +164,7 @@ def test_a_mixed_batch_explains_the_bad_files_and_denoises_the_rest():
 def test_the_draw_tab_waits_for_a_drawing():
     at = open_page("Draw")
     assert not at.exception
-    assert any("as soon as you lift the mouse" in i.value for i in at.info)
+    assert any("as soon as you lift your finger or the mouse" in i.value for i in at.info)
 
 
 def test_the_page_works_without_a_classifier(checkpoint_dir):

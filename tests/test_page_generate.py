@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import checkpoints, data, generate, latent
+from core import checkpoints, data, generate, inference
 from tests.pages import open_app_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -48,7 +48,7 @@ def test_the_live_digit_starts_from_the_preselected_digit_not_zero():
     at = open_generate("Live sliders")
     model, _ = checkpoints.load("vae")
     test = data.load("mnist", "test")
-    centroid = generate.class_centroids(latent.encode(model, test.images), test.labels)[at.selectbox(key="gen_vae_digit").value]
+    centroid = generate.class_centroids(inference.encode(model, test.images), test.labels)[at.selectbox(key="gen_vae_digit").value]
     np.testing.assert_allclose(at.session_state["gen_vae_z"], np.clip(centroid, -3, 3), atol=0.006)
 
 
@@ -72,7 +72,7 @@ def test_jump_to_a_digits_centroid():
     at.button(key="gen_vae2_centroid").click().run()
     model, _ = checkpoints.load("vae2")
     test = data.load("mnist", "test")
-    centroid = generate.class_centroids(latent.encode(model, test.images), test.labels)[0]
+    centroid = generate.class_centroids(inference.encode(model, test.images), test.labels)[0]
     span = at.session_state["gen_span"]
     np.testing.assert_allclose(at.session_state["gen_vae2_z"], np.clip(centroid, -span, span), atol=0.006)
 
@@ -116,9 +116,9 @@ def test_interpolation_starts_from_a_pair_whose_paths_differ():
     a, b = at.number_input(key="gen_interp_a_vae").value, at.number_input(key="gen_interp_b_vae").value
     model, _ = checkpoints.load("vae")
     test = data.load("mnist", "test")
-    codes = latent.encode(model, test.images[[a, b]])
+    codes = inference.encode(model, test.images[[a, b]])
     firsts = [int(np.argmax(test.labels == c)) for c in range(10)]
-    others = latent.encode(model, test.images[firsts])
+    others = inference.encode(model, test.images[firsts])
     shown = generate.path_difference(model, codes[0], codes[1])
     assert shown == pytest.approx(max(generate.path_difference(model, others[i], others[j])
                                       for i in range(10) for j in range(i + 1, 10)), rel=1e-5)

@@ -177,7 +177,8 @@ def reconstruction_row(name: str, indices: tuple[int, ...]) -> tuple[bytes, floa
     """A checkpoint's reconstructions of some test digits as a `digit_row` PNG, and their mean BCE
     per pixel; cached, since every visitor starts from the same digits."""
     digits = test_digits("mnist").subset(np.array(indices))
-    recon, bce = inference.reconstruct_with_bce(load_model(name)[0], digits.floats(), digits.label_tensor())
+    recon = inference.reconstruct(load_model(name)[0], digits.images, digits.labels)
+    bce = float(metrics.bce_per_pixel(recon, digits.images / 255.0).mean())
     return images.to_png(images.tile(recon, pad=2), scale=DISPLAY_SCALE), bce
 
 
@@ -208,7 +209,7 @@ def encoded_test_digits(name: str, dataset: str = "mnist") -> np.ndarray:
     """The codes (a VAE's posterior means) of the test digits under a checkpoint, (N, latent)."""
     model, _ = load_model(name)
     digits = test_digits(dataset)
-    return _read_only(latent.encode(model, digits.images, digits.labels if model.is_conditional else None))
+    return _read_only(inference.encode(model, digits.images, digits.labels if model.is_conditional else None))
 
 
 # --- core computations a page shows, cached --------------------------------------------------
@@ -352,8 +353,8 @@ def test_sprites(dataset: str = "mnist") -> tuple[str, bytes]:
 def rebuilt_sprites(name: str, dataset: str = "mnist") -> tuple[str, bytes]:
     """(id, bytes) of a sprite sheet of a checkpoint's rebuilds of the test digits, in test order."""
     digits = test_digits(dataset)
-    rebuilt = inference.reconstruct(load_model(name)[0], digits.floats(), digits.label_tensor())
-    return _with_id(latent_view.sprite_bundle(rebuilt[:, 0].numpy(), levels=latent_view.REBUILT_LEVELS))
+    rebuilt = inference.reconstruct(load_model(name)[0], digits.images, digits.labels)
+    return _with_id(latent_view.sprite_bundle(rebuilt, levels=latent_view.REBUILT_LEVELS))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

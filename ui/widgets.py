@@ -53,9 +53,10 @@ def show_model_error(name: str, exc: Exception) -> None:
     st.page_link(pages.TRAIN, label=f"Retrain {name} on the Train page", icon=":material/model_training:")
 
 
-def model_or_reason(name: str, optional: bool = False):
+def model_or_reason(name: str, optional: bool = False, stop: bool = False):
     """A checkpoint's model, or None after saying why it cannot be used: as an error with a link to
-    retrain it, or (`optional`, for parts of a page that do without it) as a caption."""
+    retrain it (`stop`: and the page's run ends there, for a page that needs it), or (`optional`, for
+    parts of a page that do without it) as a caption. Its metadata: `caches.load_model(name)[1]`."""
     try:
         return load_model(name)[0]
     except (FileNotFoundError, ValueError) as exc:
@@ -63,6 +64,8 @@ def model_or_reason(name: str, optional: bool = False):
             st.caption(f"Without {name}: {exc}")
         else:
             show_model_error(name, exc)
+        if stop:
+            st.stop()
         return None
 
 
@@ -143,6 +146,8 @@ class YourDigit:
     name: str  # the file's name, or "your drawing"
     digit: images.UploadedDigit
     tab: object  # the Upload or Draw tab, to show results beside the input
+    drawn: bool = False  # drawn on the canvas, not uploaded
+    position: int = 0  # its place in the batch of files, refused ones counted
 
 
 def your_digit(key: str, tabs=None, multiple: bool = False,
@@ -162,11 +167,11 @@ def your_digit(key: str, tabs=None, multiple: bool = False,
             label = ("Images of digits: PNG, JPEG, BMP, GIF or WebP, any size, dark ink on light paper or light on dark"
                      if multiple else "An image of one handwritten digit")
             files = st.file_uploader(label, type=UPLOAD_TYPES, accept_multiple_files=multiple, key=f"{key}_upload")
-            for file in (files if multiple else [files]) or []:
+            for position, file in enumerate((files if multiple else [files]) or []):
                 if file is None:
                     continue
                 try:
-                    given.append(YourDigit(file.name, prepared_upload(file.getvalue()), upload_tab))
+                    given.append(YourDigit(file.name, prepared_upload(file.getvalue()), upload_tab, position=position))
                 except ValueError as exc:
                     st.error(f"**{file.name}**: {exc}")
     if draw_tab.open:
@@ -178,5 +183,5 @@ def your_digit(key: str, tabs=None, multiple: bool = False,
                 st.error(f"**Your drawing**: {exc}")
             else:
                 if drawn is not None and not drawn.blank:
-                    given.append(YourDigit("your drawing", drawn, draw_tab))
+                    given.append(YourDigit("your drawing", drawn, draw_tab, drawn=True))
     return given

@@ -5,7 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import anomaly, images, latent
+from core import anomaly, images, inference
 from ui import caches, links, widgets
 
 st.set_page_config(page_title="Anomaly · Autoencoder Lab", layout="wide")
@@ -38,13 +38,9 @@ with st.sidebar:
                    "used now.")
 ratio = score == "ratio"
 
-try:
-    model, meta = caches.load_model(name)
-    background = caches.load_model(anomaly.BACKGROUND)[0] if ratio else None
-    result = caches.anomaly_scores(name, anomaly.BACKGROUND if ratio else None)
-except (FileNotFoundError, ValueError) as exc:
-    widgets.show_model_error(name, exc)
-    st.stop()
+model = widgets.model_or_reason(name, stop=True)
+background = widgets.model_or_reason(anomaly.BACKGROUND, stop=True) if ratio else None
+result = caches.anomaly_scores(name, anomaly.BACKGROUND if ratio else None)
 scored_by = (name, anomaly.BACKGROUND) if ratio else (name,)  # the checkpoints the figures depend on
 digit = result.digit
 known = ~result.is_anomaly
@@ -70,11 +66,6 @@ if ratio:
     )
 widgets.source_caption(digits.source)
 link.note_here()
-
-
-def reconstructions(test_positions: np.ndarray) -> np.ndarray:
-    """The model's rebuilds (N, 28, 28) of test digits."""
-    return latent.decode(model, latent.encode(model, digits.images[test_positions]))
 
 
 def histogram_figure(threshold: float, low: float, high: float, bins: int = 60) -> go.Figure:
@@ -122,12 +113,12 @@ def roc_figure(detection: anomaly.Detection) -> go.Figure:
         height=430, margin=dict(l=10, r=10, t=30, b=10), legend=dict(x=0.45, y=0.1)))
 
 
-def gallery(test_positions: np.ndarray) -> None:
+def show_gallery(test_positions: np.ndarray) -> None:
     """Each digit beside its reconstruction, captioned with its label and score."""
-    rebuilt = reconstructions(test_positions)
-    pairs = [images.to_png(images.tile(np.stack([digits.images[i] / 255.0, r]), pad=1), scale=2)
-             for i, r in zip(test_positions, rebuilt)]
-    widgets.show_png(pairs, caption=[f"a {result.labels[i]} · {result.scores[i]:.0f}" for i in test_positions])
+    shown = anomaly.gallery(model, result, digits, test_positions)
+    pairs = [images.to_png(images.tile(np.stack([original, rebuilt]), pad=1), scale=2)
+             for original, rebuilt in zip(shown.originals, shown.rebuilt)]
+    widgets.show_png(pairs, caption=[f"a {label} · {score:.0f}" for label, score in zip(shown.labels, shown.scores)])
 
 
 # --- scores, threshold, precision and recall ------------------------------------------------
@@ -176,7 +167,7 @@ else:
     others = np.flatnonzero(~known)
     shown = others[np.argsort(result.scores[others], kind="stable")[:GALLERY_SIZE]]
 st.caption(f"Each test digit beside how `{name}` rebuilds it, with its label and score in nats.")
-gallery(shown)
+show_gallery(shown)
 
 # --- latent grids ---------------------------------------------------------------------------
 st.subheader("What each latent space decodes to")
@@ -184,10 +175,8 @@ st.markdown(f"Every point of `{name}`'s 2-D latent space decodes to a {digit}: i
             "anything else, which is why other digits rebuild badly. Beside it, `vae2` learnt all ten digits.")
 for column, grid_model_name in zip(st.columns(2), (name, "vae2")):
     with column:
-        try:
-            grid_model = caches.load_model(grid_model_name)[0]
-        except (FileNotFoundError, ValueError) as exc:
-            widgets.show_model_error(grid_model_name, exc)
+        grid_model = widgets.model_or_reason(grid_model_name)
+        if grid_model is None:
             continue
         if grid_model.code_shape != (2,):
             st.info(f"`{grid_model_name}` has a {grid_model.code_shape[0]}-D latent space; the grid needs 2-D.")
@@ -208,7 +197,7 @@ def verdict(item: images.UploadedDigit, label: str) -> None:
     if item.blank:
         return
     value = anomaly.score_image(model, item.image, background)
-    rebuilt = latent.decode(model, latent.encode(model, item.image[None]))[0]
+    rebuilt = inference.reconstruct(model, item.image)
     lower = float((result.scores[known] < value).mean())  # its percentile among the test sevens
     columns = st.columns([1, 1, 3])
     widgets.show_png(images.to_png(item.image, scale=4), columns[0], caption=f"{label}, as MNIST sees it", width=112)
@@ -228,27 +217,12 @@ def verdict(item: images.UploadedDigit, label: str) -> None:
                    + ("; what is cheap for every model, such as a short plain stroke, cancels out." if ratio else "."))
 
 
-if tab_upload.open:
-    with tab_upload:
-        upload = st.file_uploader("An image of one handwritten digit", type=widgets.UPLOAD_TYPES, key="an_upload")
-        if upload is None:
-            st.caption("Upload an image of a digit: its score and the verdict appear here.")
-        else:
-            try:
-                verdict(widgets.prepared_upload(upload.getvalue()), upload.name)
-            except ValueError as exc:
-                st.error(f"**{upload.name}**: {exc}")
-if tab_draw.open:
-    with tab_draw:
-        try:
-            drawn, problem = widgets.digit_canvas("an_canvas"), None
-        except ValueError as exc:  # e.g. a canvas cleared to transparent, or a forged value
-            drawn, problem = None, str(exc)
-        st.caption("Draw a digit with the mouse or a finger, big, in the middle of the box.")
-        if problem:
-            st.error(f"**Your drawing**: {problem}")
-        if drawn is not None and not drawn.blank:
-            verdict(drawn, "your drawing")
+yours = widgets.your_digit("an", tabs=(tab_upload, tab_draw))
+for given in yours:
+    with given.tab:
+        verdict(given.digit, given.name)
+if tab_upload.open and not yours:
+    tab_upload.caption("Upload an image of a digit: its score and the verdict appear here.")
 
 # Which digits pass at this threshold: the numbers behind "a 1 passes, a crossed 7 is flagged".
 passing = {d: float((result.scores[result.labels == d] <= threshold).mean()) for d in range(10)}

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import KERAS_NOISE_FACTOR, data, denoise, images
+from core import KERAS_NOISE_FACTOR, denoise, images, inference
 from core.denoise import NOISE_RANGES
 from ui import caches, links, widgets
 
@@ -31,30 +31,11 @@ with st.sidebar:
     st.caption("The `denoising` model was trained on noisy digits against clean ones; every other "
                "autoencoder only ever saw clean digits.")
 
-try:
-    model, _ = caches.load_model(denoiser)
-except (FileNotFoundError, ValueError) as exc:
-    widgets.show_model_error(denoiser, exc)
-    st.stop()
+model = widgets.model_or_reason(denoiser, stop=True)
 
 
 def label_of(name: str | None) -> str:
     return "noisy input" if name is None else name
-
-
-def show_digit(image: np.ndarray, caption: str, classifier=None) -> None:
-    """One 28x28 digit, large and pixel-sharp, captioned with what the classifier reads in it (when there
-    is a classifier). Inline PNG: no media request to wait for, and no re-encoding as a blurry JPEG."""
-    if classifier is not None:
-        digit, probability = denoise.classify(classifier, image[None])
-        caption = f"{caption}, reads as {digit[0]} ({probability[0]:.0%})"
-    st.image(images.png_data_url(image, scale=UPLOAD_SCALE), caption=caption)
-
-
-def out_of_depth_verdict(model_input: np.ndarray, output: np.ndarray, classifier) -> str | None:
-    """core's sentence when the denoiser's output is no clean version of its input, else None."""
-    confidence = float(denoise.classify(classifier, output[None])[1][0]) if classifier is not None else None
-    return denoise.out_of_depth(model_input, output, confidence)
 
 
 def sweep_figure(lines: dict, field: str, title: str, unit: str, scale: float = 1.0,
@@ -162,98 +143,78 @@ if tab_lab.open:
                 columns[2].metric(f"Mean PSNR, {denoise.SWEEP_DIGITS:,} digits", f"{denoised_psnr:.1f} dB",
                                   f"{denoised_psnr - noisy_psnr:+.1f} dB against the noisy input")
 
-# --- uploads ------------------------------------------------------------------------------
+# --- your digits: uploads and drawings ------------------------------------------------------
+
+def show_stage(image: np.ndarray, caption: str, reading: tuple[int, float] | None) -> None:
+    """One 28x28 digit, large and pixel-sharp, captioned with what the classifier reads in it (when there
+    is a classifier). Inline PNG: no media request to wait for, and no re-encoding as a blurry JPEG."""
+    if reading is not None:
+        caption = f"{caption}, reads as {reading[0]} ({reading[1]:.0%})"
+    st.image(images.png_data_url(image, scale=UPLOAD_SCALE), caption=caption)
+
+
+def show_clean_up(number: int, given: widgets.YourDigit, result: denoise.CleanUp, noisy: bool,
+                  plain: np.ndarray | None) -> None:
+    """A bordered box: your image, as MNIST sees it, with noise (when added), the denoiser's output and
+    (`plain`) what a plain autoencoder makes of it, the preparation's steps and a download."""
+    item, read = given.digit, result.readings or {}
+    with st.container(border=True, key=f"den_result_{number}"):
+        st.markdown(f"**{given.name}**")
+        for note in item.notes:
+            st.warning(note)
+        if result.verdict is not None:
+            st.warning(result.verdict, icon=":material/help:")
+        stages = [(result.prepared, "as MNIST sees it", read.get("prepared"))]
+        if noisy:
+            stages.append((result.model_input, "with noise", read.get("model_input")))
+        stages.append((result.output, f"{denoiser}'s output, not a result" if result.verdict else f"denoised by {denoiser}",
+                       read.get("output")))
+        if plain is not None:
+            stages.append((plain, "reconstructed by conv (plain)", None))
+        uploaded = not given.drawn
+        columns = st.columns([1] * (len(stages) + uploaded) + [2])
+        if uploaded:
+            columns[0].image(images.png_data_url(item.preview, max(1, images.PREVIEW_SIDE // max(item.preview.shape))),
+                             caption="your image")
+        for column, (image, caption, reading) in zip(columns[uploaded:], stages):
+            with column:
+                show_stage(image, caption, reading)
+        with columns[-1]:
+            st.caption(" · ".join(item.steps if uploaded else item.steps[1:]))  # a drawing's first step names its PNG
+            if result.verdict is None:
+                st.download_button("Download the denoised digit (PNG)", images.to_png(result.output),
+                                   file_name=f"{Path(given.name).stem.replace(' ', '_')}_denoised.png",
+                                   mime="image/png", on_click="ignore", key=f"den_download_{number}",
+                                   icon=":material/download:")
+
+
+PREPARATION = ("Each image is prepared the way MNIST was made: transparency filled, grey, inverted when the ink is "
+               "dark, uneven lighting evened out, cropped to the ink, strokes brought to MNIST's width, its longer "
+               "side scaled to 20 px with soft edges, contrast stretched and centred by centre of mass in 28x28. A "
+               "28x28 image is used as it is when it is noisy (the noise is the denoiser's to remove) or already "
+               "looks like MNIST; a crisp 28x28 drawing is remade too.")
+given = widgets.your_digit("den", tabs=(tab_upload, tab_draw), multiple=True)
+add_noise = False
 if tab_upload.open:
     with tab_upload:
-        files = st.file_uploader("Images of digits: PNG, JPEG, BMP, GIF or WebP, any size, dark ink on light "
-                                 "paper or light on dark", type=widgets.UPLOAD_TYPES, accept_multiple_files=True,
-                                 key="den_upload")
         add_noise = st.toggle(f"Add {noise_phrase()} before denoising (the sidebar's setting)", key="den_upload_noise")
-        st.caption("Each image is prepared the way MNIST was made: transparency filled, grey, inverted when "
-                   "the ink is dark, uneven lighting evened out, cropped to the ink, strokes brought to MNIST's "
-                   "width, its longer side scaled to 20 px with soft edges, contrast stretched and centred by "
-                   "centre of mass in 28x28. A 28x28 image is used as it is when it is noisy (the noise is the "
-                   "denoiser's to remove) or already looks like MNIST; a crisp 28x28 drawing is remade too.")
-        prepared: dict[int, images.UploadedDigit | ValueError] = {}  # by position in the batch
-        for number, file in enumerate(files or []):
-            try:
-                prepared[number] = widgets.prepared_upload(file.getvalue())
-            except ValueError as exc:
-                prepared[number] = exc
-        good = [number for number, item in prepared.items() if isinstance(item, images.UploadedDigit)]
-        if good:
-            classifier = widgets.model_or_reason("classifier", optional=True)
-            digits = np.stack([prepared[number].image for number in good])
-            inputs = data.add_noise(digits, kind, strength, seed=0) if add_noise else digits
-            outputs = dict(zip(good, zip(inputs, denoise.denoise(model, inputs))))
-        for number, file in enumerate(files or []):
-            item = prepared[number]
-            if isinstance(item, ValueError):
-                st.error(f"**{file.name}**: {item}")
-                continue
-            model_input, output = outputs[number]
-            verdict = out_of_depth_verdict(model_input, output, classifier)
-            with st.container(border=True, key=f"den_result_{number}"):
-                st.markdown(f"**{file.name}**")
-                for note in item.notes:
-                    st.warning(note)
-                if verdict is not None:
-                    st.warning(verdict, icon=":material/help:")
-                columns = st.columns([1, 1, 1, 1, 2] if add_noise else [1, 1, 1, 3])
-                columns[0].image(images.png_data_url(item.preview, max(1, images.PREVIEW_SIDE // max(item.preview.shape))),
-                                 caption="your image")
-                with columns[1]:
-                    show_digit(item.image, "as MNIST sees it", classifier)
-                if add_noise:
-                    with columns[2]:
-                        show_digit(model_input, "with noise", classifier)
-                with columns[-2]:
-                    show_digit(output, f"{denoiser}'s output, not a result" if verdict else f"denoised by {denoiser}",
-                               classifier)
-                with columns[-1]:
-                    st.caption(" · ".join(item.steps))
-                    if verdict is None:
-                        st.download_button("Download the denoised digit (PNG)", images.to_png(output),
-                                           file_name=f"{Path(file.name).stem}_denoised.png", mime="image/png",
-                                           on_click="ignore", key=f"den_download_{number}",
-                                           icon=":material/download:")
-        if not files:
+        st.caption(PREPARATION)
+        if not given:
             st.info("Upload one or several images of handwritten digits; each is denoised on its own, and a "
                     "file that cannot be read is explained without stopping the others.")
-
-# --- draw ---------------------------------------------------------------------------------
 if tab_draw.open:
     with tab_draw:
-        canvas_column, result_column = st.columns([2, 3])  # the canvas needs its 280 px
-        with canvas_column:
-            st.markdown("Draw a digit with the mouse, big, in the middle of the box.")
-            try:
-                drawn, problem = widgets.digit_canvas("den_canvas"), None
-            except ValueError as exc:  # e.g. a canvas cleared to transparent
-                drawn, problem = None, str(exc)
-            add_noise = st.toggle(f"Add {noise_phrase()} on top", key="den_draw_noise")
-        with result_column:
-            if problem:
-                st.error(problem)
-            if drawn is None or drawn.blank:
-                st.info("The result appears here as soon as you lift the mouse.")
-            else:
-                classifier = widgets.model_or_reason("classifier", optional=True)
-                reconstructor = widgets.model_or_reason("conv", optional=True)
-                model_input = data.add_noise(drawn.image, kind, strength, seed=0) if add_noise else drawn.image
-                denoised = denoise.denoise(model, model_input)
-                verdict = out_of_depth_verdict(model_input, denoised, classifier)
-                if verdict is not None:
-                    st.warning(verdict, icon=":material/help:")
-                outputs = [(drawn.image, "as MNIST sees it")]
-                if add_noise:
-                    outputs.append((model_input, "with noise"))
-                outputs.append((denoised, f"{denoiser}'s output, not a result" if verdict else f"denoised by {denoiser}"))
-                if reconstructor is not None:
-                    outputs.append((denoise.denoise(reconstructor, model_input), "reconstructed by conv (plain)"))
-                for column, (image, caption) in zip(st.columns(len(outputs)), outputs):
-                    with column:
-                        show_digit(image, caption, classifier)
-                st.caption(" · ".join(drawn.steps[1:]))  # the first step names the canvas's PNG
+        add_noise = st.toggle(f"Add {noise_phrase()} on top", key="den_draw_noise")
+        if not given:
+            st.info("The result appears here as soon as you lift your finger or the mouse.")
+if given:
+    classifier = widgets.model_or_reason("classifier", optional=True)
+    results = denoise.clean_up(model, np.stack([g.digit.image for g in given]), classifier,
+                               (kind, strength) if add_noise else None)
+    plain = widgets.model_or_reason("conv", optional=True) if tab_draw.open else None
+    for item, result in zip(given, results):
+        with item.tab:
+            show_clean_up(item.position, item, result, add_noise,
+                          None if plain is None else inference.reconstruct(plain, result.model_input))
 
 link.finish()

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components import latent_pad
-from core import generate, latent
+from core import generate, inference, latent
 from core.images import data_url, tile, to_png
 from ui import caches, links, widgets
 
@@ -99,7 +99,7 @@ def plain_controls(key: str, model, z: np.ndarray, limit: float, label: int | No
     """The plain-slider fallback: the server decodes the code when a slider is released."""
     with st.expander("Plain sliders: update on release (use these if the live controls do not load)"):
         image_cell, slider_cell = st.columns([1, 5])
-        widgets.show_png(to_png(latent.decode(model, z, label), scale=4), image_cell, caption="decoded on the server")
+        widgets.show_png(to_png(inference.decode(model, z, label), scale=4), image_cell, caption="decoded on the server")
         with slider_cell:
             latent_pad.plain_sliders(key, limit)
 
@@ -161,13 +161,13 @@ def conditional_controls(classifier) -> None:
     latent_pad.live_pad(key, caches.browser_decoder("cvae")[0], "sliders", PRIOR_LIMIT, label=digit)
     pad_buttons(key, size, PRIOR_LIMIT)
     if classifier is not None:
-        probabilities = generate.classify(classifier, latent.decode(model, z, digit))[0]
+        probabilities = inference.classify(classifier, inference.decode(model, z, digit))[0]
         read = int(probabilities.argmax())
         st.progress(float(probabilities[digit]),
                     text=f"The classifier is **{probabilities[digit]:.0%}** sure this is a {digit}"
                          + ("" if read == digit else f"; it reads a {read} ({probabilities[read]:.0%})")
                          + " (updated when you let go of a slider).")
-    same_style = latent.decode(model, np.repeat(z[None], 10, axis=0), np.arange(10))
+    same_style = inference.decode(model, np.repeat(z[None], 10, axis=0), np.arange(10))
     widgets.digit_row(same_style, "The same style code, every digit")
     plain_controls(key, model, z, PRIOR_LIMIT, label=digit)
 
@@ -258,7 +258,7 @@ if interpolate_tab.open:
                 b = second_cell.selectbox("To the centroid of", range(10), index=second, **link.bind(f"gen_interp_class_b_{name}"))
                 start, end = centroids[a], centroids[b]
             steps = steps_cell.slider("Steps", 5, 20, 10, **link.bind("gen_interp_steps"))
-            paths = {method: latent.decode(model, latent.interpolate(start, end, steps, method))
+            paths = {method: inference.decode(model, latent.interpolate(start, end, steps, method))
                      for method in ("linear", "spherical")}
             widgets.digit_row(paths["linear"], "Linear: a straight line between the two codes")
             widgets.digit_row(paths["spherical"], "Spherical: along the great circle (slerp), keeping the "
@@ -284,11 +284,11 @@ if sample_tab.open:
         if model is not None:
             z = generate.prior_samples(model.code_shape[0], side * side, temperature,
                                        seed=sample_seed())
-            samples = latent.decode(model, z)
+            samples = inference.decode(model, z)
             widgets.show_png(to_png(tile(samples.reshape(side, side, 28, 28), pad=2), scale=2))
             classifier = widgets.model_or_reason("classifier")
             if classifier is not None:
-                sure = generate.classify(classifier, samples).max(axis=1) >= 0.9
+                sure = inference.classify(classifier, samples).max(axis=1) >= 0.9
                 st.caption(f"The classifier is at least 90% sure which digit {sure.sum()} of the "
                            f"{len(samples)} samples show.")
 

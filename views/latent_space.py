@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components import latent_map as map_component
-from core import browser_values, images, latent, latent_view
+from core import browser_values, images, inference, latent, latent_view
 from core.latent import PIXELS
 from ui import caches, links, widgets
 
@@ -137,7 +137,7 @@ def quality_metrics(latent_map: latent.LatentMap) -> None:
 def reconstructions(model, test_positions: np.ndarray) -> np.ndarray:
     """The model's rebuilds (N, 28, 28) of test digits."""
     labels = digits.labels[test_positions] if model.is_conditional else None
-    return latent.decode(model, latent.encode(model, digits.images[test_positions], labels), labels)
+    return inference.reconstruct(model, digits.images[test_positions], labels)
 
 
 def digit_tiles(test_positions: np.ndarray, caption: str, rebuilt_by: str | None = None) -> None:
@@ -211,27 +211,8 @@ def take_selection(value, latent_map: latent.LatentMap, identity: list) -> None:
 def own_digit() -> tuple[np.ndarray, str] | None:
     """Your uploaded or drawn digit made MNIST-like (core.images), and its name; None before there is one."""
     # Each tab runs only while open: the drawing canvas's own page slowed the map's first view.
-    upload_tab, draw_tab = st.tabs(["Upload", "Draw"], key="lat_own_tab", on_change="rerun")
-    found = None
-    if upload_tab.open:
-        with upload_tab:
-            upload = st.file_uploader("An image of one handwritten digit", type=widgets.UPLOAD_TYPES, key="lat_upload")
-            if upload is not None:
-                try:
-                    found = (widgets.prepared_upload(upload.getvalue()).image, upload.name)
-                except ValueError as exc:
-                    st.error(f"**{upload.name}**: {exc}")
-    if draw_tab.open:
-        with draw_tab:
-            st.markdown("Draw a digit with the mouse, big, in the middle of the box.")
-            try:
-                drawn = widgets.digit_canvas("lat_canvas")
-            except ValueError as exc:  # e.g. a canvas cleared to transparent, or a forged value
-                st.error(str(exc))
-            else:
-                if drawn is not None and not drawn.blank:
-                    found = (drawn.image, "your drawing")
-    return found
+    given = widgets.your_digit("lat")
+    return (given[0].digit.image, given[0].name) if given else None
 
 
 def placement(space: str, method: str, latent_map: latent.LatentMap, image: np.ndarray
@@ -243,7 +224,7 @@ def placement(space: str, method: str, latent_map: latent.LatentMap, image: np.n
         model = caches.load_model(space)[0]
         if model.is_conditional:  # its code needs the digit's label, which your digit does not come with
             return None
-        new = latent.encode(model, image[None])
+        new = inference.encode(model, image[None])
     features = caches.space_features(space)[latent_map.indices]
     projection = caches.map_projection(space, latent_map) if method == "pca" else None
     positions, rows = latent_view.place(method, features, latent_map.coords, new, projection)

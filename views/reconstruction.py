@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import browser_values, images, inference, latent
+from core import browser_values, images, inference
 from core.models import code_maps
 from ui import caches, links, widgets
 
@@ -103,10 +103,8 @@ widgets.source_caption(test.source)
 
 models = {}
 for name in chosen:
-    try:
+    if widgets.model_or_reason(name) is not None:
         models[name] = caches.load_model(name)
-    except (FileNotFoundError, ValueError) as exc:
-        widgets.show_model_error(name, exc)
 
 tab_grid, tab_compare, tab_worst, tab_codes, tab_layers, tab_loss = st.tabs(
     ["Reconstructions", "Compare models", "Worst digits", "Codes", "Layers", "BCE vs MSE"],
@@ -173,7 +171,7 @@ if tab_worst.open:
             worst = np.array([i for i, _ in stored.worst[:n_worst]])
             errors = np.array([e for _, e in stored.worst[:n_worst]])
             subset = test.subset(worst)
-            recon = inference.reconstruct(model, subset.floats(), subset.label_tensor())[:, 0].numpy()
+            recon = inference.reconstruct(model, subset.images, subset.labels)
             st.markdown(f"The {n_worst} test digits {worst_model} rebuilds worst, out of {stored.test_digits:,}"
                         + (f" (its digit {stored.digit} only)." if stored.digit is not None else "."))
             widgets.digit_row(subset.images / 255.0, "Originals")
@@ -195,7 +193,7 @@ if tab_codes.open:
             code_model = st.selectbox("Model", list(models), key="rec_code_model", format_func=widgets.describe)
             model, _ = models[code_model]
             shown = min(len(index), 6)
-            codes = latent.encode(model, digits.images[:shown], digits.labels[:shown])
+            codes = inference.encode(model, digits.images[:shown], digits.labels[:shown])
             maps = code_maps(codes, model.code_shape)  # (digits, maps, rows, cols)
             n_maps = maps.shape[1]
             st.markdown(f"**{code_model}** turns each 784-pixel digit into {codes.shape[1]} numbers"
@@ -241,7 +239,7 @@ if tab_loss.open:
             recons = {}
             for name in pair:
                 model, meta = caches.load_model(name)
-                recons[name] = inference.reconstruct(model, digits.floats(), digits.label_tensor())[:, 0].numpy()
+                recons[name] = inference.reconstruct(model, digits.images, digits.labels)
             widgets.digit_row(digits.images / 255.0, "Originals")
             widgets.digit_row(recons["dense"], "dense (BCE)")
             widgets.digit_row(recons["dense_mse"], "dense_mse (MSE)")

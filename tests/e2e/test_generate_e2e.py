@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from core import checkpoints, latent
+from core import checkpoints, inference
 from tests.app_server import wait_for_app
 from tests.e2e.conftest import no_exception, open_page, screenshot
 
@@ -66,7 +66,7 @@ def test_browser_decoder_matches_pytorch(page, app_url, tab, pad, name, label):
     codes = [np.zeros(size), np.full(size, 2.5), np.full(size, -2.5), *rng.normal(scale=1.5, size=(4, size))]
     for z in codes:
         decoded = np.array(canvas.evaluate("(c, z) => c.latentPad.setLatent(z)", z.tolist()))
-        expected = latent.decode(model, z, label).ravel()
+        expected = inference.decode(model, z, label).ravel()
         assert np.abs(decoded - expected).max() < PARITY_TOLERANCE, z
 
 
@@ -79,7 +79,7 @@ def test_slider_input_events_decode_the_code_they_set(page, app_url):
             "(s, v) => { s.value = v; s.dispatchEvent(new Event('input', {bubbles: true})); }", value)
     z = np.array(canvas.evaluate("c => c.latentPad.latent()"))
     assert (z[3], z[0], z[15]) == (1.5, -2.25, 2.8)
-    assert np.abs(pixels(canvas) - latent.decode(model, z).ravel()).max() < PARITY_TOLERANCE
+    assert np.abs(pixels(canvas) - inference.decode(model, z).ravel()).max() < PARITY_TOLERANCE
 
 
 def drag(page, canvas, start, end, steps: int) -> tuple[np.ndarray, float]:
@@ -152,7 +152,7 @@ def test_python_buttons_move_the_browser_pad(page, app_url):
     page.get_by_text("Plain sliders").first.click()
     assert plain_slider_values(page, "gen_vae", 16) == pytest.approx(z, abs=1e-9)
     model, _ = checkpoints.load("vae")
-    assert np.abs(pixels(canvas) - latent.decode(model, np.array(z)).ravel()).max() < PARITY_TOLERANCE
+    assert np.abs(pixels(canvas) - inference.decode(model, np.array(z)).ravel()).max() < PARITY_TOLERANCE
     screenshot(page, "generate-live")
 
 
