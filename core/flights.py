@@ -1,8 +1,7 @@
 """One computation per key at a time: callers asking for the same thing at once share one result.
 
-Four sessions asking for the same uncached t-SNE map at once used to compute it four times
-(58.5 CPU-s and a 32.9 s wait, against 16.4 CPU-s and 12.9 s for one). With a `SingleFlight`
-the first caller computes, the others wait for it and see its progress; and `slots` bounds how
+Four sessions computing the same uncached t-SNE map each on their own cost 58.5 CPU-s and a
+32.9 s wait, against 16.4 CPU-s and 12.9 s for one. With a `SingleFlight` the first caller computes, the others wait for it and see its progress; and `slots` bounds how
 many different computations run at once, so seven different maps do not starve page runs.
 """
 

@@ -65,15 +65,11 @@ class ModelSpec:
         return "vae" if self.model_class.is_variational else "ae"
 
 
-# Recipes for the 60,000 training digits. Figures: test split (python -m core.evaluate); CPU
-# seconds of one thread, measured with /usr/bin/time on a loaded 2-core machine. With twelve times
-# the data the 5,000-digit recipes' 150-250 epochs and warps against overfitting are not needed:
-# fewer epochs, cosine-decayed Adam, no augmentation except where a model still overfits.
-# The 784-32-784 models: batch 64 over 60 epochs gave dense 0.0910 (103 CPU-s); batch 32 over 100
-# epochs 0.0906, and at lr 2e-3 0.0903; over 200 epochs 0.0900 (0.08995, 392 CPU-s on a quiet core;
-# the Keras blog's 0.092, the 0.090 target met).
+# Recipes for the 60,000 training digits: cosine-decayed Adam, warps only where a model overfits.
+# Figures: test split (python -m core.evaluate), CPU seconds of one thread.
+# 784-32-784: 60 epochs at batch 64 give 0.0910 (103 CPU-s); dense's 200 at batch 32, lr 2e-3 give 0.0900.
 _DENSE_RECIPE = Recipe(epochs=60, batch_size=64)
-# 16-D VAE: 99.8 nats after 20 epochs (160 CPU-s); cvae 99.2 (167 CPU-s). vae2 needs 40: 139.2 nats (342 CPU-s).
+# 16-D VAE: 99.8 nats after 20 epochs (160 CPU-s); cvae 99.2. vae2 needs 40: 139.2 nats (342 CPU-s).
 _VAE_RECIPE = Recipe(epochs=20, batch_size=128, kl_warmup_epochs=5)
 _SPECS = [
     ModelSpec("dense", DenseAE, DenseConfig(), Recipe(epochs=200, batch_size=32, lr=2e-3),
@@ -86,10 +82,8 @@ _SPECS = [
     ModelSpec("deep", DenseAE, DenseConfig(hidden=(128, 64), code_bias=0.3, hidden_bias=0.3),
               dataclasses.replace(_DENSE_RECIPE, epochs=120),
               "Deep dense autoencoder 784-128-64-32-64-128-784."),
-    # The 4,385-parameter 16-8-8 model gains from many small steps: batch 64 over 30 epochs gave
-    # 0.0952 (510 CPU-s), batch 32 over 40 epochs 0.0921 (843 CPU-s), at lr 2e-3 over 60 epochs
-    # 0.0904 (1,061 CPU-s) and over 100 epochs 0.0895 (1,772 CPU-s on a quiet core): the Keras
-    # blog's 0.094 beaten, the 0.090 target met.
+    # The 4,385-parameter 16-8-8 model gains from many small steps: 0.0895 over 100 epochs at batch
+    # 32, lr 2e-3 (1,772 CPU-s), against 0.0952 over 30 at batch 64.
     ModelSpec("conv", ConvAE, ConvConfig(), Recipe(epochs=100, batch_size=32, lr=2e-3),
               "Convolutional autoencoder (16-8-8 filters, code 8x4x4 = 128 values)."),
     ModelSpec("tied", TiedAE, TiedConfig(), _DENSE_RECIPE,
@@ -98,17 +92,10 @@ _SPECS = [
               Recipe(epochs=40, batch_size=128), "Dense autoencoder with a 2-D code, to plot digits directly."),
     ModelSpec("ae20", DenseAE, DenseConfig(code_size=20, hidden=(256, 128), code_activation="linear"),
               Recipe(epochs=40, batch_size=128), "Dense autoencoder with a 20-D code, to map with t-SNE."),
-    # Trained for people's digits, not only the Noise lab's: every lab noise kind at strengths
-    # from 0 (noise_mix), small warps (1 px, 10 degrees) and half-strength ink restyling;
-    # validation at Gaussian 0.5. 10 epochs on the 60,000 digits (437 CPU-s). Test figures
-    # (python -m core.denoise --precompute, 1,000 digits; classifier accuracy on the output):
-    # Gaussian 0.5 17.9 dB, 94.5% (6 epochs: 17.6 dB; the Gaussian-only model it replaced,
-    # 5,000 digits, 70 epochs: 19.4 dB but 62.7% on people's 1-px drawings); salt and pepper 0.2
-    # 20.0 dB, 97.1%; masking 0.5 18.9 dB, 96.0%. People's digits: python -m bench.bench_upload.
-    # Full-strength restyling (ink_augment 1.0) gave 17.4 dB and no better people's digits: the thick
-    # marker 94.7% (this model: 94.0%), the 1-px drawings 95.7-96.0% (96.3%).
-    # A single 32-filter level (3 epochs, full-strength restyling) reached 16.3 dB at Gaussian 0.5
-    # and 13.4 dB, 64.9% under masking 0.5: its field of view is too small to fill holes.
+    # Every lab noise kind at strengths from 0 (noise_mix), small warps and half-strength ink
+    # restyling, so people's digits read too: Gaussian 0.5 17.9 dB, 94.5%; salt and pepper 0.2
+    # 20.0 dB, 97.1%; masking 0.5 18.9 dB, 96.0% (python -m core.denoise --precompute; classifier
+    # on the output). Gaussian-only training gives more dB (19.4) but reads 62.7% of 1-px drawings.
     ModelSpec("denoising", ConvAE, ConvConfig(filters=(32, 32)),
               Recipe(epochs=10, batch_size=64, augment=1.0, noise="gaussian", noise_strength=KERAS_NOISE_FACTOR,
                      noise_mix=True, ink_augment=0.5),
@@ -119,8 +106,8 @@ _SPECS = [
               "Variational autoencoder with a 16-D latent space, for sliders and sampling."),
     ModelSpec("cvae", VAE, VAEConfig(latent=8, conditional=True), _VAE_RECIPE,
               "Conditional VAE: ask for a digit and vary its style in an 8-D latent space."),
-    # The 6,265 training sevens still overfit without warps. ROC AUC 0.900 (5,000 digits: 0.892):
-    # ones, with few ink pixels, cost any Bernoulli decoder few nats, so many pass as sevens.
+    # The 6,265 training sevens overfit without warps. ROC AUC 0.900 by its ELBO: ones, with few ink
+    # pixels, cost any Bernoulli decoder few nats (the Anomaly page's likelihood ratio gives 0.966).
     ModelSpec("vae_one", VAE, VAEConfig(latent=2),
               Recipe(epochs=150, batch_size=64, augment=1.5, kl_warmup_epochs=10, digit=7),
               "VAE trained on sevens only: other digits reconstruct badly, which flags them."),

@@ -16,8 +16,9 @@ import os
 import threading
 
 # What the pages and the warm-up import, the heaviest first; components v2 import pandas on first use.
+# (The drawing canvas's package registers its component when imported: its pages import it when drawn.)
 PAGE_MODULES = ("torch", "pandas", "plotly.graph_objects", "plotly.express", "ui.caches", "ui.widgets",
-                "ui.links", "ui.settings", "ui.session", "streamlit_drawable_canvas")
+                "ui.links", "ui.settings", "ui.session")
 
 _lock = threading.Lock()
 _ready = threading.Event()

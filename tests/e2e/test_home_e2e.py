@@ -57,3 +57,22 @@ def test_a_shared_link_as_the_servers_first_request_gets_the_apps_navigation(pag
         assert "gen_tab=Sample" in page.url
     finally:
         stop_server(process)
+
+
+def test_no_page_asks_anything_of_another_host(page, app_url):
+    """The lab works offline: fonts, icons and the favicon come from the server itself."""
+    from urllib.parse import urlparse
+
+    from ui.pages import PAGES
+
+    own = urlparse(app_url).netloc
+    elsewhere = []
+    page.on("request", lambda request: elsewhere.append(request.url)
+            if urlparse(request.url).scheme in ("http", "https") and urlparse(request.url).netloc != own else None)
+    open_page(page, app_url)
+    for entry in PAGES:
+        page.locator('[data-testid="stSidebarNav"] a').filter(has_text=entry.title).click()
+        page.get_by_role("heading", level=1).first.wait_for(timeout=120_000)
+        wait_for_app(page, timeout=120_000)
+        no_exception(page)
+    assert elsewhere == []
