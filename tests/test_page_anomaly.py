@@ -145,6 +145,17 @@ def test_the_page_says_with_numbers_which_digits_pass(shown):
     assert "1s " in note and "Median scores: 7s" in note
 
 
+def test_what_passes_as_a_seven_is_said_up_front_with_the_shares_of_the_test_digits(shown):
+    from ui import caches
+
+    result = caches.anomaly_scores("vae_one", anomaly.BACKGROUND)
+    threshold = shown.slider(key="an_threshold_vae_one_ratio").value
+    ones = float((result.scores[result.labels == 1] <= threshold).mean())
+    up_front = next(m.value for m in shown.markdown if m.value.startswith("**What passes as a 7"))
+    assert f"{ones:.0%} of the test 1s" in up_front and ones > 0.5  # the ones slip through, and it says so
+    assert "raise the threshold" in up_front
+
+
 def test_a_link_sets_the_threshold_and_a_threshold_out_of_range_falls_back_with_a_note():
     at = open_app_page("views/anomaly.py", query_params={"an_score": "Negative ELBO", "an_threshold_vae_one": "200"},
                        timeout=300)

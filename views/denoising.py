@@ -126,7 +126,8 @@ if tab_lab.open:
 
         if lines:
             step = np.flatnonzero(np.isclose(next(iter(lines.values())).strengths, strength))
-            reference = None if clean_accuracy is None else (100 * clean_accuracy, f"clean digits {clean_accuracy:.1%}")
+            reference = None if clean_accuracy is None else (
+                100 * clean_accuracy, f"the same {denoise.SWEEP_DIGITS:,} digits clean: {clean_accuracy:.1%}")
             psnr_chart = sweep_figure(lines, "psnr", "PSNR against the clean digit", "PSNR (dB)")
             accuracy_chart = sweep_figure(lines, "accuracy", "Classifier accuracy", "accuracy (%)", scale=100,
                                           y_range=(0, 102), reference=reference)
