@@ -13,6 +13,9 @@ const groups = new Map(); // group name -> {views: Set, hover, selection: Set|nu
 
 const SPRITE_ZOOM = 4; // from this zoom on, points are drawn as their digits
 const HOVER_RADIUS = 10; // px: how near the pointer a point must be to be hovered
+const TAP_RADIUS = 24; // px: how near a finger's tap a point must be to be picked (a fingertip is ~40 px wide)
+const TAP_SLOP = 10; // px a finger may move and still tap
+const HINT_MS = 1600; // how long "hold Ctrl to zoom" stays up
 const CARD_SIDE = 112; // px: the hovered digit, 4x
 
 function slot(id) {
@@ -184,7 +187,7 @@ class MapView {
     this.root = element("div", "lm", this.parent);
     const bar = element("div", "lm-bar", this.root);
     this.buttons = {};
-    for (const [tool, text, title] of [["pan", "Pan", "Drag to move; the wheel zooms"],
+    for (const [tool, text, title] of [["pan", "Pan", "Drag to move; Ctrl + wheel or a pinch zooms"],
                                         ["box", "Box", "Drag a box around points to select them"],
                                         ["lasso", "Lasso", "Draw around points to select them"]]) {
       const button = element("button", "lm-tool", bar);
@@ -210,6 +213,7 @@ class MapView {
     this.base = element("canvas", "lm-base", stage); // the points; the canvas above holds the marks
     this.baseContext = this.base.getContext("2d");
     this.canvas = element("canvas", "lm-canvas", stage);
+    this.hint = element("div", "lm-hint", stage); // "Ctrl + scroll to zoom", "tap the map to use it"
     this.canvas.tabIndex = 0;
     this.canvas.setAttribute("aria-label", "Map of test digits: hover a point to see its digit; arrow keys "
                              + "move the map, + and - zoom, 0 shows all of it");
@@ -497,11 +501,11 @@ class MapView {
 
   // --- hover --------------------------------------------------------------------------------------
 
-  pointAt(px, py) { // the row of the nearest point within HOVER_RADIUS px, or -1
+  pointAt(px, py, reach = HOVER_RADIUS) { // the row of the nearest point within `reach` px, or -1
     const map = this.map;
     const { s, ox, oy } = this.transform();
     const sprites = this.mode === "sprites";
-    const radius = sprites ? Math.min(28, 3.5 * this.zoom) : HOVER_RADIUS;
+    const radius = sprites ? Math.max(reach, Math.min(28, 3.5 * this.zoom)) : reach;
     let best = -1, bestDistance = radius * radius;
     for (let i = 0; i < map.n; i++) { // 10,000 points: a linear scan costs ~0.1 ms
       const dx = ox + map.x[i] * s - px, dy = oy - map.y[i] * s - py;
@@ -544,6 +548,22 @@ class MapView {
   }
 
   // --- gestures -------------------------------------------------------------------------------------
+  // As map widgets do: the page scrolls over the map until the map is engaged. A mouse drags the map
+  // and zooms with Ctrl (or a trackpad pinch, which sends Ctrl + wheel); a finger scrolls the page
+  // until a tap engages the map, and that tap also picks the nearest digit; two fingers always pinch.
+
+  showHint(text) {
+    this.hint.textContent = text;
+    this.hint.classList.add("lm-show");
+    clearTimeout(this.hintTimer);
+    this.hintTimer = setTimeout(() => this.hint.classList.remove("lm-show"), HINT_MS);
+  }
+
+  engage(on) {
+    this.engaged = on;
+    this.root.classList.toggle("lm-engaged", on);
+    if (on) this.showHint("Map in use: drag to move, pinch to zoom; tap outside it to scroll the page");
+  }
 
   listen() {
     const canvas = this.canvas;
@@ -551,8 +571,23 @@ class MapView {
       const box = canvas.getBoundingClientRect();
       return [event.clientX - box.left, event.clientY - box.top];
     };
+    const fingers = new Map(); // pointerId -> position, for taps and pinches
+    document.addEventListener("pointerdown", (event) => {
+      if (this.engaged && !this.root.contains(event.target)) this.engage(false);
+    }, true);
     canvas.addEventListener("pointerdown", (event) => {
       if (!this.map || event.button !== 0) return;
+      if (event.pointerType === "touch") {
+        fingers.set(event.pointerId, local(event));
+        if (fingers.size === 2) { // a pinch: zoom about the midpoint, whatever the engagement
+          const [a, b] = [...fingers.values()];
+          this.pinch = { distance: Math.hypot(a[0] - b[0], a[1] - b[1]) || 1 };
+          this.gesture = null;
+          return;
+        }
+        this.tap = { at: local(event), time: event.timeStamp };
+        if (!this.engaged) return; // the page scrolls: the browser takes the drag (touch-action)
+      }
       try {
         canvas.setPointerCapture(event.pointerId);
       } catch { /* a synthetic event's pointer (tests, benchmarks) cannot be captured */ }
@@ -561,9 +596,20 @@ class MapView {
     });
     canvas.addEventListener("pointermove", (event) => {
       if (!this.map) return;
-      const g = this.gesture;
-      if (!g) return this.hover(event);
       const point = local(event);
+      if (fingers.has(event.pointerId)) {
+        fingers.set(event.pointerId, point);
+        if (this.tap && Math.hypot(point[0] - this.tap.at[0], point[1] - this.tap.at[1]) > TAP_SLOP) this.tap = null;
+        if (this.pinch && fingers.size === 2) {
+          const [a, b] = [...fingers.values()];
+          const distance = Math.hypot(a[0] - b[0], a[1] - b[1]) || 1;
+          this.zoomBy(distance / this.pinch.distance, (a[0] + b[0]) / 2, (a[1] + b[1]) / 2);
+          this.pinch.distance = distance;
+          return;
+        }
+      }
+      const g = this.gesture;
+      if (!g) return event.pointerType === "touch" ? undefined : this.hover(event);
       if (g.tool === "pan") {
         const [sx, sy] = g.points[0];
         const { s } = this.transform();
@@ -575,7 +621,23 @@ class MapView {
         this.requestRender(true);
       }
     });
-    const release = () => {
+    const release = (event) => {
+      const tapped = event.type === "pointerup" && fingers.has(event.pointerId) && this.tap && !this.pinch;
+      fingers.delete(event.pointerId);
+      if (fingers.size < 2) this.pinch = null;
+      if (tapped) { // a finger's tap: pick the nearest digit, and engage the map
+        this.tap = null;
+        this.gesture = null;
+        const [px, py] = local(event);
+        const row = this.pointAt(px, py, TAP_RADIUS);
+        this.hovered = row < 0 ? null : this.map.index[row];
+        this.showCard(row);
+        this.group.hover = this.hovered;
+        if (row >= 0) this.select([this.map.index[row]]);
+        if (!this.engaged) this.engage(true);
+        this.requestRender(true);
+        return;
+      }
       const g = this.gesture;
       if (!g) return;
       this.gesture = null;
@@ -586,9 +648,9 @@ class MapView {
       this.requestRender();
     };
     canvas.addEventListener("pointerup", release);
-    canvas.addEventListener("pointercancel", release);
-    canvas.addEventListener("pointerleave", () => {
-      if (this.gesture || this.hovered === null) return;
+    canvas.addEventListener("pointercancel", release); // a finger that became a page scroll ends here
+    canvas.addEventListener("pointerleave", (event) => {
+      if (event.pointerType === "touch" || this.gesture || this.hovered === null) return;
       this.hovered = null;
       this.showCard(-1);
       this.group.hover = null;
@@ -596,6 +658,10 @@ class MapView {
     });
     canvas.addEventListener("wheel", (event) => {
       if (!this.map) return;
+      if (!event.ctrlKey && !event.metaKey && !this.engaged) { // the page scrolls on
+        this.showHint("Hold Ctrl (⌘ on a Mac) and scroll to zoom the map");
+        return;
+      }
       event.preventDefault(); // the wheel zooms the map, not the page
       const [px, py] = local(event);
       this.zoomBy(Math.exp(-event.deltaY / 500), px, py);

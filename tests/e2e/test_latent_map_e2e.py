@@ -55,8 +55,13 @@ def test_zooming_in_turns_dots_into_digits(page, app_url):
     assert main.get_attribute("data-mode") == "dots"
     box = main.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -230)  # a plain wheel scrolls the page, as over any map widget, and says how to zoom
+    page.locator(".lm-hint.lm-show", has_text="Ctrl").first.wait_for(timeout=5_000)
+    assert main.get_attribute("data-mode") == "dots"
+    page.keyboard.down("Control")
     for _ in range(4):  # e^(4 * 230 / 500) = 6.3x
         page.mouse.wheel(0, -230)
+    page.keyboard.up("Control")
     page.wait_for_function("c => c.dataset.mode === 'sprites'", arg=main.element_handle(), timeout=10_000)
     assert 0 < int(main.get_attribute("data-sprites")) < 10_000  # only the digits in view are drawn
     page.wait_for_timeout(200)
@@ -182,3 +187,47 @@ def test_the_map_fits_a_phone_screen(page, app_url):
     assert box["width"] <= 390 and box["width"] > 250
     main.scroll_into_view_if_needed()
     screenshot(page, "latent_map_390")
+
+
+def touch(page, points: list[tuple[float, float]]) -> None:
+    """One finger down at the first point, moved through the others, lifted: touch events as a phone sends them."""
+    session = page.context.new_cdp_session(page)
+    for i, (x, y) in enumerate(points):
+        session.send("Input.dispatchTouchEvent", {"type": "touchStart" if i == 0 else "touchMove",
+                                                  "touchPoints": [{"x": x, "y": y, "id": 1}]})
+    session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    session.detach()
+
+
+def test_on_a_phone_a_swipe_over_a_map_scrolls_the_page_and_a_tap_picks_a_digit(browser, app_url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{app_url}/Latent_Space")
+        wait_for_app(page, timeout=120_000)
+        wait_for_maps(page)
+        main = page.locator(MAIN).first
+        main.scroll_into_view_if_needed()
+        box = main.bounding_box()
+        view = main.evaluate("c => c.latentMap.view()")
+        x = box["x"] + box["width"] / 2
+        touch(page, [(x, box["y"] + box["height"] * 0.8 - step * 25) for step in range(13)])  # a swipe up
+        page.wait_for_timeout(600)
+        assert main.bounding_box()["y"] < box["y"] - 100  # the page moved under the finger
+        assert main.evaluate("c => c.latentMap.view()") == view  # the map did not
+        digits = data.load("mnist", "test")
+        wanted = int(np.flatnonzero(digits.labels == 3)[0])
+        main.scroll_into_view_if_needed()
+        tx, ty = main.evaluate("(c, t) => c.latentMap.screenOf(t)", wanted)
+        touch(page, [(tx + 4, ty + 3)])  # a tap beside the dot: a fingertip is not a cursor
+        card = page.locator(".lm-card.lm-show").first
+        card.wait_for(timeout=5_000)
+        picked = int(card.get_attribute("data-index"))
+        px, py = main.evaluate("(c, t) => c.latentMap.screenOf(t)", picked)
+        assert (px - tx) ** 2 + (py - ty) ** 2 <= 24 ** 2
+        assert page.locator(".lm.lm-engaged").count() == 1  # the tapped map is in use; a drag now moves it
+        page.get_by_text(f"Test digit #{picked}").first.wait_for(timeout=60_000)  # the page heard the selection
+        no_exception(page)
+        screenshot(page, "latent_map_tap_390")
+    finally:
+        context.close()
