@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from core import checkpoints, data, denoise, images, inference
+from core import checkpoints, data, denoise, images
 
 GOAL_ACCURACY = 0.95
 GOAL_MAX_DROP = 0.01
@@ -166,18 +166,20 @@ def print_calibration(digits: int) -> None:
     """Confidence and agreement under the lab's own noise, the figures behind `core.denoise.out_of_depth`."""
     test = data.load("mnist", "test")
     clean, labels = test.images[:digits] / 255.0, test.labels[:digits]
-    denoiser, classifier = checkpoints.load("denoising")[0], checkpoints.load("classifier")[0]
-    print(f"{digits} test digits; thresholds: confidence {denoise.LOW_CONFIDENCE}, agreement {denoise.LOW_AGREEMENT}")
+    denoiser, classifier, judge = (checkpoints.load(name)[0] for name in ("denoising", "classifier", "vae"))
+    print(f"{digits} test digits; thresholds: confidence {denoise.LOW_CONFIDENCE}, agreement {denoise.LOW_AGREEMENT}, "
+          f"the VAE's nats on the output {denoise.NOT_A_DIGIT_NATS}")
     print("| noise | accuracy | confidence < threshold | of those misread | agreement 0.5% / 1% / 50% | flagged |")
     print("|---|---|---|---|---|---|")
     cases = [("none", 0.0)] + [(kind, noise.default) for kind, noise in denoise.NOISE_RANGES.items()]
     for kind, strength in cases:
-        noisy = clean if kind == "none" else data.add_noise(clean, kind, strength, seed=1)
-        denoised = inference.reconstruct(denoiser, noisy)
-        read, confidence = inference.read_digits(classifier, denoised)
-        kept = np.array([denoise.agreement(a, b) for a, b in zip(noisy, denoised)])
+        results = denoise.clean_up(denoiser, clean, classifier, None if kind == "none" else (kind, strength),
+                                   seed=1, judge=judge)  # as the Denoising page does
+        read = np.array([r.readings["output"][0] for r in results])
+        confidence = np.array([r.readings["output"][1] for r in results])
+        kept = np.array([denoise.agreement(r.model_input, r.output) for r in results])
         unsure = confidence < denoise.LOW_CONFIDENCE
-        flagged = np.mean([denoise.out_of_depth(a, b, c) is not None for a, b, c in zip(noisy, denoised, confidence)])
+        flagged = np.mean([r.verdict is not None for r in results])
         print(f"| {kind} {strength:g} | {np.mean(read == labels):.1%} | {unsure.mean():.1%} | "
               f"{np.mean(read[unsure] != labels[unsure]) if unsure.any() else 0:.0%} | "
               f"{' / '.join(f'{np.percentile(kept, p):.2f}' for p in (0.5, 1, 50))} | {flagged:.1%} |")
@@ -204,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     skeletons = thin_strokes(digits)
     denoiser, denoiser_meta = checkpoints.load("denoising")
     classifier, classifier_meta = checkpoints.load("classifier")
+    judge = checkpoints.load("vae")[0]
     print(f"{args.digits} official test digits per variant; denoising {denoiser_meta['sha256'][:12]}, "
           f"classifier {classifier_meta['sha256'][:12]} ({classifier_meta['metrics'].get('accuracy', float('nan')):.2%} "
           f"on clean test digits; trained on {classifier_meta.get('data_source') or 'unrecorded data'})")
@@ -216,10 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         prepared = np.stack([images.prepare_upload(content).image for content in files])
         seconds = (time.perf_counter() - began) / len(files)
-        denoised = inference.reconstruct(denoiser, prepared)
-        read_prepared = inference.read_digits(classifier, prepared)[0]
-        read_denoised, confidence = inference.read_digits(classifier, denoised)
-        warned = np.mean([denoise.out_of_depth(p, d, c) is not None for p, d, c in zip(prepared, denoised, confidence)])
+        results = denoise.clean_up(denoiser, prepared, classifier, judge=judge)  # as the Denoising page does
+        read_prepared = np.array([r.readings["prepared"][0] for r in results])
+        read_denoised = np.array([r.readings["output"][0] for r in results])
+        warned = np.mean([r.verdict is not None for r in results])
         before, after = float((read_prepared == labels).mean()), float((read_denoised == labels).mean())
         ok = after >= GOAL_ACCURACY and after >= before - GOAL_MAX_DROP
         failed += not ok

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import KERAS_NOISE_FACTOR, denoise, images, inference
+from core import KERAS_NOISE_FACTOR, anomaly, denoise, images, inference
 from core.denoise import NOISE_RANGES
 from ui import caches, links, widgets
 
@@ -208,12 +208,20 @@ if tab_draw.open:
         add_noise = st.toggle(f"Add {noise_phrase()} on top", key="den_draw_noise")
         if not given:
             st.info("The result appears here as soon as you lift your finger or the mouse.")
-if given:
+for item in given:  # a page with no ink: its note says so, and there is nothing to denoise
+    if item.digit.blank:
+        with item.tab, st.container(border=True, key=f"den_result_{item.position}"):
+            st.markdown(f"**{item.name}**")
+            for note in item.digit.notes:
+                st.warning(note)
+inked = [item for item in given if not item.digit.blank]
+if inked:
     classifier = widgets.model_or_reason("classifier", optional=True)
-    results = denoise.clean_up(model, np.stack([g.digit.image for g in given]), classifier,
-                               (kind, strength) if add_noise else None)
+    judge = widgets.model_or_reason(anomaly.BACKGROUND, optional=True)  # says when an output is no digit at all
+    results = denoise.clean_up(model, np.stack([item.digit.image for item in inked]), classifier,
+                               (kind, strength) if add_noise else None, judge=judge)
     plain = widgets.model_or_reason("conv", optional=True) if tab_draw.open else None
-    for item, result in zip(given, results):
+    for item, result in zip(inked, results):
         with item.tab:
             show_clean_up(item.position, item, result, add_noise,
                           None if plain is None else inference.reconstruct(plain, result.model_input))
