@@ -69,32 +69,36 @@ link.note_here()
 
 
 def histogram_figure(threshold: float, low: float, high: float, bins: int = 60) -> go.Figure:
-    """One histogram of scores per test digit class (2 x 5 panels), the threshold dashed on each.
+    """One histogram of scores per test digit class (2 x 5 panels), the threshold dashed on each; each
+    bar is a share of that digit's test images, on one scale for all ten, so the panels compare.
 
     Binned here and laid out by hand: plotly's make_subplots and add_vline took ~1 s a re-run.
     """
     edges = np.linspace(low, high, bins + 1)
     centres, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
+    shares = [100 * np.histogram(result.scores[result.labels == d], edges)[0] / max(1, (result.labels == d).sum())
+              for d in range(10)]
+    top = 1.05 * max(float(share.max()) for share in shares)
     traces, layout, shapes, titles = [], {}, [], []
     gap_x, gap_y = 0.03, 0.16
     panel_w, panel_h = (1 - 4 * gap_x) / 5, (1 - gap_y) / 2
     for d in range(10):
         row, col = divmod(d, 5)
         axis = "" if d == 0 else str(d + 1)  # plotly names axes x, x2, x3, ...
-        counts, _ = np.histogram(result.scores[result.labels == d], edges)
-        traces.append(go.Bar(x=centres, y=counts, width=width, xaxis=f"x{axis}", yaxis=f"y{axis}",
+        traces.append(go.Bar(x=centres, y=shares[d], width=width, xaxis=f"x{axis}", yaxis=f"y{axis}",
                              marker_color=widgets.DIGIT_COLORS[d], name=f"digit {d}", showlegend=False,
-                             hovertemplate=f"digit {d}<br>%{{x:.0f}} nats: %{{y}} digits<extra></extra>"))
+                             hovertemplate=f"digit {d}<br>%{{x:.0f}} nats: %{{y:.1f}}% of its test images<extra></extra>"))
         x0, y0 = col * (panel_w + gap_x), (1 - row) * (panel_h + gap_y)
         layout[f"xaxis{axis}"] = dict(domain=[x0, x0 + panel_w], anchor=f"y{axis}", range=[low, high],
                                       nticks=3, tickangle=0)
-        layout[f"yaxis{axis}"] = dict(domain=[y0, y0 + panel_h], anchor=f"x{axis}")
+        layout[f"yaxis{axis}"] = dict(domain=[y0, y0 + panel_h], anchor=f"x{axis}", range=[0, top],
+                                      ticksuffix="%", showticklabels=col == 0)
         shapes.append(dict(type="line", xref=f"x{axis}", yref=f"y{axis} domain", x0=threshold, x1=threshold,
                            y0=0, y1=1, line=dict(dash="dash", color="#444", width=1.5)))
         titles.append(dict(text=f"<b>digit {d} (known)</b>" if d == digit else f"digit {d}",
                            xref=f"x{axis} domain", yref=f"y{axis} domain", x=0.5, y=1.0, yanchor="bottom",
                            showarrow=False))
-    return go.Figure(data=traces, layout=dict(layout, shapes=shapes, annotations=titles, height=430, bargap=0,
+    return go.Figure(data=traces, layout=dict(layout, shapes=shapes, annotations=titles, height=480, bargap=0,
                                               margin=dict(l=10, r=10, t=30, b=10)))
 
 
@@ -163,11 +167,11 @@ st.markdown(
     + ("." if ratio else f"; the likelihood ratio (Score, in the sidebar) separates {digit}s from {slipping[0]}s better.")
 )
 
-left, right = st.columns([3, 2])
-with left:
-    st.markdown("**Scores per test digit class** (dashed: the threshold)")
-    st.plotly_chart(caches.cached_figure("anomaly histograms", lambda: histogram_figure(threshold, low, high), name, score,
+st.markdown("**Scores per test digit class**: the share of each digit's test images at each score, one scale "
+            "for all ten (dashed: the threshold; right of it is flagged)")
+st.plotly_chart(caches.cached_figure("anomaly histograms", lambda: histogram_figure(threshold, low, high), name, score,
                                      threshold, models=scored_by), key="an_histograms", config={"displaylogo": False})
+_, right, _ = st.columns([1, 3, 1])
 with right:
     st.markdown("**ROC curve** (red: the threshold)")
     st.plotly_chart(caches.cached_figure("anomaly roc", lambda: roc_figure(detection), name, score, threshold,
