@@ -13,6 +13,7 @@ from core import catalogue
 from ui import pages, startup
 
 START_PAGE = pages.RECONSTRUCTION
+MODELS_PER_ROW = 2
 FAVICON = Path(__file__).parent / "ui" / "favicon.png"  # a 7 of MNIST's test split, 56 px
 # Where a model's card leads, and the URL state that opens that page on the model.
 MODEL_PAGES = {
@@ -96,17 +97,13 @@ def home() -> None:
     st.page_link(START_PAGE, label="**Start here:** how the models rebuild digits", icon=":material/arrow_forward:")
     st.html(CARD_STYLE)
 
-    for i, (column, page) in enumerate(grid(list(pages.existing_pages()))):
-        with column.container(border=True, key=f"home_card_page{i}"):
-            st.page_link(page.path, label=f"**{page.title}**", icon=page.icon)
-            st.caption(page.blurb)
-
+    # The models' rebuilds are the page's message: first, two cards a row (digits ~38 px, not ~21 px).
     st.subheader("Models")
     st.caption("Every model here was trained on MNIST and is ready to use; a card opens the page that shows it "
                "best. Hover over ? for what a figure means and which way is better.")
     cards = catalogue.cards()
     shipped = [card for card in cards if not card.is_yours]
-    for column, card in grid(shipped):
+    for column, card in grid(shipped, per_row=MODELS_PER_ROW):
         with column:
             model_card(card)
     yours = [card for card in cards if card.is_yours]
@@ -115,12 +112,18 @@ def home() -> None:
         total = catalogue.visitor_model_count()
         if total > len(yours):
             st.caption(f"The newest {len(yours)} of {total}; every one of them is in the model pickers of the pages.")
-        for column, card in grid(yours):
+        for column, card in grid(yours, per_row=MODELS_PER_ROW):
             with column:
                 model_card(card)
     if not cards:
         st.warning("No trained models are available yet: train one on the Train page or run "
                    "`python -m core.train --all`.")
+
+    st.subheader("The lab's pages")
+    for i, (column, page) in enumerate(grid(list(pages.existing_pages()))):
+        with column.container(border=True, key=f"home_card_page{i}"):
+            st.page_link(page.path, label=f"**{page.title}**", icon=page.icon)
+            st.caption(page.blurb)
 
     st.divider()
     if row:
