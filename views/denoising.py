@@ -16,22 +16,39 @@ LAB_DIGITS = 8
 UPLOAD_SCALE = 4  # 28 px digits shown 112 px wide
 COMPARED = ("denoising", "conv")  # the denoising autoencoder against the same architecture trained on clean digits
 LINE_COLOURS = {None: "#9e9e9e", "denoising": "#1f77b4", "conv": "#ff7f0e"}
+# On a phone Streamlit stacks columns one under another: the eight digits took ~5,200 px. Four a row there.
+LAB_STYLE = """<style>
+.st-key-den_lab_digits [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+@media (max-width: 640px) {
+  .st-key-den_lab_digits [data-testid="stColumn"] { min-width: calc(25% - 1rem) !important; flex: 1 1 calc(25% - 1rem) !important; }
+}
+</style>"""
 
 # --- sidebar ------------------------------------------------------------------------------
 link = links.PageLinks()
 with st.sidebar:
     st.header("Denoising")
-    kind = st.selectbox("Noise", list(NOISE_RANGES), format_func=lambda k: NOISE_RANGES[k].label, **link.bind("den_kind"))
-    noise = NOISE_RANGES[kind]
-    strength = round(st.slider(f"Strength: {noise.strength.lower()}", noise.step, noise.high, noise.default, noise.step,
-                               **link.bind(f"den_strength_{kind}"),
-                               help=f"Gaussian: the noise's standard deviation (the Keras blog uses {KERAS_NOISE_FACTOR:g}). "
-                                    "Salt and pepper, masking: the fraction of pixels hit."), 4)
     denoiser = widgets.model_picker("Denoiser", **link.bind("den_model"), kinds=("ae",), default="denoising")
     st.caption("The `denoising` model was trained on noisy digits against clean ones; every other "
                "autoencoder only ever saw clean digits.")
 
 model = widgets.model_or_reason(denoiser, stop=True)
+
+st.title("Denoising")
+link.note_here()
+st.markdown("Noise goes in, a clean digit should come out. The `denoising` autoencoder learned this from "
+            "noisy digits paired with clean ones; here you can see it, measure it against a plain "
+            "autoencoder and the noisy input itself, and try it on your own images.")
+# The noise is the page's main control: above the tabs it serves, not in a sidebar a phone keeps closed.
+kind_column, strength_column = st.columns(2)
+kind = kind_column.selectbox("Noise", list(NOISE_RANGES), format_func=lambda k: NOISE_RANGES[k].label,
+                             **link.bind("den_kind"))
+noise = NOISE_RANGES[kind]
+strength = round(strength_column.slider(
+    f"Strength: {noise.strength.lower()}", noise.step, noise.high, noise.default, noise.step,
+    **link.bind(f"den_strength_{kind}"),
+    help=f"Gaussian: the noise's standard deviation (the Keras blog uses {KERAS_NOISE_FACTOR:g}). "
+         "Salt and pepper, masking: the fraction of pixels hit."), 4)
 
 
 def label_of(name: str | None) -> str:
@@ -67,12 +84,6 @@ def noise_phrase() -> str:
     return f"{noise.noun} noise, strength {strength:g}"
 
 
-st.title("Denoising")
-link.note_here()
-st.markdown("Noise goes in, a clean digit should come out. The `denoising` autoencoder learned this from "
-            "noisy digits paired with clean ones; here you can see it, measure it against a plain "
-            "autoencoder and the noisy input itself, and try it on your own images.")
-
 tab_lab, tab_upload, tab_draw = st.tabs(["Noise lab", "Upload", "Draw"], **link.bind("den_tab"), on_change="rerun")
 
 # --- noise lab: test digits, then measurements over 1,000 of them -------------------------
@@ -93,10 +104,12 @@ if tab_lab.open:
 
         st.markdown(f"Each column, top to bottom: a clean test digit, with {noise_phrase()}, denoised by "
                     f"**{widgets.describe(denoiser)}**. Under it, noisy → denoised: PSNR in dB, then SSIM.")
-        for i, column in enumerate(st.columns(LAB_DIGITS)):
-            column.image(stacks[i])
-            column.caption(f"{result.psnr_noisy[i]:.1f} → **{result.psnr_denoised[i]:.1f}** dB  \n"
-                           f"{result.ssim_noisy[i]:.2f} → **{result.ssim_denoised[i]:.2f}**")
+        st.html(LAB_STYLE)
+        with st.container(key="den_lab_digits"):
+            for i, column in enumerate(st.columns(LAB_DIGITS)):
+                column.image(stacks[i])
+                column.caption(f"{result.psnr_noisy[i]:.1f} → **{result.psnr_denoised[i]:.1f}** dB  \n"
+                               f"{result.ssim_noisy[i]:.2f} → **{result.ssim_denoised[i]:.2f}**")
         psnr_column, ssim_column = st.columns(2)
         psnr_column.metric(f"Mean PSNR of these {LAB_DIGITS} denoised digits", f"{result.psnr_denoised.mean():.1f} dB",
                            f"{result.psnr_denoised.mean() - result.psnr_noisy.mean():+.1f} dB against the noisy ones")
@@ -198,7 +211,7 @@ given = widgets.your_digit("den", tabs=(tab_upload, tab_draw), multiple=True)
 add_noise = False
 if tab_upload.open:
     with tab_upload:
-        add_noise = st.toggle(f"Add {noise_phrase()} before denoising (the sidebar's setting)", key="den_upload_noise")
+        add_noise = st.toggle(f"Add {noise_phrase()} before denoising (the setting above)", key="den_upload_noise")
         st.caption(PREPARATION)
         if not given:
             st.info("Upload one or several images of handwritten digits; each is denoised on its own, and a "
