@@ -9,9 +9,11 @@ page draws in the time Streamlit itself needs to start.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +26,7 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # no dots or slashes: a 
 THUMBNAIL_FOLDER = "thumbnails"
 TEST_ROW_FILE = "test-digits.json"  # the row of test digits every thumbnail rebuilds
 MAX_HEADER_BYTES = 16 << 20  # a header holds metadata and tensor offsets: kilobytes, never this
+MAX_THUMBNAIL_BYTES = 1 << 20  # a thumbnail record holds one small PNG: 5-15 KB
 HOME_VISITOR_MODELS = 10  # visitors' models with a card on the home page, newest first; all are in the pickers
 
 # Published figures with the full 60,000 training digits, for comparison.
@@ -113,6 +116,35 @@ def thumbnail_file(name: str, sha256: str) -> Path:
     return thumbnail_dir() / f"{name}-{sha256[:12]}.json"
 
 
+def open_regular(path: Path):
+    """`path` opened for reading in binary, when it is a regular file (a link to one counts).
+
+    Anything else is refused without blocking: opening a FIFO planted under a checkpoint's name
+    would wait for a writer and hang the page, and every session after it.
+
+    Raises:
+        OSError: as opening raises (a symlink loop: ELOOP), or EINVAL "not a regular file".
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: a FIFO opens at once instead of waiting
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular_text(path: Path, most: int) -> str:
+    """The text of a regular file of at most `most` bytes (`open_regular`); OSError or ValueError otherwise."""
+    with open_regular(path) as file:
+        data = file.read(most + 1)
+    if len(data) > most:
+        raise ValueError(f"more than {most} bytes")
+    return data.decode()
+
+
 class UnreadableHeaderError(ValueError):
     """The file is cut short, damaged or not a checkpoint of this lab."""
 
@@ -125,10 +157,11 @@ def header_meta(path: Path) -> dict:
     that the file is exactly as long as its header says (a copy cut short is caught here).
 
     Raises:
-        OSError: as opening or reading the file raises (FileNotFoundError when there is none).
+        OSError: as opening or reading the file raises (FileNotFoundError when there is none, EINVAL
+            for a FIFO or anything else that is not a regular file: `open_regular`).
         One of HEADER_ERRORS: the header is damaged, or not a checkpoint of this lab.
     """
-    with path.open("rb") as file:
+    with open_regular(path) as file:
         header_len = int.from_bytes(file.read(8), "little")
         if not 2 <= header_len <= MAX_HEADER_BYTES:
             raise ValueError(f"header of {header_len} bytes")
@@ -185,7 +218,7 @@ def _header(path: Path, stamp: tuple[int, int]) -> tuple[dict | None, str | None
 def read_thumbnail(name: str, sha256: str) -> dict | None:
     """The thumbnail record of a checkpoint's current weights, or None when none was made."""
     try:
-        return json.loads(thumbnail_file(name, sha256).read_text())
+        return json.loads(read_regular_text(thumbnail_file(name, sha256), MAX_THUMBNAIL_BYTES))
     except (OSError, ValueError):
         return None
 
@@ -196,8 +229,9 @@ def visitor_dir() -> Path:
     return Path(os.environ.get("AE_VISITOR_DIR", checkpoint_dir() / "visitors"))
 
 
-def _checkpoint_files(folder: Path) -> list[tuple[Path, os.stat_result]]:
-    """(path, stat) of every well-named checkpoint file in a folder, newest first."""
+def checkpoint_files(folder: Path) -> list[tuple[Path, os.stat_result]]:
+    """(path, stat) of every well-named regular checkpoint file in a folder, newest first: a FIFO, a
+    folder or a symlink loop under a checkpoint's name is never listed, so never opened."""
     found = []
     try:
         entries = list(os.scandir(folder))
@@ -208,9 +242,11 @@ def _checkpoint_files(folder: Path) -> list[tuple[Path, os.stat_result]]:
         if not entry.name.endswith(SUFFIX) or not NAME_PATTERN.fullmatch(name):
             continue
         try:
-            found.append((Path(entry.path), entry.stat()))
-        except OSError:
+            info = entry.stat()
+        except OSError:  # a symlink loop, a dangling link
             continue
+        if stat.S_ISREG(info.st_mode):
+            found.append((Path(entry.path), info))
     return sorted(found, key=lambda item: item[1].st_mtime_ns, reverse=True)
 
 
@@ -221,12 +257,12 @@ def cards(newest_yours: int = HOME_VISITOR_MODELS) -> list[Card]:
     draws this page as fast as one holding none. Headers are re-read when a file changes;
     thumbnails on every call, since they are made later.
     """
-    shipped = _checkpoint_files(checkpoint_dir())
-    yours = _checkpoint_files(visitor_dir())[:newest_yours]
+    shipped = checkpoint_files(checkpoint_dir())
+    yours = checkpoint_files(visitor_dir())[:newest_yours]
     found = []
-    for path, stat in shipped + yours:
+    for path, info in shipped + yours:
         name = path.name[: -len(SUFFIX)]
-        meta, problem = _header(path, (stat.st_mtime_ns, stat.st_size))
+        meta, problem = _header(path, (info.st_mtime_ns, info.st_size))
         found.append(Card(name, meta, problem, read_thumbnail(name, meta["sha256"]) if meta else None,
                           path.parent != checkpoint_dir()))
     return sorted(found, key=lambda card: (card.is_yours, (card.thumbnail or {}).get("order", 99), card.name))
@@ -234,12 +270,12 @@ def cards(newest_yours: int = HOME_VISITOR_MODELS) -> list[Card]:
 
 def visitor_model_count() -> int:
     """How many models visitors saved here (one directory scan, no file opened)."""
-    return len(_checkpoint_files(visitor_dir()))
+    return len(checkpoint_files(visitor_dir()))
 
 
 def test_row() -> dict | None:
     """The row of test digits the thumbnails rebuild: {"image", "indices", "source"}, or None."""
     try:
-        return json.loads((thumbnail_dir() / TEST_ROW_FILE).read_text())
+        return json.loads(read_regular_text(thumbnail_dir() / TEST_ROW_FILE, MAX_THUMBNAIL_BYTES))
     except (OSError, ValueError):
         return None

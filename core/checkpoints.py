@@ -32,7 +32,9 @@ from core.catalogue import (
     NAME_PATTERN,
     SUFFIX,
     checkpoint_dir,
+    checkpoint_files,
     header_meta,
+    open_regular,
     visitor_dir,
 )
 from core.files import write_atomic
@@ -163,8 +165,9 @@ def _read(name: str) -> tuple[dict[str, torch.Tensor], dict]:
             f"`python -m core.train --model {name}` or on the Train page."
         )
     try:
-        blob = path.read_bytes()
-    except OSError as exc:  # no permission, an I/O error: said without the server's path
+        with open_regular(path) as file:  # never a FIFO put in its place, which would block this session
+            blob = file.read()
+    except OSError as exc:  # no permission, an I/O error, not a regular file: said without the server's path
         raise CorruptCheckpointError(
             f"The checkpoint {name!r} cannot be read ({exc.strerror or type(exc).__name__}); restore the file "
             "or retrain it.") from exc
@@ -277,8 +280,9 @@ def status(name: str) -> CheckpointStatus:
 
 
 def _names_in(folder: Path) -> set[str]:
-    names = {p.name[: -len(SUFFIX)] for p in folder.glob(f"*{SUFFIX}")} if folder.is_dir() else set()
-    return {n for n in names if NAME_PATTERN.fullmatch(n)}
+    """The well-named regular checkpoint files in a folder (`catalogue.checkpoint_files`): a FIFO or a
+    symlink loop under a checkpoint's name is never offered, so never opened."""
+    return {path.name[: -len(SUFFIX)] for path, _ in checkpoint_files(folder)}
 
 
 def list_shipped() -> list[str]:

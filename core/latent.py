@@ -92,6 +92,10 @@ TSNE_INPUT_DIMS = 50  # wider inputs are PCA-reduced first, as van der Maaten & 
 QUALITY_NEIGHBOURS = 5
 TRUST_SAMPLE = 2_000  # trustworthiness ranks all pairs, O(N^2) memory: measured on a fixed sample
 SHIPPED_MAP_DIR = PROJECT_DIR / "checkpoints" / "embeddings"
+# Maps computed here that stay on disk, the least recently used deleted first: a map of 10,000 digits
+# is about 60 KB as .npz (checkpoints/embeddings), so at most ~12 MB, however many settings and
+# visitors' models are mapped.
+MAPS_ON_DISK = 200
 
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 
@@ -282,11 +286,48 @@ def load_map(path: Path) -> LatentMap:
 
 
 def read_map(file_name: str) -> LatentMap:
-    """A cached map: the shipped ones first, then those computed here; FileNotFoundError when neither has it."""
+    """A cached map: the shipped ones first, then those computed here; FileNotFoundError when neither has it.
+
+    A map read from `map_cache_dir()` is marked as used (its modification time), so `prune_maps`
+    keeps the maps people look at.
+    """
     for folder in (SHIPPED_MAP_DIR, map_cache_dir()):
-        if (folder / file_name).is_file():
-            return load_map(folder / file_name)
+        path = folder / file_name
+        if path.is_file():
+            latent_map = load_map(path)
+            if folder != SHIPPED_MAP_DIR:
+                try:
+                    os.utime(path)
+                except OSError:  # a read-only cache still serves its maps
+                    pass
+            return latent_map
     raise FileNotFoundError(f"No cached map {file_name}.")
+
+
+def prune_maps(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the `keep` most recently used maps (.npz files) in `folder`; returns those deleted.
+
+    Only for the folder of maps computed here: the shipped maps are never pruned.
+    """
+    found = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    if entry.name.endswith(".npz") and entry.is_file(follow_symlinks=False):
+                        found.append((entry.stat(follow_symlinks=False).st_mtime_ns, Path(entry.path)))
+                except OSError:  # gone meanwhile (another session pruned it)
+                    continue
+    except OSError:
+        return []
+    deleted = []
+    for _, path in sorted(found, reverse=True)[keep:]:
+        try:
+            path.unlink()
+        except OSError:  # deleted by another session meanwhile, or a read-only folder
+            continue
+        deleted.append(path)
+    return deleted
 
 
 # One computation per map among concurrent sessions, and one map at a time: a t-SNE takes a core.
@@ -318,6 +359,7 @@ def get_map(space: str, model: nn.Module | None, weights_sha256: str | None, dig
             save_map(map_cache_dir() / name, latent_map)
         except WriteError as exc:  # a full disk or a read-only folder: the map is still good to show
             return dataclasses.replace(latent_map, unsaved=str(exc))
+        prune_maps(map_cache_dir(), MAPS_ON_DISK)
         return latent_map
 
     return _map_flights.run(name, compute, progress)

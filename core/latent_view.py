@@ -28,8 +28,7 @@ from PIL import Image
 
 SPRITE_SIDE = 28
 ATLAS_COLUMNS = 100  # 10,000 digits in a 2,800 x 2,800 sheet: within every browser's canvas limits
-PLACE_NEIGHBOURS = 10  # test digits whose map positions place a new digit on a t-SNE map
-SHOWN_NEIGHBOURS = 8   # nearest test digits shown beside your digit
+PLACE_NEIGHBOURS = 10  # test digits whose map positions place a new digit on a t-SNE map, and shown beside it
 REBUILT_LEVELS = 16    # grey levels of the rebuilds' sprite sheet (see sprite_sheet)
 SAMPLE_METHODS = ("per digit", "at random")
 
@@ -162,9 +161,9 @@ def place(method: str, features: np.ndarray, coords: np.ndarray, new_features: n
     """Place new points (M, D) on a map of `features` (N, D) at `coords` (N, 2).
 
     method: "pca" (needs the map's `projection`) or "tsne".
-    Returns (positions (M, 2), the rows of their SHOWN_NEIGHBOURS nearest map points (M, k)).
+    Returns (positions (M, 2), the rows of their PLACE_NEIGHBOURS nearest map points (M, k)).
     """
-    rows = nearest(features, new_features, max(PLACE_NEIGHBOURS, SHOWN_NEIGHBOURS))
+    rows = nearest(features, new_features, PLACE_NEIGHBOURS)
     if method == "pca":
         if projection is None:
             raise ValueError("A PCA map places new points with its projection.")
@@ -173,7 +172,7 @@ def place(method: str, features: np.ndarray, coords: np.ndarray, new_features: n
         positions = place_by_neighbours(coords, rows[:, :PLACE_NEIGHBOURS])
     else:
         raise ValueError(f"Unknown map method {method!r}; choose 'tsne' or 'pca'.")
-    return positions, rows[:, :SHOWN_NEIGHBOURS]
+    return positions, rows
 
 
 # --- what the browser sends back -----------------------------------------------------------------

@@ -243,14 +243,14 @@ def test_a_symlink_loop_in_the_checkpoint_folder_breaks_no_page_and_shows_no_pat
 
 
 def test_a_checkpoint_the_server_may_not_read_is_explained_without_its_path(checkpoint_copy, monkeypatch):
-    read_bytes = Path.read_bytes
+    open_regular = checkpoints.open_regular  # where core.checkpoints opens a checkpoint's weights
 
-    def refuse_conv(path: Path) -> bytes:
+    def refuse_conv(path: Path):
         if path.name == "conv.safetensors":
             raise PermissionError(13, "Permission denied", str(path))
-        return read_bytes(path)
+        return open_regular(path)
 
-    monkeypatch.setattr(Path, "read_bytes", refuse_conv)
+    monkeypatch.setattr(checkpoints, "open_regular", refuse_conv)
     os.utime(checkpoint_copy / "conv.safetensors")  # a new file stamp: no cached model of an earlier test
     at = open_page("views/reconstruction.py")
     assert not at.exception, at.exception[0].value

@@ -92,7 +92,7 @@ def test_tsne_placement_is_the_median_of_the_nearest_points_positions():
     nearest = latent_view.nearest(features, [[0.0, 0.0]], latent_view.PLACE_NEIGHBOURS)[0]
     assert 23 in nearest and np.allclose(positions[0], np.median(coords[nearest], 0))
     assert np.linalg.norm(positions[0]) < 5  # inside its own cluster, not between the two
-    assert rows.shape == (1, latent_view.SHOWN_NEIGHBOURS)
+    assert rows.shape == (1, latent_view.PLACE_NEIGHBOURS)  # the digits that place it are the ones shown
 
 
 def test_nearest_orders_by_distance():

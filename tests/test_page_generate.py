@@ -168,3 +168,17 @@ def test_a_link_that_does_not_fit_falls_back_with_a_note():
     notes = " ".join(i.value for i in at.info)
     assert "16 numbers from -3 to 3" in notes and "`gen_span=9`" in notes
     assert at.session_state["gen_span"] == 3.0
+
+
+def test_the_temperature_help_says_what_the_samples_show():
+    """Below 1 the samples collapse to one blurred shape: the help says so, and the caption's count agrees."""
+    import re
+
+    counts = {}
+    for temperature in ("0.1", "1.0"):
+        at = open_app_page(PAGE, query_params={"gen_tab": "Sample", "gen_temperature": temperature})
+        caption = next(c.value for c in at.caption if "samples show" in c.value)
+        counts[temperature] = int(re.search(r"which digit (\d+) of", caption).group(1))
+    assert counts["0.1"] < counts["1.0"] / 3
+    help_text = at.slider(key="gen_temperature").help
+    assert "blob" in help_text and "typical" not in help_text

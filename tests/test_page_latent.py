@@ -85,26 +85,26 @@ def test_plain_chart_is_a_tsne_of_ten_thousand_digits_with_its_quality_numbers()
 
 
 def test_changing_the_space_or_the_method_changes_the_plain_chart():
-    at = open_page(lat_method="pca", lat_plain=True)
+    at = open_page(lat_method="PCA", lat_plain=True)
     pca_of_ae20 = main_chart_points(at)
     at.selectbox(key="lat_space").set_value("pixels").run()
     assert not at.exception
     pca_of_pixels = main_chart_points(at)
     assert not same(pca_of_pixels, pca_of_ae20)
-    at.radio(key="lat_method").set_value("tsne").run()
+    at.radio(key="lat_method").set_value("t-SNE").run()
     assert not at.exception
     assert not same(main_chart_points(at), pca_of_pixels)
     assert at.subheader[0].value == "t-SNE of raw pixels"
 
 
 def test_fewer_points_are_computed_and_shown(tmp_path):
-    at = open_page(lat_method="pca", lat_points=2000, lat_plain=True)
+    at = open_page(lat_method="PCA", lat_points=2000, lat_plain=True)
     assert sum(len(x) for x in main_chart_points(at)) == 2000
     assert list((tmp_path / "maps").glob("ae20-pca-2000-*.npz"))  # kept for the next visitor
 
 
 def test_without_checkpoints_the_pixel_map_still_shows_and_models_are_explained(checkpoint_dir):
-    at = open_page(lat_method="pca", lat_plain=True)
+    at = open_page(lat_method="PCA", lat_plain=True)
     assert at.selectbox(key="lat_space").options == ["raw pixels"]
     assert len(charts(at)) == 2  # the main map and the pixels' comparison map
     errors = " ".join(e.value for e in at.error)
@@ -118,7 +118,7 @@ def test_a_map_that_cannot_be_kept_on_a_full_disk_is_shown_all_the_same(tmp_path
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path))
 
     monkeypatch.setattr(files.os, "fsync", disk_full)
-    at = open_page(lat_plain=True, lat_method="pca", lat_points=3000)
+    at = open_page(lat_plain=True, lat_method="PCA", lat_points=3000)
     assert sum(len(x) for x in main_chart_points(at)) == 3000
     expected = "The computed map could not be saved: the server's disk is full. It is shown all the same"
     assert any(w.value.startswith(expected) for w in at.warning), [w.value for w in at.warning]
@@ -169,7 +169,7 @@ def test_a_rerun_names_the_same_bundles_so_the_browser_reuses_them():
 def test_switching_the_method_sends_another_map_and_keeps_the_sprites():
     at = open_page()
     before = map_views(at)[0]
-    at.radio(key="lat_method").set_value("pca").run()
+    at.radio(key="lat_method").set_value("PCA").run()
     assert not at.exception
     after = map_views(at)[0]
     assert after["name"] == "ae20-pca" and after["map"] != before["map"] and after["sprites"] == before["sprites"]
@@ -195,7 +195,7 @@ def test_a_held_selection_is_shown_with_its_counts_and_sent_back_to_the_map():
 def test_a_selection_of_another_map_is_dropped_when_the_map_changes():
     at = open_page()
     at.session_state["lat_selection"] = {"map": ["ae20", "tsne", 10_000, 30], "indices": [1, 2], "revision": 3}
-    at.radio(key="lat_method").set_value("pca").run()
+    at.radio(key="lat_method").set_value("PCA").run()
     assert map_views(at)[0]["selected"]["indices"] == []
 
 
@@ -215,7 +215,7 @@ def test_a_link_opens_the_space_method_and_linked_maps_it_names_and_a_bad_value_
 
     at = open_app_page("views/latent_space.py", timeout=600,
                        query_params={"lat_space": "conv", "lat_method": "PCA", "lat_more": ["deep", "vae"]})
-    assert at.selectbox(key="lat_space").value == "conv" and at.radio(key="lat_method").value == "pca"
+    assert at.selectbox(key="lat_space").value == "conv" and at.radio(key="lat_method").value == "PCA"
     names = [v["name"] for v in map_views(at)]
     assert names[0] == "conv-pca" and names[4:] == ["deep-pca", "vae-pca"]
     assert not [i for i in at.info if "link" in i.value]

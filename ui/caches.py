@@ -7,10 +7,12 @@ runs need, from `ui.startup`'s background thread.
 
 from __future__ import annotations
 
+import collections
 import copy
 import functools
 import inspect
 import json
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -265,10 +267,41 @@ def _digits_fingerprint(dataset: str) -> str:
     return latent.digits_fingerprint(test_digits(dataset))
 
 
+# Maps kept in memory, most recently used first out last: the 28 shipped maps at the default
+# settings and 20 more. A map of 10,000 digits holds about 0.25 MB of arrays, so at most ~12 MB,
+# however many settings visitors ask for; a map dropped here is read again from disk (~10 ms).
+MAPS_IN_MEMORY = 48
+
+
+class _RecentMaps:
+    """The `MAPS_IN_MEMORY` most recently used maps by file name, shared by every session (thread-safe)."""
+
+    def __init__(self, size: int = MAPS_IN_MEMORY):
+        self.size = size
+        self._maps: collections.OrderedDict[str, latent.LatentMap] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> latent.LatentMap | None:
+        with self._lock:
+            if name in self._maps:
+                self._maps.move_to_end(name)
+            return self._maps.get(name)
+
+    def put(self, name: str, latent_map: latent.LatentMap) -> None:
+        with self._lock:
+            self._maps[name] = latent_map
+            self._maps.move_to_end(name)
+            while len(self._maps) > self.size:
+                self._maps.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._maps)
+
+
 @st.cache_resource(max_entries=1)
-def _latent_maps() -> dict[str, latent.LatentMap]:
-    """Maps read or computed so far, by file name, shared by every session; `latent_map` fills it."""
-    return {}
+def _latent_maps() -> _RecentMaps:
+    """Maps read or computed lately, by file name, shared by every session; `latent_map` fills it."""
+    return _RecentMaps()
 
 
 def _map_file_name(space: str, method: str, points: int, perplexity: float) -> str:
@@ -285,7 +318,8 @@ def latent_map(space: str, method: str, points: int, perplexity: float) -> laten
     """
     name = _map_file_name(space, method, points, perplexity)
     maps = _latent_maps()
-    if name not in maps:
+    found = maps.get(name)
+    if found is None:
         model, weights = (None, None) if space == latent.PIXELS else (load_model(space)[0], load_model(space)[1]["sha256"])
         bar = None
 
@@ -297,10 +331,11 @@ def latent_map(space: str, method: str, points: int, perplexity: float) -> laten
         found = latent.get_map(space, model, weights, test_digits("mnist"), method, points, perplexity, progress)
         if bar is not None:
             bar.empty()
-        if found.unsaved:  # shown all the same, and kept in memory until the server restarts
-            st.warning(f"{found.unsaved} It is shown all the same, and kept until the server restarts.")
-        maps[name] = _read_only(found)
-    return maps[name]
+        if found.unsaved:  # shown all the same, and kept in memory while it is among the recent maps
+            st.warning(f"{found.unsaved} It is shown all the same, and kept in memory while it is in use.")
+        found = _read_only(found)
+        maps.put(name, found)
+    return found
 
 
 def first_of_each_class(dataset: str = "mnist") -> np.ndarray:

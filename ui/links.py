@@ -9,9 +9,13 @@ choice and draws the default, and a stale link must not pass silently.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 import streamlit as st
+
+GROUPED_NUMBER = re.compile(r"-?[0-9]{1,3}(,[0-9]{3})+")
+NOTE_VALUE_CHARS = 60  # a refused value is quoted up to this long: a link may carry kilobytes
 
 
 class PageLinks:
@@ -58,7 +62,7 @@ class PageLinks:
         its defaults instead. Call it after the bound widgets are drawn."""
         # Streamlit rewrites or drops a bound value it cannot use; a value it kept (a selectbox's label,
         # say) was used. A key whose widget was not drawn in this run (a closed tab) is not judged.
-        refused = [f"`{key}={', '.join(values)}`" for key, values in self.requested.items()
+        refused = [f"`{key}={_shortened(', '.join(values))}`" for key, values in self.requested.items()
                    if key in self.refused or (key in st.session_state and st.query_params.get_all(key) != values
                                               and not _same_values(values, st.session_state[key]))]
         if refused:
@@ -66,15 +70,21 @@ class PageLinks:
                     "it shows its defaults there instead.", icon=":material/link_off:")
 
 
+def _shortened(text: str, most: int = NOTE_VALUE_CHARS) -> str:
+    return text if len(text) <= most else f"{text[:most]}…"
+
+
 def _same_values(requested: list[str], shown) -> bool:
     shown = [str(v) for v in (shown if isinstance(shown, (list, tuple)) else [shown])]
     if len(requested) != len(shown):
         return False
     for asked, got in zip(requested, shown):
+        if GROUPED_NUMBER.fullmatch(asked):  # "5,000": a select_slider's label for 5000, as its URL carries it
+            asked = asked.replace(",", "")
         try:
             if float(asked) == float(got):
                 continue
-        except ValueError:
+        except (ValueError, OverflowError):
             pass
         if asked != got:
             return False

@@ -277,7 +277,10 @@ if sample_tab.open:
         name = model_cell.selectbox("Model", SAMPLERS, **link.bind("gen_sample_model"))
         temperature = temperature_cell.slider(
             "Temperature", 0.1, 2.0, 1.0, 0.1, **link.bind("gen_temperature"),
-            help="Scales the prior's spread: below 1 gives typical digits, above 1 stranger ones.")
+            help="Scales the spread of the codes drawn from the prior. At 1 they spread as the VAE learnt. "
+                 "Below 1 they crowd round the centre of the latent space, where this VAE decodes one blurred, "
+                 "average shape: at 0.1 nearly every sample is that blob. Above 1 the samples vary more. The "
+                 "caption under the samples counts how many the classifier can read.")
         side = side_cell.slider("Digits per side", 4, 12, 8, **link.bind("gen_sample_side"))
         st.button("New samples", key="gen_sample_new", on_click=new_samples)
         model = widgets.model_or_reason(name)
@@ -290,6 +293,7 @@ if sample_tab.open:
             if classifier is not None:
                 sure = inference.classify(classifier, samples).max(axis=1) >= 0.9
                 st.caption(f"The classifier is at least 90% sure which digit {sure.sum()} of the "
-                           f"{len(samples)} samples show.")
+                           f"{len(samples)} samples show: the share of recognisable digits at temperature "
+                           f"{temperature:g}.")
 
 link.finish()

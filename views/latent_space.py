@@ -12,9 +12,13 @@ from ui import caches, links, widgets
 st.set_page_config(page_title="Latent space · Autoencoder Lab", layout="wide")
 
 METHOD_NAMES = {"tsne": "t-SNE", "pca": "PCA"}
+METHOD_BY_NAME = {name: method for method, name in METHOD_NAMES.items()}  # the radio's options are the names people read
 COMPARED = (PIXELS, "ae2", "ae20")  # the seed experiments' comparison: pixels vs a 2-D vs a 20-D code
 COMPARE_SHOWN = 2_500  # dots drawn on each small map: the shape reads the same from a quarter of the data
 POINT_CHOICES = list(range(1_000, latent.DEFAULT_POINTS + 1, 1_000))
+# The perplexities the slider offers, and the only ones a link may ask for: each other value would be a
+# new t-SNE of 9-23 s of a core, which a link could repeat with 37, "1_0" or a fullwidth digit.
+PERPLEXITY_CHOICES = list(range(5, 51, 5))
 SELECTION_SHOWN = 36  # digits drawn from a selection; the rest are counted
 PANEL_COLUMNS = 6
 
@@ -32,14 +36,16 @@ with st.sidebar:
     space = st.selectbox("Space", spaces, index=spaces.index("ae20") if "ae20" in spaces else 0,
                          format_func=space_name, **link.bind("lat_space"),
                          help="Raw pixels (784 numbers per digit) or the code an autoencoder squeezes each digit into.")
-    method = st.radio("Method", latent.MAP_METHODS, format_func=METHOD_NAMES.get, **link.bind("lat_method"), horizontal=True,
-                      help="t-SNE keeps each digit's neighbours close (van der Maaten & Hinton 2008); "
-                           "PCA shows the two directions in which the digits vary most.")
+    # The options are the names shown, so a link reads `lat_method=t-SNE` as the page writes it.
+    method = METHOD_BY_NAME[st.radio(
+        "Method", [METHOD_NAMES[m] for m in latent.MAP_METHODS], **link.bind("lat_method"), horizontal=True,
+        help="t-SNE keeps each digit's neighbours close (van der Maaten & Hinton 2008); "
+             "PCA shows the two directions in which the digits vary most.")]
     points = st.select_slider("Points", POINT_CHOICES, value=latent.DEFAULT_POINTS, **link.bind("lat_points"),
                               format_func="{:,}".format)
-    perplexity = st.slider("Perplexity", 5, 50, int(latent.DEFAULT_PERPLEXITY), 5, **link.bind("lat_perplexity"),
-                           disabled=method != "tsne",
-                           help="About how many neighbours t-SNE keeps around each digit.")
+    perplexity = st.select_slider("Perplexity", PERPLEXITY_CHOICES, value=int(latent.DEFAULT_PERPLEXITY),
+                                  **link.bind("lat_perplexity"), disabled=method != "tsne",
+                                  help="About how many neighbours t-SNE keeps around each digit.")
     st.caption(f"Every shipped model's maps of {latent.DEFAULT_POINTS:,} digits at perplexity "
                f"{latent.DEFAULT_PERPLEXITY:g} are precomputed. Other settings are computed once "
                "(t-SNE of 10,000 digits takes 20 s or more) and kept for everyone.")

@@ -57,7 +57,9 @@ def checked_code(sent, size: int, limit: float) -> list[float] | None:
     values = sent.get("values") if isinstance(sent, dict) else None
     if not isinstance(values, list) or len(values) != size:
         return None
-    if not all(type(v) in (int, float) and math.isfinite(v) and abs(v) <= limit + STEP / 2 for v in values):
+    # The range first: a JSON integer of 400 digits compares with a float exactly, but math.isfinite
+    # (a float conversion) raises OverflowError on it; NaN and infinities fail the range too.
+    if not all(type(v) in (int, float) and abs(v) <= limit + STEP / 2 and math.isfinite(v) for v in values):
         return None
     return [round(min(max(float(v), -limit), limit), 2) for v in values]
 
