@@ -1,13 +1,23 @@
-"""What hostile input costs the server: the upload bombs of issue 17 and a forged 1 MB component value.
+"""What hostile input costs the server: upload bombs (issues 17 and 27) and a forged 1 MB component value.
 
-    python -m bench.bench_hostile                  # the uploads and the forged message
-    python -m bench.bench_hostile --skip-server    # the uploads only
+    python -m bench.bench_hostile                  # the uploads, the forged message, the server attacks
+    python -m bench.bench_hostile --skip-server    # the uploads only, each in a fresh process
+    python -m bench.bench_hostile --attacks-only   # the server attacks only (--settle 60 by default)
+    python -m bench.bench_hostile --modes          # peak memory per decoded pixel, by image mode
 
 Uploads: a 7000x7000 progressive JPEG whose smallest scan is repeated to 1,000 scans (each one
 decoded over the whole image, 24-31 ms a scan before the scan limit), the same JPEG with only
 the 6 scans Pillow wrote, and a 49-megapixel RGB PNG. Each goes through
 `core.images.prepare_upload` in a fresh process, which prints its wall seconds and how far the
 process's peak memory grew (VmHWM, Linux) while it ran.
+
+Attacks on a real server (127.0.0.1), one after another, each while a bystander session reruns
+the Reconstruction page: junk (issue 27, 2a: one session uploads 9.9 MB files of random bytes,
+then leaves), tall PNGs (2b: four sessions at once each upload a PNG 1 px wide and 50 million
+rows tall, grey and alpha), the JPEG scan bomb with FF D0 after SOI (5) and RLE8 BMPs of 49
+megapixels (6: three sessions of 20, each page run twice). A table gives the bystander's
+p50/p95 rerun seconds, the server's peak resident memory during the attack, its resident memory
+`--settle` seconds after the attackers left, and the server's CPU seconds over the attack.
 
 Forged message: a Streamlit server on 127.0.0.1 and one session on the Generate page's live
 sliders, which sends the 16-D pad a 1 MB code of 200,000 values (as a forged browser could), then
@@ -17,12 +27,16 @@ reruns the page; the rerun times after it are printed beside those before.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import json
 import statistics
+import struct
 import subprocess
 import sys
 import time
+import uuid
+import zlib
 
 import numpy as np
 
@@ -75,6 +89,40 @@ def big_png(side: int = PNG_SIDE) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(page).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def forged_scan_bomb(side: int = JPEG_SIDE, scans: int = JPEG_SCANS, tag: int = 0) -> bytes:
+    """The scan bomb with a restart marker (FF D0, which has no length) right after SOI, and a comment
+    holding `tag` so that files differ: a counter that read FF D0's "length" jumped past every scan."""
+    bomb = scan_bomb_jpeg(side, scans)
+    comment = f"bomb {tag}".encode()
+    return bomb[:2] + b"\xff\xd0" + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + bomb[2:]
+
+
+def rle8_bmp_bomb(side: int = JPEG_SIDE, tag: int = 0) -> bytes:
+    """A 29 KB RLE8-compressed BMP of side x side pixels (one pixel, then end of line, per row),
+    which Pillow decodes in Python, byte by byte; `tag` makes files differ."""
+    palette = b"".join(bytes((i, i, i, 0)) for i in range(256))
+    body = b"\x01\x00\x00\x00" * side + b"\x00\x01"  # a run of 1 pixel, end of line; end of bitmap
+    info = struct.pack("<IiiHHIIiiII", 40, side, side, 1, 8, 1, len(body), 2835, 2835, 256, 0)
+    offset = 14 + len(info) + len(palette)
+    return b"BM" + struct.pack("<IHHI", offset + len(body), tag & 0xFFFF, 0, offset) + info + palette + body
+
+
+def tall_png(height: int = 50_000_000, width: int = 1, colour_type: int = 4) -> bytes:
+    """A PNG `width` px wide and `height` rows tall (colour type 4: grey and alpha), compressed to ~150 KB."""
+    def chunk(kind: bytes, content: bytes) -> bytes:
+        return struct.pack(">I", len(content)) + kind + content + struct.pack(">I", zlib.crc32(kind + content))
+
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    row = b"\x00" + b"\x80" * (width * channels)
+    compressor, compressed = zlib.compressobj(9), []
+    block = 1_000_000
+    for start in range(0, height, block):
+        compressed.append(compressor.compress(row * min(block, height - start)))
+    compressed.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(compressed)) + chunk(b"IEND", b"")
 
 
 MEASURE_ONE = """
@@ -137,11 +185,189 @@ def measure_forged_pad(reruns: int = 5) -> tuple[list[float], list[float], int]:
         stop_server(process)
 
 
+# --- peak memory per decoded pixel, by mode ----------------------------------------------------------
+
+def mode_samples(width: int = 5000, height: int = 4000) -> dict[str, bytes]:
+    """One file per kind of decode `core.images.DECODE_BYTES_PER_PIXEL` distinguishes, width x height."""
+    from PIL import Image
+
+    page = np.full((height, width), 230, np.uint8)
+    page[height // 4:3 * height // 4, width // 2 - width // 20:width // 2 + width // 20] = 20
+    grey = Image.fromarray(page)
+
+    def encode(image, fmt: str, **options) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, fmt, **options)
+        return buffer.getvalue()
+
+    return {"L PNG": encode(grey, "PNG"), "P PNG": encode(grey.convert("P"), "PNG"),
+            "RGB PNG": encode(grey.convert("RGB"), "PNG"), "LA PNG": encode(Image.merge("LA", [grey, grey]), "PNG"),
+            "RGBA PNG": encode(grey.convert("RGBA"), "PNG"),
+            "P PNG with transparency": encode(grey.convert("P"), "PNG", transparency=0),
+            "16-bit grey PNG": encode(Image.fromarray(page.astype(np.uint16) * 257), "PNG"),
+            "RGB WebP lossless": encode(grey.convert("RGB"), "WEBP", lossless=True, method=0),
+            "RGB BMP": encode(grey.convert("RGB"), "BMP"), "GIF": encode(grey.convert("P"), "GIF")}
+
+
+def print_modes() -> None:
+    side = (5000, 4000)
+    for what, data in mode_samples(*side).items():
+        seconds, grown, outcome = measure_upload(data)
+        print(f"{what:>24}: {seconds:5.2f} s, peak memory +{grown:4.0f} MiB = "
+              f"{grown * 2**20 / (side[0] * side[1]):4.1f} bytes a pixel, {outcome[:60]}", flush=True)
+
+
+# --- attacks on a real server, beside a bystander -----------------------------------------------------
+
+async def upload_batch(session, run, key: str, files: list[tuple[str, bytes]], mime: str = "image/png"):
+    """Upload `files` into the multiple-file uploader `key` as one batch, as the frontend does (URLs for
+    all, a PUT each, one rerun with those the server took); returns (run, HTTP refusals)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.Common_pb2 import FileUploaderState, FileURLs, UploadedFileInfo
+
+    from bench.load_probe import ProbeError
+
+    request = BackMsg()
+    request.file_urls_request.request_id = uuid.uuid4().hex
+    request.file_urls_request.file_names.extend(name for name, _ in files)
+    request.file_urls_request.session_id = session.session_id
+    await session._send(request)
+    asked = time.perf_counter()
+    while True:
+        forward = await session._receive(asked + session.run_timeout, "upload URLs")
+        if forward.WhichOneof("type") == "file_urls_response" and \
+                forward.file_urls_response.response_id == request.file_urls_request.request_id:
+            break
+    infos, refused = [], 0
+    for (name, data), urls in zip(files, forward.file_urls_response.file_urls, strict=True):
+        try:
+            await asyncio.to_thread(session._put, urls.upload_url, name, data, mime)
+        except ProbeError:
+            refused += 1
+            continue
+        infos.append(UploadedFileInfo(name=name, size=len(data), file_id=urls.file_id, file_urls=FileURLs(
+            file_id=urls.file_id, upload_url=urls.upload_url, delete_url=urls.delete_url)))
+    run = await session.set_widget(run, key, "upload",
+                                   file_uploader_state_value=FileUploaderState(uploaded_file_info=infos))
+    return run, refused
+
+
+async def _attacker(url: str, files: list[tuple[str, bytes]], reruns: int, run_timeout: float) -> dict:
+    """One hostile session: the Denoising page's Upload tab, one batch of `files`, `reruns` more runs."""
+    from bench.load_probe import PageCheck, Session
+
+    async with Session(url, run_timeout=run_timeout) as session:
+        tab = await session.open("Denoising", query_string="den_tab=Upload",
+                                 check=PageCheck("Denoising", ("file_uploader",)))
+        run, refused = await upload_batch(session, tab, "den_upload", files)
+        runs = [run.seconds]
+        for _ in range(reruns):
+            run = await session.rerun("rerun")
+            runs.append(run.seconds)
+        errors = [e.alert.body for e in run.elements if e.WhichOneof("type") == "alert"]
+        return {"refused_http": refused, "runs": runs, "alerts": errors}
+
+
+async def _bystander(url: str, stop: asyncio.Event, times: list[float], run_timeout: float) -> None:
+    from bench.load_probe import Session
+
+    async with Session(url, run_timeout=run_timeout) as session:
+        await session.open("Reconstruction")
+        while not stop.is_set():
+            times.append((await session.rerun("rerun")).seconds)
+
+
+async def run_attack(url: str, pid: int, name: str, batches: list[list[tuple[str, bytes]]], reruns: int,
+                     settle: float, run_timeout: float = 900) -> dict:
+    """One attack (a session per batch, all at once) beside a bystander; the row of the table."""
+    from bench.load_probe import process_cpu_seconds, quantile, resident_mb, sample_peak_rss
+
+    stop, times, peak = asyncio.Event(), [], {}
+    bystander = asyncio.create_task(_bystander(url, stop, times, run_timeout))
+    await asyncio.sleep(3)  # its first runs, before the attack
+    before_rss, before_cpu, started = resident_mb(pid), process_cpu_seconds(pid), time.perf_counter()
+    sampler = asyncio.create_task(sample_peak_rss(pid, peak, every=0.2))
+    outcomes = await asyncio.gather(*(_attacker(url, files, reruns, run_timeout) for files in batches),
+                                    return_exceptions=True)
+    seconds, cpu = time.perf_counter() - started, process_cpu_seconds(pid) - before_cpu
+    stop.set()
+    await bystander
+    await asyncio.sleep(settle)
+    sampler.cancel()
+    failures = [repr(o) for o in outcomes if isinstance(o, BaseException)]
+    done = [o for o in outcomes if isinstance(o, dict)]
+    return {"attack": name, "seconds": seconds, "cpu_s": cpu, "rss_before": before_rss, "rss_peak": peak.get("peak"),
+            "rss_settled": resident_mb(pid), "p50": quantile(times, 0.5), "p95": quantile(times, 0.95),
+            "bystander_runs": len(times), "refused_http": sum(o["refused_http"] for o in done),
+            "attacker_run_s": max((max(o["runs"]) for o in done), default=None), "failures": failures,
+            "alerts": sorted({a[:90] for o in done for a in o["alerts"]})[:3]}
+
+
+def attacks(junk_files: int = 30, rle_files: int = 20, bombs: int = 3) -> dict[str, list[list[tuple[str, bytes]]]]:
+    """The batches of each attack, one list per session."""
+    rng = np.random.default_rng(0)
+    junk = [(f"junk-{i}.png", rng.bytes(9_900_000)) for i in range(junk_files)]
+    return {
+        f"2a: {junk_files} junk files of 9.9 MB, then leave": [junk],
+        "2b: 4 sessions x PNG 1x50,000,000 grey+alpha": [[("tall.png", tall_png())] for _ in range(4)],
+        f"5: {bombs} JPEG scan bombs, FF D0 after SOI": [[(f"bomb-{i}.png", forged_scan_bomb(tag=i))
+                                                          for i in range(bombs)]],
+        f"6: 3 sessions x {rle_files} RLE8 BMPs of 49 MP": [[(f"rle-{s}-{i}.png", rle8_bmp_bomb(tag=s * 100 + i))
+                                                            for i in range(rle_files)] for s in range(3)],
+    }
+
+
+def measure_attacks(settle: float = 60.0, reruns: int = 1, only: str = "", **sizes) -> list[dict]:
+    """Each attack (whose name holds `only`) in turn on one fresh server; the table's rows."""
+    from bench.load_probe import run_sync
+    from tests.app_server import start_server, stop_server
+
+    process, url = start_server()
+    rows = []
+    try:
+        for name, batches in attacks(**sizes).items():
+            if only not in name:
+                continue
+            rows.append(run_sync(run_attack(url, process.pid, name, batches, reruns, settle)))
+            print(f"  done: {name} ({rows[-1]['seconds']:.0f} s)", flush=True)
+    finally:
+        stop_server(process)
+    return rows
+
+
+def attack_table(rows: list[dict]) -> str:
+    def fmt(value, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    lines = ["| attack | bystander p50 s | p95 s | runs | server RSS before / peak / settled MB | server CPU s "
+             "| attack s | HTTP refusals | what the attacker was told |",
+             "|---|---:|---:|---:|---|---:|---:|---:|---|"]
+    for r in rows:
+        told = "; ".join(r["alerts"]) + ("; FAILED: " + "; ".join(r["failures"]) if r["failures"] else "")
+        lines.append(f"| {r['attack']} | {fmt(r['p50'], '.3f')} | {fmt(r['p95'], '.3f')} | {r['bystander_runs']} "
+                     f"| {fmt(r['rss_before'], '.0f')} / {fmt(r['rss_peak'], '.0f')} / {fmt(r['rss_settled'], '.0f')} "
+                     f"| {r['cpu_s']:.1f} | {r['seconds']:.1f} | {r['refused_http']} | {told} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scans", type=int, default=JPEG_SCANS, help="scans in the JPEG bomb")
     parser.add_argument("--skip-server", action="store_true", help="measure the uploads only")
+    parser.add_argument("--attacks-only", action="store_true", help="the attacks on a real server only")
+    parser.add_argument("--modes", action="store_true", help="peak memory per pixel by image mode, then stop")
+    parser.add_argument("--settle", type=float, default=60.0, help="seconds after an attack before RSS is read")
+    parser.add_argument("--junk-files", type=int, default=30, help="9.9 MB junk files in attack 2a")
+    parser.add_argument("--rle-files", type=int, default=20, help="RLE8 BMPs per session in attack 6")
+    parser.add_argument("--only", default="", help="the attacks whose name holds this, e.g. '2a:'")
     args = parser.parse_args(argv)
+    if args.modes:
+        print_modes()
+        return 0
+    if args.attacks_only:
+        rows = measure_attacks(args.settle, only=args.only, junk_files=args.junk_files, rle_files=args.rle_files)
+        print(attack_table(rows), flush=True)
+        return 0
 
     uploads = {f"scan-bomb JPEG {JPEG_SIDE}x{JPEG_SIDE}, {args.scans:,} scans": scan_bomb_jpeg(scans=args.scans),
                f"progressive JPEG {JPEG_SIDE}x{JPEG_SIDE}, its own 6 scans": scan_bomb_jpeg(scans=6),
@@ -154,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         before, after, size = measure_forged_pad()
         print(f"forged latent-pad message of {size / 1e6:.1f} MB: that run {after[0]:.2f} s; reruns after it "
               f"{statistics.median(after[1:]):.3f} s median (before: {statistics.median(before):.3f} s)")
+        rows = measure_attacks(args.settle, only=args.only, junk_files=args.junk_files, rle_files=args.rle_files)
+        print(attack_table(rows), flush=True)
     return 0
 
 

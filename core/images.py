@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
 import time
 from dataclasses import dataclass
 
@@ -65,6 +66,22 @@ def png_data_url(image: np.ndarray, scale: int = 1) -> str:
 
 UPLOAD_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")  # Pillow's only decoders we let near an upload
 MAX_UPLOAD_PIXELS = 50_000_000  # a 48-megapixel phone photo fits; a decompression bomb does not
+# Pillow keeps a pointer per row for every copy of an image: a PNG 1 px wide and 50 million rows
+# tall cost 1.7 GB while it was prepared. A phone's 48-megapixel photo is 8,000 px on its long side.
+MAX_UPLOAD_SIDE = 10_000
+MAX_ASPECT = 20         # long side / short side, checked beyond WORK_SIDE: no digit needs a longer strip
+# Peak memory of decoding and greying, per decoded pixel, measured at 20 megapixels
+# (`python -m bench.bench_hostile --modes`) and rounded up: a copy or two of 1-4 bytes a pixel in
+# Pillow, more where transparency, 16-bit grey or WebP's own buffer are converted.
+DECODE_BYTES_PER_PIXEL = {"grey": 3.0, "colour": 6.0, "alpha": 15.0, "deep": 15.0, "webp": 18.0}
+DECODE_ROW_BYTES = 64   # row pointers of those copies, per row
+DECODE_FIXED_BYTES = 8 * 2**20  # what any decode costs beside its pixels (a 7-megapixel RGBA PNG: +95 MB)
+DECODE_MEMORY = 400 * 2**20  # what one upload may need; 2 at once (DECODES_AT_ONCE) bound the server's share
+DECODES_AT_ONCE = 2     # uploads decoded at the same time in this process, all visitors together
+DECODE_WAIT_SECONDS = 10.0  # how long an upload waits for a free slot before "busy, try again"
+# Pillow's decoders written in Python (BMP's RLE4/RLE8) hold the GIL for the whole file: a 29 KB RLE8
+# BMP of 49 megapixels took 4.5 s. Beyond this many pixels they are refused.
+PYTHON_DECODER_PIXELS = 1_000_000
 # A progressive JPEG is decoded scan by scan over its whole resolution (scaled decoding does not
 # help): 24-31 ms a scan at 49 megapixels on one core. Encoders write 6 (grey) to about 12 scans,
 # so these allow a 48-megapixel photo with 13 scans and refuse a file that repeats a scan.
@@ -112,12 +129,30 @@ def prepare_upload(data: bytes) -> UploadedDigit:
     that is noisy or already MNIST is only inverted when needed, so its noise reaches the model
     as it is (`_mnist_sized`).
 
+    At most DECODES_AT_ONCE uploads are decoded at a time in this process; another waits up to
+    DECODE_WAIT_SECONDS for a turn.
+
     Raises:
+        ServerBusy: (a ValueError) no turn came in time: the file may be fine, try again shortly.
         ValueError: the file is empty, not an image, damaged, too large or fully transparent; the
             message is one sentence for the person who uploaded it.
     """
-    image, steps, notes = _decode(data)
-    grey, alpha, clear_grey = _grey_and_alpha(image)
+    if not data:
+        raise ValueError("The file is empty (0 bytes).")
+    if not _decode_slots.acquire(timeout=DECODE_WAIT_SECONDS):
+        raise ServerBusy("The server is busy preparing other uploads; try again in a minute.")
+    try:
+        image, steps, notes = _decode(data)
+        grey, alpha, clear_grey = _grey_and_alpha(image)
+        del image  # the full-size decode: freed before the slot is
+    finally:
+        _decode_slots.release()
+    return _digit_from_grey(grey, alpha, clear_grey, steps, notes)
+
+
+def _digit_from_grey(grey: np.ndarray, alpha: np.ndarray | None, clear_grey: float | None,
+                     steps: list[str], notes: list[str]) -> UploadedDigit:
+    """`prepare_upload` after decoding: grey (and opacity) at most WORK_SIDE a side -> the digit."""
     if alpha is not None:
         grey = _flatten_transparency(grey, alpha, clear_grey)
         steps.append("transparent parts filled with the background")
@@ -177,6 +212,13 @@ class DecodeTimeout(Exception):
     """Decoding an upload ran past its time budget."""
 
 
+class ServerBusy(ValueError):
+    """Every decoding slot stayed taken for DECODE_WAIT_SECONDS: a refusal for now, not of the file."""
+
+
+_decode_slots = threading.BoundedSemaphore(DECODES_AT_ONCE)
+
+
 class _BudgetedReader(io.BytesIO):
     """File bytes that refuse to be read after a deadline: Pillow's decoders read block by block,
     so an image that takes too long to decode stops at its next block."""
@@ -191,26 +233,61 @@ class _BudgetedReader(io.BytesIO):
         return super().read(size)
 
 
-def jpeg_scans(data: bytes) -> int:
-    """How many scans (SOS segments) the first image of a JPEG file holds, read from its markers.
+_NO_LENGTH = {0x01, 0xD8, *range(0xD0, 0xD8)}  # TEM, SOI, RST0-RST7: markers without a length field
 
-    Segments before the first scan are skipped by their lengths (an EXIF thumbnail holds scans of
-    its own); inside entropy-coded data a 0xFF byte is always followed by 0x00 or a restart marker,
-    so every FF DA after the first scan and before the end marker starts a scan.
+
+def jpeg_scans(data: bytes) -> int:
+    """How many scans (SOS segments) the first image of a JPEG file holds, read as libjpeg reads its markers.
+
+    Segments are skipped by their lengths (an EXIF thumbnail holds scans of its own, a comment may
+    hold FF D9); markers without a length (RSTn, TEM, SOI) and fill bytes (FF FF ...) are stepped
+    over, as are stray bytes before a marker; a scan's entropy-coded data runs to the first FF that
+    is neither stuffing (FF 00) nor a restart marker. Counting stops at the end marker (EOI).
     """
-    at = 2  # after SOI
-    while at + 4 <= len(data) and data[at] == 0xFF:
-        marker = data[at + 1]
-        if marker == 0xFF:  # fill byte
-            at += 1
+    if data[:2] != b"\xff\xd8":
+        return 0
+    scans, at, size = 0, 2, len(data)
+    while at < size:
+        if data[at] != 0xFF:  # libjpeg skips stray bytes to the next marker (with a warning)
+            at = data.find(b"\xff", at)
+            if at < 0:
+                break
+        marker_at = at + 1
+        while marker_at < size and data[marker_at] == 0xFF:  # fill bytes
+            marker_at += 1
+        if marker_at >= size:
+            break
+        marker, at = data[marker_at], marker_at + 1
+        if marker in _NO_LENGTH or marker == 0x00:
             continue
-        if marker == 0xDA:
-            end = data.find(b"\xff\xd9", at)
-            return data.count(b"\xff\xda", at, len(data) if end < 0 else end)
         if marker == 0xD9:
-            return 0
-        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
-    return 0
+            break
+        length = int.from_bytes(data[at:at + 2], "big")
+        if length < 2:  # libjpeg refuses the file
+            break
+        at += length
+        if marker == 0xDA:
+            scans += 1
+            at = _entropy_coded_end(data, at)
+    return scans
+
+
+def _entropy_coded_end(data: bytes, at: int) -> int:
+    """Where the entropy-coded data that starts at `at` ends: the FF of the next real marker (or the end)."""
+    size = len(data)
+    while True:
+        at = data.find(b"\xff", at)
+        if at < 0:
+            return size
+        after = at + 1
+        while after < size and data[after] == 0xFF:
+            after += 1
+        if after >= size:
+            return size
+        if data[after] == 0x00 or 0xD0 <= data[after] <= 0xD7:  # stuffing or a restart marker
+            at = after + 1
+            continue
+        return at
 
 
 def _mnist_sized(grey: np.ndarray) -> str | None:
@@ -240,14 +317,43 @@ def _specks(mask: np.ndarray) -> int:
     return int(ndimage.label(mask, structure=np.ones((3, 3), bool))[1])
 
 
+def _check_shape(width: int, height: int) -> None:
+    """Refuse, with a sentence, an image whose header gives too many pixels, a side too long or a strip."""
+    if width * height > MAX_UPLOAD_PIXELS:
+        raise ValueError(f"The image is {width:,} x {height:,} pixels, more than the "
+                         f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels accepted; scale it down and upload it again.")
+    long_side, short_side = max(width, height), max(1, min(width, height))
+    if long_side > MAX_UPLOAD_SIDE:
+        raise ValueError(f"The image is {width:,} x {height:,} pixels, longer than the {MAX_UPLOAD_SIDE:,} px "
+                         "accepted on a side; scale it down and upload it again.")
+    if long_side > WORK_SIDE and long_side / short_side > MAX_ASPECT:
+        raise ValueError(f"The image is {width:,} x {height:,} pixels, a strip more than {MAX_ASPECT} times "
+                         "longer than it is wide rather than a digit; crop it to the digit and upload it again.")
+
+
+def decode_memory(image: Image.Image) -> int:
+    """Bytes an opened (not yet loaded) upload is expected to need at its peak while decoded and greyed."""
+    width, height = image.size
+    if image.format == "WEBP":
+        kind = "webp"
+    elif "A" in image.mode or "a" in image.mode or "transparency" in image.info:
+        kind = "alpha"
+    elif image.mode.startswith("I") or image.mode == "F":
+        kind = "deep"
+    elif image.mode in ("1", "L", "P"):
+        kind = "grey"
+    else:
+        kind = "colour"
+    return int(width * height * DECODE_BYTES_PER_PIXEL[kind] + height * DECODE_ROW_BYTES + DECODE_FIXED_BYTES)
+
+
 def _decode(data: bytes) -> tuple[Image.Image, list[str], list[str]]:
     """Open, check and load an image file: (first frame as a loaded PIL image, steps, notes).
 
     What one file may cost is bounded before and while it decodes: pixels (from the header),
-    JPEG scans (from the markers) and DECODE_SECONDS of wall clock.
+    shape, Python-decoded formats, expected memory (DECODE_MEMORY), JPEG scans (from the markers)
+    and DECODE_SECONDS of wall clock.
     """
-    if not data:
-        raise ValueError("The file is empty (0 bytes).")
     try:
         return _open_and_load(data)
     except DecodeTimeout:
@@ -265,9 +371,7 @@ def _open_and_load(data: bytes) -> tuple[Image.Image, list[str], list[str]]:
     except (OSError, SyntaxError, ValueError) as exc:  # UnidentifiedImageError is an OSError
         raise ValueError("This file is not a PNG, JPEG, BMP, GIF or WebP image.") from exc
     width, height = image.size
-    if width * height > MAX_UPLOAD_PIXELS:  # checked on the header, before any pixel is decoded
-        raise ValueError(f"The image is {width:,} x {height:,} pixels, more than the "
-                         f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels accepted; scale it down and upload it again.")
+    _check_shape(width, height)  # on the header, before any pixel is decoded
     steps = [f"{image.format} {width}x{height}"]
     notes = []
     if image.format in ("JPEG", "MPO"):  # MPO: how the JPEG decoder opens many phone cameras' photos
@@ -277,6 +381,15 @@ def _open_and_load(data: bytes) -> tuple[Image.Image, list[str], list[str]]:
                              "image editor writes, and would take too long to decode; save it again as a "
                              "plain JPEG or PNG and upload that.")
         image.draft(None, (WORK_SIDE, WORK_SIDE))  # decode big photos at 1/2, 1/4 or 1/8 scale
+    if any(tile[0] in Image.DECODERS for tile in image.tile) and width * height > PYTHON_DECODER_PIXELS:
+        raise ValueError(f"This {image.format} is stored in a way that is slow to decode (run-length "
+                         f"compressed) and is over {PYTHON_DECODER_PIXELS // 1_000_000} megapixel; save it "
+                         "as a PNG or JPEG and upload that.")
+    needed = decode_memory(image)
+    if needed > DECODE_MEMORY:
+        raise ValueError(f"This image would need about {needed / 2**20:,.0f} MB of memory to prepare, more than "
+                         f"the {DECODE_MEMORY // 2**20} MB one upload may use; scale it down or save it "
+                         "without transparency and upload it again.")
     image.decodermaxblock = DECODE_BLOCK
     try:
         frames = getattr(image, "n_frames", 1)  # a GIF's frames are counted by reading through them

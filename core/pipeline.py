@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import sys
 import time
@@ -26,6 +27,8 @@ from core import data as data_lib
 from core.catalogue import headline
 from core.registry import Recipe, get_spec, list_models
 from core.trainer import TrainEvent, TrainResult, train_model
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,13 +60,21 @@ def train_and_evaluate(model_name: str, recipe: Recipe | None = None, config=Non
 def save(trained: Trained, name: str | None = None, overwrite: bool = False) -> Path:
     """Save a trained model as checkpoint `name` (default: its registry name); returns the path.
 
+    Then its card picture (`thumbnails.make_one`): one that cannot be written is logged, and the
+    save stands, since the model is saved and usable; its card says "No picture yet" and
+    `python -m core.thumbnails` makes it later.
+
     Raises:
         ValueError: a bad name, or a registry name with other settings.
         FileExistsError: the name is taken and overwrite is False.
     """
-    path = checkpoints.save(name or trained.model_name, trained.model, trained.recipe, trained.result,
+    name = name or trained.model_name
+    path = checkpoints.save(name, trained.model, trained.recipe, trained.result,
                             trained.metrics, model_name=trained.model_name, overwrite=overwrite)
-    thumbnails.make_one(name or trained.model_name)  # the home page's picture of it, without torch
+    try:
+        thumbnails.make_one(name)  # the home page's picture of it, without torch
+    except (OSError, ValueError) as exc:  # a full disk, a read-only picture folder (WriteError is both)
+        log.warning("checkpoint %r saved, but its picture was not made: %s", name, exc)
     return path
 
 

@@ -134,15 +134,20 @@ def result_boxes(at: AppTest) -> list:
 
 
 def test_many_files_at_once_each_get_an_answer(checkpoint_copy):
+    from ui.widgets import MAX_BATCH_FILES
+
     good = digit_png(0)
     files = [(f"digit-{i}.png", good, "image/png") if i % 3 else (f"junk-{i}.png", b"\x00" * 64, "image/png")
              for i in range(40)]
     at = open_page("views/denoising.py", {"den_tab": "Upload"})
     at.get("file_uploader")[0].set_value(files).run()
     assert not at.exception
-    junk = [name for name, _, _ in files if name.startswith("junk")]
-    assert len(result_boxes(at)) == len(files) - len(junk)
+    batch = files[:MAX_BATCH_FILES]  # a batch is at most 16 files: the rest are named in one warning
+    junk = [name for name, _, _ in batch if name.startswith("junk")]
+    assert len(result_boxes(at)) == len(batch) - len(junk)
     assert [e.value.split("**")[1] for e in at.error] == junk  # each bad file named with its reason
+    assert f"so {len(files) - MAX_BATCH_FILES} were left out (digit-16.png, digit-17.png, junk-18.png, ...)" \
+        in at.warning[0].value
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd.png", "/root/.ssh/id_rsa.png", "..\\..\\boot.png",
@@ -312,6 +317,8 @@ REVIEWED_WRITERS = {
     ("core/visitors.py", "mark_used"): "path_for(name) of a non-registry name: the visitors' folder; only a time stamp",
     ("core/data.py", "_write_npz"): "data_dir() from AE_DATA_DIR or the home folder, a fixed name; no user input",
     ("core/latent.py", "save_map"): "map_file_name: a validated checkpoint name, widget choices, hashes",
+    ("core/latent.py", "prune_maps"): "deletes only .npz files found in map_cache_dir(), oldest used first; never "
+                                      "the shipped map folder",
     ("core/thumbnails.py", "_write"): "catalogue.thumbnail_file: a validated checkpoint name and its weights hash "
                                       "in the checkpoint folder, or the fixed test-row name",
     ("core/thumbnails.py", "make_one"): "removes only <validated name>-<12 hex>.json files of the thumbnail folder",

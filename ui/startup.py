@@ -37,12 +37,13 @@ def prepare_pages() -> None:
             importlib.import_module(module)
         import torch
 
-        from ui import guard, settings
+        from ui import guard, settings, uploads
 
         # One intra-op thread per request: with several sessions on 2 cores, threads that wait on
         # each other made single decodes 10x slower; parallelism comes from sessions instead.
         torch.set_num_threads(1)
         guard.install()
+        uploads.install()
         settings.apply()
         _ready.set()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -69,27 +70,68 @@ def model_or_reason(name: str, optional: bool = False, stop: bool = False):
         return None
 
 
-UPLOADS_KEPT = 16  # prepared files remembered per session: a batch of uploads, and the drawings since
+MAX_BATCH_FILES = 16       # files of one batch that are prepared; the rest are named and left out
+MAX_BATCH_BYTES = 30 * 2**20  # their bytes together
+BATCH_DECODE_SECONDS = 20.0  # CPU seconds of preparing new files in one run of a page
+MINUTE_DECODE_SECONDS = 30.0  # CPU seconds of preparing a session may spend in any 60 s
+# Prepared files remembered per session: a whole batch, so a rerun decodes none of it again, and drawings.
+UPLOADS_KEPT = MAX_BATCH_FILES + 8
 
 
-def prepared_upload(data: bytes) -> images.UploadedDigit:
+class DecodeBudget:
+    """The preparing time one run of a page may still spend on new files (BATCH_DECODE_SECONDS)."""
+
+    def __init__(self, seconds: float | None = None):
+        self.left = BATCH_DECODE_SECONDS if seconds is None else seconds
+        self.busy = False  # the server said busy once: the rest of the batch does not wait again
+
+
+def _minute_spent(now: float) -> float:
+    """CPU seconds this session spent preparing uploads in the last 60 s (and forget older ones)."""
+    spent = st.session_state.setdefault("_upload_decode_seconds", [])
+    spent[:] = [(when, seconds) for when, seconds in spent if now - when < 60.0]
+    return sum(seconds for _, seconds in spent)
+
+
+def prepared_upload(data: bytes, budget: DecodeBudget | None = None) -> images.UploadedDigit:
     """`images.prepare_upload` of a file or drawing, done once per content and session.
 
     Every rerun of a page hands it the same uploads again; decoding them again each time cost
-    each rerun the whole decoding budget. Kept by content hash, the last UPLOADS_KEPT files.
+    each rerun the whole decoding budget. Kept by content hash, the last UPLOADS_KEPT files, and
+    a refusal as well as a result. A file not yet prepared waits (is refused for this run, not
+    kept) while this session has spent MINUTE_DECODE_SECONDS in the last minute, or the run's
+    `budget` is spent, or the server is busy.
 
     Raises:
-        ValueError: as `images.prepare_upload`, with its sentence (the refusal is kept too).
+        ValueError: as `images.prepare_upload`, with its sentence, or why the file waits.
     """
     kept = st.session_state.setdefault("_prepared_uploads", OrderedDict())
     digest = hashlib.blake2b(data, digest_size=16).digest()
     if digest in kept:
         kept.move_to_end(digest)
     else:
+        now = time.monotonic()
+        if _minute_spent(now) >= MINUTE_DECODE_SECONDS:
+            raise ValueError(f"Not prepared yet: this visit used its {MINUTE_DECODE_SECONDS:g} s of preparing time "
+                             "for the last minute; the file is prepared when the page next runs after that.")
+        if budget is not None and (budget.left <= 0 or budget.busy):
+            raise ValueError("Not prepared yet: the files before it used this run's preparing time"
+                             + (" (the server is busy)" if budget.busy else "")
+                             + "; it is prepared when the page next runs.")
+        started = time.thread_time()
         try:
             kept[digest] = images.prepare_upload(data)
+        except images.ServerBusy:
+            if budget is not None:
+                budget.busy = True
+            raise  # a refusal for now, not of the file: not kept
         except ValueError as exc:
             kept[digest] = str(exc)
+        finally:
+            seconds = time.thread_time() - started
+            st.session_state["_upload_decode_seconds"].append((now, seconds))
+            if budget is not None:
+                budget.left -= seconds
         while len(kept) > UPLOADS_KEPT:
             kept.popitem(last=False)
     prepared = kept[digest]
@@ -167,13 +209,22 @@ def your_digit(key: str, tabs=None, multiple: bool = False,
             label = ("Images of digits: PNG, JPEG, BMP, GIF or WebP, any size, dark ink on light paper or light on dark"
                      if multiple else "An image of one handwritten digit")
             files = st.file_uploader(label, type=UPLOAD_TYPES, accept_multiple_files=multiple, key=f"{key}_upload")
-            for position, file in enumerate((files if multiple else [files]) or []):
-                if file is None:
+            files = [file for file in ((files if multiple else [files]) or []) if file is not None]
+            budget, total, left_out = DecodeBudget(), 0, []
+            for position, file in enumerate(files):
+                total += file.size
+                if position >= MAX_BATCH_FILES or total > MAX_BATCH_BYTES:
+                    left_out.append(file.name)
                     continue
                 try:
-                    given.append(YourDigit(file.name, prepared_upload(file.getvalue()), upload_tab, position=position))
+                    given.append(YourDigit(file.name, prepared_upload(file.getvalue(), budget), upload_tab,
+                                           position=position))
                 except ValueError as exc:
                     st.error(f"**{file.name}**: {exc}")
+            if left_out:
+                st.warning(f"A batch is at most {MAX_BATCH_FILES} files and {MAX_BATCH_BYTES // 2**20} MB together, "
+                           f"so {len(left_out)} were left out ({', '.join(left_out[:3])}"
+                           f"{', ...' if len(left_out) > 3 else ''}): remove some and upload those in another batch.")
     if draw_tab.open:
         with draw_tab:
             st.markdown(draw_hint)
