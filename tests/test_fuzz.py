@@ -53,7 +53,7 @@ def selection(*points) -> dict:
 
 
 # What a forged client sends: one WidgetState value per entry, to every widget of the page at once.
-# The JSON ones are shaped like the custom components' states (latent pad "z", canvas "drawing",
+# The JSON ones are shaped like the custom components' states (latent pad "z", canvas "png",
 # plotly "selection") with wrong types, NaN, out-of-range and oversized contents.
 FORGED = {
     "missing": {},
@@ -74,20 +74,20 @@ FORGED = {
     "string trigger": {"string_trigger_value": StringTriggerValue(data="x")},
     "JSON that does not parse": {"json_value": "not json {"},
     "JSON null": {"json_value": "null"},
-    "JSON of wrong types": {"json_value": component_json(z="abc", drawing=5, backgroundFit="x", selection=5)},
+    "JSON of wrong types": {"json_value": component_json(z="abc", png=5, selection=5)},
     "selection out of range": selection({"curve_number": 99, "point_index": 0}, {"curve_number": 0, "point_index": -1},
                                         {"curve_number": "0", "point_index": 1.5}, {"x": 1}, 5),
     "JSON with NaN and out-of-range values": {"json_value": component_json(
-        z={"values": [NAN] * 16}, drawing={"raw": None, "data": "data:image/png;base64,@@@"},
+        z={"values": [NAN] * 16}, png="data:image/png;base64,@@@",
         selection={"points": [{"curve_number": 99, "point_index": -1}, {"x": 1}, 5]})},
-    "JSON missing keys": {"json_value": component_json(z={}, drawing={}, backgroundFit={}, selection={})},
-    "a transparent drawing": {"json_value": component_json(drawing={"raw": None, "data": transparent_png_url()})},
+    "JSON missing keys": {"json_value": component_json(z={}, png={}, selection={})},
+    "a transparent drawing": {"json_value": component_json(png=transparent_png_url())},
     "trigger JSON that does not parse": {"json_trigger_value": "{{"},
 }
 # Sent to the custom components only, one message of 1 MB each: to every widget at once the message
 # would pass the server's size limit, which closes the connection (as it should).
 OVERSIZED = {"oversized JSON": {"json_value": component_json(z={"values": [0.5] * 200_000},
-                                                             drawing={"raw": None, "data": "A" * 1_000_000})}}
+                                                             png="A" * 1_000_000)}}
 
 
 def forged_state(widget_id: str, value: dict) -> WidgetState:
@@ -209,15 +209,15 @@ def test_a_selection_outside_the_plain_map_shows_no_digit_and_one_inside_shows_i
                                               ("Anomaly", "an_your_digit=Draw", "an_canvas")])
 @pytest.mark.parametrize("drawing, message", [
     (5, "The drawing could not be read"), ({"raw": None, "data": 5}, "The drawing could not be read"),
-    ({"raw": None, "data": "data:text/html,<script>alert(1)</script>"}, "The drawing could not be read"),
-    ({"raw": None, "data": transparent_png_url()}, "fully transparent"),
+    ("data:text/html,<script>alert(1)</script>", "The drawing could not be read"),
+    (transparent_png_url(), "fully transparent"),
 ])
 def test_a_canvas_value_that_is_no_drawing_gets_a_sentence(server, page, query, key, drawing, message):
     async def draw():
         async with Session(server, run_timeout=RUN_BOUND) as session:
             opened = await open_view(session, page, query)
             canvas = opened.widget(key)
-            session.widgets[canvas.id] = forged_state(canvas.id, {"json_value": component_json(drawing=drawing)})
+            session.widgets[canvas.id] = forged_state(canvas.id, {"json_value": component_json(png=drawing)})
             return await session.rerun("forged drawing")
 
     run = run_sync(draw())

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from components import digit_canvas as digit_canvas_component
 from core import browser_values, images
 from ui import pages
 from ui.caches import DISPLAY_SCALE, available_models, checkpoint_status, load_model
@@ -141,23 +142,14 @@ def prepared_upload(data: bytes, budget: DecodeBudget | None = None) -> images.U
 
 
 def digit_canvas(key: str) -> images.UploadedDigit | None:
-    """A 280 px box to draw a digit on with the mouse or a finger, and the drawing made MNIST-like; None before
-    anything is drawn.
+    """A 280 px box to draw a digit in with a finger, a pen or the mouse, with Undo and Clear under it
+    (components/digit_canvas), and the drawing made MNIST-like; None before anything is drawn.
 
     Raises:
         ValueError: a sentence, for a drawing that cannot be used (fully transparent) or a value
             the canvas cannot have sent.
     """
-    from streamlit_drawable_canvas import st_canvas  # only pages with a canvas load the component
-
-    try:
-        drawing = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#FFFFFF", width=280,
-                            height=280, drawing_mode="freedraw", key=key, return_image_data=True)
-        data_url = drawing._image_data_url  # as the browser sent it: `image_bytes` would decode it unchecked
-    except (AttributeError, TypeError, KeyError) as exc:  # st_canvas reads its component's state unchecked
-        log.debug("canvas %s: unreadable value from the browser (%s: %s)", key, type(exc).__name__, exc)
-        raise ValueError("The drawing could not be read; clear the canvas and draw again.") from None
-    png = browser_values.canvas_png(data_url)
+    png = browser_values.canvas_png(digit_canvas_component.drawing(key))
     return None if png is None else prepared_upload(png)
 
 

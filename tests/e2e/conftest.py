@@ -61,7 +61,7 @@ def no_exception(page) -> None:
 
 def draw_seven(page) -> None:
     """Draw a 7 with the mouse on the page's drawing canvas: a bar across the top, a stroke down-left."""
-    canvas = page.locator("canvas.upper-canvas")
+    canvas = page.locator("canvas.dc2-canvas")
     canvas.wait_for(timeout=30_000)
     box = canvas.bounding_box()
     points = [(0.3, 0.25), (0.72, 0.25), (0.45, 0.85)]
