@@ -7,15 +7,23 @@ interactive sessions on a small machine always keep a core. The run itself is `c
 (train, then evaluate); this module only runs it in a thread, records what it reports, and saves
 the result on request.
 
-Many visitors share the queue, so what one of them can take is bounded (`JobLimits`): one run
-per visitor at a time, a bounded number waiting, a cap on a run's minutes (it then stops as if
-cancelled, keeping what it learnt), a waiting run dropped when its visitor has left, a finished
-run kept for a fixed time after it ends (never forgotten because of others' activity), and one
-save per run, as a visitor's model (`core.visitors`).
+Many visitors share the queue, so what one of them can take is bounded (`JobLimits`). A visitor
+is a browser (`ui.session.visitor_id`), not a tab: one run per visitor at a time, a bounded number
+of runs a visitor starts an hour, a bounded number waiting, a cap on a run's minutes (it then stops
+as if cancelled, keeping what it learnt), a waiting run dropped when its visitor has left, and one
+save per run, as a visitor's model (`core.visitors`). Only the visitor who started a run may cancel
+or save it; anyone with its link may watch it.
+
+A finished run keeps only what the page shows and a save needs (weights on the CPU without
+gradients, uint8 snapshots, the loss history), and finished runs are bounded in count and bytes,
+server-wide and per visitor: past the bounds the oldest finished run is dropped first, never one
+younger than `keep_finished_at_least_minutes`, and any is dropped after `keep_finished_minutes`.
+A dropped run's link, and a tab still holding it, say it expired.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import logging
 import os
@@ -23,7 +31,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +40,7 @@ import numpy as np
 from torch import nn
 
 from core import checkpoints, pipeline, visitors
+from core.images import to_uint8
 from core.registry import Recipe
 from core.trainer import TrainEvent, TrainResult, prepare_data
 from core.training_cost import estimate_seconds
@@ -45,6 +54,9 @@ PREVIEW_SECONDS = 2.0    # live reconstructions inside an epoch at most this oft
 LIVE_POINT_SECONDS = 0.5  # a point of the live loss chart at most this often
 MAX_LIVE_POINTS = 600     # then thinned to half
 FORGOTTEN_IDS = 10_000   # ids of forgotten runs remembered, so a stale link gets a sentence (12 bytes each)
+HISTORY_ROW_BYTES = 1_000  # a finished run's loss history, per epoch (dicts of a few floats), when counting its bytes
+HOUR = 3600.0
+AGE, ROOM = "age", "room"  # why a finished run was forgotten
 
 
 @dataclass(frozen=True)
@@ -53,8 +65,16 @@ class JobLimits:
 
     max_waiting: int = 4                 # runs waiting for a slot, server-wide; one more is refused
     max_run_minutes: float = 15.0        # a run stops here, keeping what it learnt (every shipped recipe fits)
-    keep_finished_minutes: float = 60.0  # a finished run stays reachable by its link this long
+    keep_finished_minutes: float = 60.0  # a finished run stays reachable by its link at most this long
     abandon_seconds: float = 60.0        # a waiting run whose visitor has been gone this long is dropped
+    max_runs_per_hour: int = 20          # runs one visitor may start in an hour (a quick run takes about a minute)
+    # Finished runs kept, oldest dropped first. A cvae run kept 8.7 MB untrimmed (weights and their
+    # gradients); trimmed, a run keeps its weights (0.02-4.3 MB) and 7.8 KB of snapshots an epoch.
+    keep_finished_runs: int = 100
+    keep_finished_megabytes: float = 300.0
+    keep_finished_runs_per_visitor: int = 5
+    keep_finished_megabytes_per_visitor: float = 50.0
+    keep_finished_at_least_minutes: float = 5.0  # never dropped for room sooner: time to look and save
 
 
 _limits = JobLimits()
@@ -74,7 +94,8 @@ DONE, CANCELLED, FAILED = "done", "cancelled", "failed"
 RUNNING_STATES = (QUEUED, LOADING, TRAINING, EVALUATING)
 
 _jobs: dict[str, TrainJob] = {}
-_forgotten: OrderedDict[str, float] = OrderedDict()  # id -> when it finished
+_forgotten: OrderedDict[str, str] = OrderedDict()  # id -> why it was forgotten (AGE or ROOM)
+_started: dict[str, deque[float]] = {}  # visitor -> when they started runs, in the last hour (under _jobs_lock)
 _jobs_lock = threading.Lock()
 _queue = threading.Condition()  # guards _waiting and _training
 _waiting: list[TrainJob] = []  # in order of arrival; the first ones take free slots
@@ -84,9 +105,10 @@ _training = 0                    # jobs holding a slot
 class TrainJob:
     """One training run of a registry model in its own thread.
 
-    Read `state`, `latest`, `history`, `snapshots`, `fraction`, `eta` while it runs; `cancel()`
+    Read `state`, `latest`, `history`, `fraction`, `eta` while it runs; `cancel()`
     stops it within one epoch, keeping what was learned. When `state` is DONE, `model`,
-    `result` and `metrics` hold the outcome; when FAILED, `error` says why in a sentence.
+    `result`, `snapshots` and `metrics` hold the outcome; when FAILED, `error` says why in a
+    sentence. Once the run is forgotten (`expired`), they are released.
     """
 
     def __init__(self, model_name: str, recipe: Recipe, config=None, owner: str | None = None,
@@ -95,7 +117,7 @@ class TrainJob:
         self.model_name = model_name
         self.recipe = recipe
         self.config = config
-        self.owner = owner                      # the visitor (session) that started it
+        self.owner = owner                      # the visitor (browser) that started it; None: anyone's
         self._owner_present = owner_present     # False while that visitor is gone
         self._owner_gone_since: float | None = None
         self.estimate = estimate_seconds(model_name, recipe, config)  # seconds of training, before it starts
@@ -107,7 +129,7 @@ class TrainJob:
         self.latest: TrainEvent | None = None   # the last batch or epoch event
         self.preview: np.ndarray | None = None  # (10, 28, 28) latest reconstructions, also inside an epoch
         self.training_started: float | None = None
-        self.fixed_digits: np.ndarray | None = None  # (10, 28, 28) originals of the snapshots
+        self.fixed_digits: np.ndarray | None = None  # (10, 28, 28) uint8 originals of the snapshots
         self.model: nn.Module | None = None
         self.result: TrainResult | None = None
         self.metrics: dict | None = None
@@ -115,9 +137,11 @@ class TrainJob:
         self.error: str | None = None
         self.started = time.time()
         self.finished: float | None = None
+        self.kept_bytes = 0                     # what it holds once finished (weights, snapshots, history)
+        self.expired = False                    # forgotten: the outcome is released, the link says so
         self._history: list[dict] = []
-        self._snapshots: list[np.ndarray] = []
-        self._live_loss: list[tuple[float, float]] = []  # (epochs done, as a fraction; running training loss)
+        # (epochs done, as a fraction; running training loss); an (N, 2) float32 array once finished
+        self._live_loss: list[tuple[float, float]] | np.ndarray = []
         self._last_point = -float("inf")
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -144,13 +168,16 @@ class TrainJob:
         """(epochs done as a fraction, running training loss) about every LIVE_POINT_SECONDS,
         inside epochs too: the live chart's first points come seconds after the start."""
         with self._lock:
+            if isinstance(self._live_loss, np.ndarray):
+                return [tuple(point) for point in self._live_loss.tolist()]
             return list(self._live_loss)
 
     @property
     def snapshots(self) -> list[np.ndarray]:
-        """Per finished epoch, the (10, 28, 28) reconstructions of the ten fixed digits."""
-        with self._lock:
-            return list(self._snapshots)
+        """Once trained: [e] the (10, 28, 28) uint8 reconstructions of the ten fixed digits after
+        epoch e, [0] before training; empty before then (the page shows `preview` meanwhile)."""
+        result = self.result
+        return list(result.snapshots) if result is not None else []
 
     @property
     def fraction(self) -> float:
@@ -211,9 +238,18 @@ class TrainJob:
             self.stop_reason = reason
         self._stop.set()
 
-    def adopt(self, owner: str | None, owner_present: Callable[[], bool] | None) -> None:
-        """A reloaded tab (a new session) takes over the run it finds through its link."""
-        self.owner, self._owner_present, self._owner_gone_since = owner, owner_present, None
+    def owned_by(self, visitor: str | None) -> bool:
+        """Whether this visitor may cancel and save the run: the one who started it (anyone for a run
+        started with no owner, as the command line and tests do)."""
+        return self.owner is None or visitor == self.owner
+
+    def adopt(self, visitor: str | None, owner_present: Callable[[], bool] | None) -> bool:
+        """A reloaded tab of the visitor who started the run (a new session) takes over watching for
+        their presence; True when it did. Another visitor's tab only watches: False."""
+        if self.owner is None or visitor != self.owner:
+            return False
+        self._owner_present, self._owner_gone_since = owner_present, None
+        return True
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job ends; True when it has."""
@@ -221,21 +257,33 @@ class TrainJob:
         return not self._thread.is_alive()
 
     def save(self, name: str, store: visitors.StoreLimits | None = None,
-             replace_shipped: bool = False) -> Path:
-        """Save the trained model as a visitor's model named `name` (`core.visitors`); once per run.
+             replace_shipped: bool = False, visitor: str | None = None) -> Path:
+        """Save the trained model as a visitor's model named `name` (`core.visitors`); once per run,
+        by the visitor who started it, within that visitor's saves an hour and models kept.
 
         Raises:
-            ValueError: nothing trained yet, already saved, a bad or shipped name, no room left.
+            ValueError: expired, nothing trained yet, already saved, another visitor's run, a bad or
+                shipped name, no room left, or the visitor's quota; a sentence each.
             FileExistsError: another model has this name.
         """
-        if self.state != DONE or self.model is None:
-            raise ValueError("There is no trained model to save yet; wait for training to finish.")
+        store = store or visitors.StoreLimits()
         with self._save_lock:
+            trained = self._trained
+            if self.expired:
+                raise ValueError("This run has expired: the server no longer keeps it, so it cannot be saved. "
+                                 "Train it again to save it.")
+            if self.state != DONE or trained is None:
+                raise ValueError("There is no trained model to save yet; wait for training to finish.")
+            if not self.owned_by(visitor):
+                raise ValueError("Only the browser that started this run can save it; you can watch it "
+                                 "through its link, and train your own from the sidebar.")
             if self.saved_as is not None:
                 raise ValueError(f"This run is already saved as {self.saved_as!r}; each run is saved once. "
                                  "Train again to save another model.")
-            path = pipeline.save_for_visitor(self._trained, name, store, replace_shipped)
-            self.saved_as = path.name.removesuffix(checkpoints.SUFFIX)
+            with visitors.visitor_save(self.owner, store) as saved:
+                path = pipeline.save_for_visitor(trained, name, store, replace_shipped)
+                self.saved_as = path.name.removesuffix(checkpoints.SUFFIX)
+                saved(self.saved_as)
         return path
 
     # --- the thread -------------------------------------------------------------------------
@@ -255,8 +303,6 @@ class TrainJob:
             with self._lock:
                 self._history.append({"epoch": event.epoch, "train": event.train, "val": event.val,
                                       "seconds": event.elapsed})
-                if event.snapshot is not None:
-                    self._snapshots.append(event.snapshot)
 
     def _should_stop(self) -> bool:
         if self._stop.is_set():
@@ -302,7 +348,7 @@ class TrainJob:
         try:
             self.state = LOADING
             data = prepare_data(self.recipe)  # seconds the first time; cached per process after
-            self.fixed_digits = data.fixed_x.numpy()[:, 0]
+            self.fixed_digits = to_uint8(data.fixed_x.numpy()[:, 0])  # a copy: nothing of `data` outlives the run
             if self._stop.is_set():
                 self._finish(CANCELLED)
                 return
@@ -311,6 +357,7 @@ class TrainJob:
             trained = pipeline.train_and_evaluate(
                 self.model_name, self.recipe, self.config, on_evaluating=lambda: setattr(self, "state", EVALUATING),
                 data=data, callbacks=[self._record], should_stop=self._should_stop, preview_seconds=PREVIEW_SECONDS)
+            _trim(trained.model)
             self._trained = trained
             self.model, self.result, self.metrics = trained.model, trained.result, trained.metrics
             self._finish(DONE)
@@ -327,8 +374,42 @@ class TrainJob:
                 _queue.notify_all()
 
     def _finish(self, state: str) -> None:
+        """Keep only what a finished run shows and saves, count its bytes, then say it ended."""
+        with self._lock:
+            self._live_loss = np.asarray(self._live_loss, dtype=np.float32).reshape(-1, 2)
+            if self.result is not None:
+                self._history = self.result.history  # the same rows: one copy
+        self.preview = None
+        if self.latest is not None and self.latest.snapshot is not None:
+            self.latest = dataclasses.replace(self.latest, snapshot=None)
+        self.kept_bytes = self._count_bytes()
         self.finished = time.time()
         self.state = state
+
+    def _count_bytes(self) -> int:
+        arrays = [self._live_loss, *(self.snapshots), self.fixed_digits]
+        weights = sum(t.numel() * t.element_size() for t in self.model.state_dict().values()) if self.model else 0
+        return (weights + sum(a.nbytes for a in arrays if a is not None)
+                + HISTORY_ROW_BYTES * len(self._history))
+
+    def _release(self) -> None:
+        """Forgotten: drop the outcome, so a tab still holding the job holds nothing large."""
+        with self._save_lock:  # a save under way finishes first
+            self.expired = True
+            self.model = self.result = self.metrics = self._trained = None
+            self.fixed_digits = self.preview = None
+            with self._lock:
+                self._history, self._live_loss = [], np.zeros((0, 2), np.float32)
+            self.kept_bytes = 0
+
+
+def _trim(model: nn.Module) -> None:
+    """A trained model as a finished run keeps it: evaluation mode, no gradients (a copy of every
+    weight after the last step) and no autograd bookkeeping."""
+    model.eval()
+    for parameter in model.parameters():
+        parameter.grad = None
+        parameter.requires_grad_(False)
 
 
 def _lower_thread_priority() -> None:
@@ -358,15 +439,52 @@ def wait_for_new_run() -> float:
     return _time_until_free(ahead)
 
 
+def _drop_oldest(runs: list[TrainJob], max_runs: int, max_megabytes: float, young_since: float,
+                 dropped: dict[str, str]) -> None:
+    """Mark the oldest of `runs` (finished, oldest first) dropped for room until at most `max_runs`
+    and `max_megabytes` are left, never one finished after `young_since`."""
+    count, total, budget = len(runs), sum(j.kept_bytes for j in runs), max_megabytes * 2**20
+    for job in runs:
+        if (count <= max_runs and total <= budget) or job.finished >= young_since:
+            return
+        dropped[job.id] = ROOM
+        count, total = count - 1, total - job.kept_bytes
+
+
 def _forget_old() -> None:
-    """Forget runs finished longer ago than the limit (age only: others' activity never evicts a run)."""
-    cutoff = time.time() - _limits.keep_finished_minutes * 60
+    """Forget finished runs older than `keep_finished_minutes`, then the oldest beyond the bounds on
+    finished runs per visitor and server-wide (never one younger than `keep_finished_at_least_minutes`)."""
+    now = time.time()
     with _jobs_lock:
-        for old in [j for j in _jobs.values() if not j.running and j.finished is not None and j.finished < cutoff]:
-            del _jobs[old.id]
-            _forgotten[old.id] = old.finished
+        finished = sorted((j for j in _jobs.values() if not j.running and j.finished is not None),
+                          key=lambda j: j.finished)
+        dropped = {j.id: AGE for j in finished if j.finished < now - _limits.keep_finished_minutes * 60}
+        young_since = now - _limits.keep_finished_at_least_minutes * 60
+        per_visitor: dict[str, list[TrainJob]] = defaultdict(list)
+        for job in finished:
+            if job.id not in dropped and job.owner is not None:
+                per_visitor[job.owner].append(job)
+        for runs in per_visitor.values():
+            _drop_oldest(runs, _limits.keep_finished_runs_per_visitor, _limits.keep_finished_megabytes_per_visitor,
+                         young_since, dropped)
+        _drop_oldest([j for j in finished if j.id not in dropped], _limits.keep_finished_runs,
+                     _limits.keep_finished_megabytes, young_since, dropped)
+        released = [_jobs.pop(job_id) for job_id in dropped]
+        _forgotten.update(dropped)
         while len(_forgotten) > FORGOTTEN_IDS:
             _forgotten.popitem(last=False)
+    for job in released:  # outside the table's lock: a save under way may hold the job a second
+        job._release()
+
+
+def _runs_this_hour(visitor: str, now: float) -> deque[float]:
+    """When the visitor started runs in the last hour (other visitors' older starts forgotten)."""
+    for other in [v for v, times in _started.items() if not times or times[-1] < now - HOUR]:
+        del _started[other]
+    times = _started.setdefault(visitor, deque())
+    while times and times[0] < now - HOUR:
+        times.popleft()
+    return times
 
 
 def start(model_name: str, recipe: Recipe, config=None, owner: str | None = None,
@@ -374,26 +492,35 @@ def start(model_name: str, recipe: Recipe, config=None, owner: str | None = None
     """Start training a registry model in a background thread and return its job.
 
     Args:
-        owner: who starts it (a session id); one run per owner at a time.
-        owner_present: says whether that visitor is still there; a waiting run of a visitor
-            gone for `JobLimits.abandon_seconds` is dropped.
+        owner: the visitor who starts it (a browser, `ui.session.visitor_id`); one run per visitor at
+            a time, `JobLimits.max_runs_per_hour` an hour; only they may cancel or save it.
+        owner_present: says whether the tab that started it is still there; a waiting run of a
+            visitor gone for `JobLimits.abandon_seconds` is dropped.
 
     Raises:
-        ValueError: the owner already has a run waiting or training, or the queue is full;
-            the sentence says what to do.
+        ValueError: the owner already has a run waiting or training, or started the most runs an
+            hour allows, or the queue is full; the sentence says what to do.
     """
     _forget_old()
     job = TrainJob(model_name, recipe, config, owner, owner_present)
     with _jobs_lock, _queue:
         if owner is not None and any(j.owner == owner and j.running for j in _jobs.values()):
-            raise ValueError("You already have a run waiting or training; cancel it or let it finish "
-                             "before starting another.")
+            raise ValueError("You already have a run waiting or training (perhaps in another tab); cancel "
+                             "it or let it finish before starting another.")
+        now = time.time()
+        started = _runs_this_hour(owner, now) if owner is not None else None
+        if started is not None and len(started) >= _limits.max_runs_per_hour:
+            wait = max(1, round((started[0] + HOUR - now) / 60))
+            raise ValueError(f"You have started {len(started)} runs in the last hour, this server's limit per "
+                             f"visitor; you can start another in about {wait} min.")
         if len(_waiting) >= _limits.max_waiting:
             raise ValueError(f"The training queue is full ({len(_waiting)} runs are waiting for this "
                              f"server's {TRAINING_SLOTS} training slot{'s' if TRAINING_SLOTS > 1 else ''}); "
                              "try again in a few minutes.")
         _jobs[job.id] = job
         _waiting.append(job)
+        if started is not None:
+            started.append(now)
     return job.start()
 
 
@@ -405,9 +532,21 @@ def get(job_id: str | None) -> TrainJob | None:
 
 
 def forgotten(job_id: str | None) -> bool:
-    """True when a run of this id finished here and was forgotten after `keep_finished_minutes`."""
+    """True when a run of this id finished here and was forgotten (its time or room ran out)."""
+    return why_forgotten(job_id) is not None
+
+
+def why_forgotten(job_id: str | None) -> str | None:
+    """AGE when a run of this id was forgotten after `keep_finished_minutes`, ROOM when dropped
+    sooner to keep finished runs within their bounds, None when no such run was forgotten here."""
     with _jobs_lock:
-        return bool(job_id) and job_id in _forgotten
+        return _forgotten.get(job_id) if job_id else None
+
+
+def running_run_of(visitor: str | None) -> TrainJob | None:
+    """The visitor's run waiting or training, in any tab, or None."""
+    with _jobs_lock:
+        return next((j for j in _jobs.values() if visitor is not None and j.owner == visitor and j.running), None)
 
 
 def waiting_for_slot() -> int:

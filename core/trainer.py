@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import data as data_lib
+from core.images import to_uint8
 from core.registry import OPTIMIZERS, Recipe, create_model, get_spec
 
 VALIDATION_SIZE = 1000  # test digits whose loss is plotted each epoch (never used to choose anything)
@@ -89,8 +90,10 @@ class TrainEvent:
 @dataclass
 class TrainResult:
     history: list[dict] = field(default_factory=list)        # per epoch: "epoch", "train", "val", "seconds"
-    snapshots: list[np.ndarray] = field(default_factory=list)  # per epoch (10, 28, 28)
-    fixed_digits: np.ndarray | None = None                  # (10, 28, 28) the originals
+    # snapshots[e]: (10, 28, 28) uint8 reconstructions after epoch e; [0] is the untrained model.
+    # uint8 (7.8 KB each, a quarter of float32): a finished run on a server is kept for an hour.
+    snapshots: list[np.ndarray] = field(default_factory=list)
+    fixed_digits: np.ndarray | None = None                  # (10, 28, 28) uint8, the originals
     cancelled: bool = False
     seconds: float = 0.0
     source: str = ""                                        # the data it was trained on
@@ -182,7 +185,8 @@ def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         device: torch.device | None = None, max_batches: int | None = None,
         preview_seconds: float | None = None) -> TrainResult:
-    """Train `model` in place by `recipe`; returns the loss history and per-epoch snapshots.
+    """Train `model` in place by `recipe`; returns the loss history and per-epoch snapshots
+    (the first of the untrained model, so a replay starts where learning starts).
 
     Args:
         callbacks: called with a TrainEvent after every batch and every epoch.
@@ -206,7 +210,11 @@ def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
     if max_batches is not None:
         batches = min(batches, max_batches)
     total_steps = recipe.epochs * batches
-    result = TrainResult(fixed_digits=data.fixed_x.numpy()[:, 0], source=data.source)
+    result = TrainResult(fixed_digits=to_uint8(data.fixed_x.numpy()[:, 0]), source=data.source)
+    with torch.random.fork_rng(devices=[]):  # epoch 0 draws nothing from the run's random stream
+        untrained = _snapshot(model, data, device)
+    if untrained is not None:
+        result.snapshots.append(to_uint8(untrained))
     start = time.perf_counter()
     step = 0
     last_preview = -math.inf
@@ -263,7 +271,7 @@ def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
         elapsed = time.perf_counter() - start
         result.history.append({"epoch": epoch, "train": train_terms, "val": val_terms, "seconds": elapsed})
         if snapshot is not None:
-            result.snapshots.append(snapshot)
+            result.snapshots.append(to_uint8(snapshot))
         event = TrainEvent("epoch", epoch, recipe.epochs, b + 1, batches, train_terms, val_terms, snapshot,
                            elapsed, elapsed / step * (total_steps - step))
         for callback in callbacks:

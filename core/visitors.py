@@ -4,28 +4,37 @@ Many people share one server, so a visitor's save can never replace, damage or d
 model or another visitor's: names are compared after normalising case, spaces, '-'/'_' and
 Unicode; a taken name is refused with a sentence; the folder holds at most `StoreLimits`' count
 and megabytes, and when it is full the save is refused or (the operator's choice) the visitor
-model used least recently is deleted to make room. Replacing a shipped model from the web page
-happens only when the operator allows it (`replace_shipped`), and only under its exact name.
+model used least recently is deleted to make room, with its thumbnail, but never one used in the
+last `StoreLimits.keep_used_minutes`. One visitor (a browser, `ui.session.visitor_id`) may save a
+bounded number of models an hour and keep a bounded number (`visitor_save`), so no one of them can
+fill the store that all share. Replacing a shipped model from the web page happens only when the
+operator allows it (`replace_shipped`), and only under its exact name.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 import threading
 import time
 import unicodedata
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
 
-from core import checkpoints
+from core import catalogue, checkpoints
 from core.registry import list_models
 
 USE_MARK_SECONDS = 60.0  # a model's "last used" time is refreshed at most this often (one utime call)
 HEADER_ALLOWANCE = 64 * 2**10  # bytes of metadata beside the weights, when estimating a file's size
+HOUR = 3600.0
+# Names the pages give another meaning: the Latent space page lists the raw-pixel space as
+# "pixels" beside checkpoint names (core.latent.PIXELS; core.latent sits above this module).
+RESERVED_NAMES = ("pixels",)
 
 
 @dataclass(frozen=True)
@@ -35,10 +44,17 @@ class StoreLimits:
     max_models: int = 100          # saved visitor models in all
     max_megabytes: float = 200.0   # their files together
     drop_oldest_unused: bool = False  # when full: refuse the save (False), or delete the model used least recently
+    keep_used_minutes: float = 10.0   # ...but never one opened or saved this recently: someone is using it
+    max_models_each: int = 10      # models one visitor (browser) may keep: 58 saves a minute filled 100 in 2
+    max_saves_per_hour: int = 10   # saves one visitor may make in an hour
 
 
 _save_lock = threading.Lock()  # one save at a time per process: check the name and room, then write
+_quota_lock = threading.Lock()  # taken before _save_lock: one visitor's check and save at a time
 _last_marked: dict[str, float] = {}
+# Who saved what, in this process: a restart forgets it (the store's own bounds still hold).
+_saved_by: dict[str, str] = {}               # model name -> visitor
+_saves: dict[str, deque[float]] = {}         # visitor -> times of their saves in the last hour
 
 
 def normalise_name(text: str) -> str:
@@ -100,8 +116,27 @@ def mark_used(name: str) -> None:
         pass  # deleted meanwhile, or not a checkpoint name: nothing to mark
 
 
+def thumbnail_files(name: str) -> list[Path]:
+    """A model's card pictures (`catalogue.thumbnail_file`: name, '-', 12 hex digits of its hash)."""
+    pattern = re.compile(re.escape(name) + r"-[0-9a-f]{12}\.json")
+    folder = catalogue.thumbnail_dir()
+    return [p for p in folder.glob(f"{glob.escape(name)}-*.json") if pattern.fullmatch(p.name)]
+
+
+def delete(name: str) -> None:
+    """Delete a visitor's model and its thumbnail (never a shipped one)."""
+    if checkpoints.is_shipped(name):
+        raise ValueError(f"{name!r} is a shipped model; visitors' models only are deleted here.")
+    checkpoints.path_for(name).unlink(missing_ok=True)
+    for path in thumbnail_files(name):
+        path.unlink(missing_ok=True)
+    _last_marked.pop(name, None)
+    _saved_by.pop(name, None)
+
+
 def _make_room(new_bytes: int, limits: StoreLimits) -> None:
-    """Refuse, or drop least-recently-used visitor models, until one more file of `new_bytes` fits."""
+    """Refuse, or drop least-recently-used visitor models not used in `keep_used_minutes`, until one
+    more file of `new_bytes` fits."""
     budget = int(limits.max_megabytes * 2**20)
     if new_bytes > budget:
         raise ValueError(f"This model needs {new_bytes / 2**20:.1f} MB, more than the "
@@ -110,13 +145,74 @@ def _make_room(new_bytes: int, limits: StoreLimits) -> None:
         count, total = usage()
         if count + 1 <= limits.max_models and total + new_bytes <= budget:
             return
+        full = (f"The server's room for visitors' models is full ({count} of {limits.max_models} models, "
+                f"{total / 2**20:.1f} of {limits.max_megabytes:g} MB), so this one cannot be saved.")
         if not limits.drop_oldest_unused or count == 0:
-            raise ValueError(
-                f"The server's room for visitors' models is full ({count} of {limits.max_models} models, "
-                f"{total / 2**20:.1f} of {limits.max_megabytes:g} MB), so this one cannot be saved. "
-                "Use the models already saved, or ask the operator to make room.")
-        oldest = min(_visitor_files(), key=_last_used)
-        oldest.unlink(missing_ok=True)
+            raise ValueError(f"{full} Use the models already saved, or ask the operator to make room.")
+        idle_since = time.time_ns() - int(limits.keep_used_minutes * 60 * 1e9)
+        unused = [(stamp, path) for path in _visitor_files()
+                  if (stamp := _last_used_or_none(path)) is not None and stamp < idle_since]
+        if not unused:
+            raise ValueError(f"{full} Every saved model was used in the last {limits.keep_used_minutes:g} "
+                             "minutes, so none is dropped to make room; try again later.")
+        delete(min(unused)[1].name.removesuffix(checkpoints.SUFFIX))
+
+
+def _last_used_or_none(path: Path) -> int | None:
+    try:
+        return _last_used(path)
+    except FileNotFoundError:
+        return None  # deleted meanwhile
+
+
+def _recent_saves(visitor: str, now: float) -> deque[float]:
+    """The visitor's saves in the last hour (and every other visitor's older ones forgotten)."""
+    for other in [v for v, times in _saves.items() if not times or times[-1] < now - HOUR]:
+        del _saves[other]
+    times = _saves.setdefault(visitor, deque())
+    while times and times[0] < now - HOUR:
+        times.popleft()
+    return times
+
+
+def models_of(visitor: str) -> list[str]:
+    """The models a visitor saved (in this process) that are still kept."""
+    names = [name for name, by in _saved_by.items() if by == visitor]
+    kept = [name for name in names if checkpoints.path_for(name).exists()]
+    for gone in set(names) - set(kept):
+        _saved_by.pop(gone, None)
+    return kept
+
+
+@contextlib.contextmanager
+def visitor_save(visitor: str | None, limits: StoreLimits = StoreLimits()):
+    """Check that a visitor may save one more model, then let the caller save it:
+    `with visitor_save(visitor, limits) as saved: path = save...; saved(name)`. One visitor's
+    saves wait for each other; None (the command line, tests) has no per-visitor bounds.
+
+    Raises:
+        ValueError: the visitor's saves this hour, or models kept, are at the limit; a sentence each.
+    """
+    if visitor is None:
+        yield lambda name: None
+        return
+    with _quota_lock:
+        now = time.time()
+        times = _recent_saves(visitor, now)
+        if len(times) >= limits.max_saves_per_hour:
+            wait = max(1, round((times[0] + HOUR - now) / 60))
+            raise ValueError(f"You have saved {len(times)} models in the last hour, this server's limit per "
+                             f"visitor; you can save again in about {wait} min.")
+        mine = models_of(visitor)
+        if len(mine) >= limits.max_models_each:
+            raise ValueError(f"You keep {len(mine)} saved models on this server ({', '.join(sorted(mine))}), "
+                             f"the most one visitor may keep; this server shares its room among everyone.")
+
+        def saved(name: str) -> None:
+            times.append(time.time())
+            _saved_by[name] = visitor
+
+        yield saved
 
 
 @contextlib.contextmanager
@@ -130,10 +226,13 @@ def reserve(text: str, model: nn.Module, limits: StoreLimits = StoreLimits(), re
             visitor must then give its exact name (and the writer checks the settings are the registry's).
 
     Raises:
-        ValueError: a bad name, a shipped name (unless allowed), or no room; a sentence each.
+        ValueError: a bad, reserved or shipped name (unless allowed), or no room; a sentence each.
         FileExistsError: another visitor's model has this name (after normalising).
     """
     name = normalise_name(text)
+    if name_key(name) in {name_key(reserved) for reserved in RESERVED_NAMES}:
+        raise ValueError(f"{name!r} is reserved: the Latent space page uses it for the raw pixels, "
+                         "so a model of that name could not be told apart there; choose another name.")
     twin = _shipped_twin(name)
     if twin is not None:
         if not replace_shipped:

@@ -314,6 +314,8 @@ REVIEWED_WRITERS = {
     ("core/checkpoints.py", "_write_atomic"): "path_for(name): validate_name allows [a-z0-9_-] only",
     ("core/visitors.py", "_make_room"): "deletes only files list_visitor_models() found in the visitors' "
                                         "folder, through path_for: never a shipped file",
+    ("core/visitors.py", "delete"): "path_for(name) of a non-shipped name (refused otherwise) and its thumbnails "
+                                    "matched by <name>-<12 hex>.json in the thumbnail folder only",
     ("core/visitors.py", "mark_used"): "path_for(name) of a non-registry name: the visitors' folder; only a time stamp",
     ("core/data.py", "_write_npz"): "data_dir() from AE_DATA_DIR or the home folder, a fixed name; no user input",
     ("core/latent.py", "save_map"): "map_file_name: a validated checkpoint name, widget choices, hashes",

@@ -1,6 +1,6 @@
 """The training queue shared by many visitors: first come first served, one run per visitor, a
 bounded queue with an expected wait, a cap on a run's minutes, waiting runs of visitors who left
-dropped, finished runs kept by age only."""
+dropped, finished runs never evicted by others' while younger than the minimum."""
 
 import dataclasses
 import time
@@ -99,15 +99,16 @@ def test_a_waiting_run_of_a_visitor_who_left_is_dropped(one_slot):
 def test_a_reloaded_tab_adopts_its_waiting_run(one_slot):
     jobs.configure(dataclasses.replace(jobs.limits(), abandon_seconds=0.5))
     training(one_slot(LONG))
-    job = one_slot(owner="old-tab", owner_present=lambda: False)
-    job.adopt("new-tab", lambda: True)
+    job = one_slot(owner="browser-a", owner_present=lambda: False)  # its first tab is closed
+    assert not job.adopt("browser-b", lambda: True)  # another browser's tab only watches
+    assert job.adopt("browser-a", lambda: True)  # a new tab of the same browser
     assert not job.wait(timeout=1.5)
-    assert job.state == jobs.QUEUED and job.owner == "new-tab"
+    assert job.state == jobs.QUEUED and job.owner == "browser-a"
 
 
-def test_finished_runs_are_kept_by_age_never_evicted_by_others(one_slot):
+def test_young_finished_runs_are_never_evicted_by_others(one_slot):
     others = []
-    for _ in range(100):  # finished runs of other visitors, more than any count bound would keep
+    for _ in range(100):  # finished runs of other visitors, beyond the count bound, all young
         job = jobs.TrainJob("dense", QUICK)
         job.state, job.finished = jobs.DONE, time.time()
         jobs._jobs[job.id] = job

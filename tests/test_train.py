@@ -24,8 +24,10 @@ def test_callbacks_see_batches_and_epochs_with_eta():
     assert last.epoch == 2 and last.val is not None and "loss" in last.val
     assert last.snapshot.shape == (10, 28, 28)
     assert events[0].eta > 0 and last.eta == 0
-    assert result.epochs_done == 2 and len(result.snapshots) == 2
-    assert result.fixed_digits.shape == (10, 28, 28)
+    assert result.epochs_done == 2 and len(result.snapshots) == 3  # epoch 0 (untrained), 1, 2
+    assert all(s.shape == (10, 28, 28) and s.dtype == np.uint8 for s in result.snapshots)
+    assert not np.array_equal(result.snapshots[0], result.snapshots[-1])
+    assert result.fixed_digits.shape == (10, 28, 28) and result.fixed_digits.dtype == np.uint8
 
 
 def test_fixed_digits_are_one_per_class():

@@ -103,7 +103,7 @@ def test_the_size_bound_counts_bytes(checkpoint_dir):
 def test_the_operator_can_let_the_least_recently_used_model_make_room(checkpoint_dir, monkeypatch):
     limits = visitors.StoreLimits(max_models=2, drop_oldest_unused=True)
     old, newer = save("old", limits=limits), save("newer", limits=limits)
-    for path, age in ((old, 300), (newer, 200)):
+    for path, age in ((old, 3000), (newer, 2000)):  # both unused for longer than keep_used_minutes
         stamp = path.stat().st_mtime_ns - age * 10**9
         os.utime(path, ns=(stamp, stamp))
     monkeypatch.setattr(visitors, "_last_marked", {})

@@ -71,12 +71,25 @@ def read() -> OperatorSettings:
         store=visitors.StoreLimits(
             max_models=_setting("visitor_max_models", store.max_models, _positive(int)),
             max_megabytes=_setting("visitor_max_megabytes", store.max_megabytes, _positive(float)),
-            drop_oldest_unused=_setting("visitor_drop_oldest_unused", store.drop_oldest_unused, _flag)),
+            drop_oldest_unused=_setting("visitor_drop_oldest_unused", store.drop_oldest_unused, _flag),
+            keep_used_minutes=_setting("visitor_keep_used_minutes", store.keep_used_minutes, _positive(float)),
+            max_models_each=_setting("visitor_max_models_each", store.max_models_each, _positive(int)),
+            max_saves_per_hour=_setting("visitor_max_saves_per_hour", store.max_saves_per_hour, _positive(int))),
         jobs=jobs.JobLimits(
             max_waiting=_setting("train_max_waiting", job.max_waiting, _positive(int)),
             max_run_minutes=_setting("train_max_minutes", job.max_run_minutes, _positive(float)),
             keep_finished_minutes=_setting("train_keep_finished_minutes", job.keep_finished_minutes, _positive(float)),
-            abandon_seconds=_setting("train_abandon_seconds", job.abandon_seconds, _positive(float))),
+            abandon_seconds=_setting("train_abandon_seconds", job.abandon_seconds, _positive(float)),
+            max_runs_per_hour=_setting("train_max_runs_per_hour", job.max_runs_per_hour, _positive(int)),
+            keep_finished_runs=_setting("train_keep_finished_runs", job.keep_finished_runs, _positive(int)),
+            keep_finished_megabytes=_setting("train_keep_finished_megabytes", job.keep_finished_megabytes,
+                                             _positive(float)),
+            keep_finished_runs_per_visitor=_setting("train_keep_finished_runs_per_visitor",
+                                                    job.keep_finished_runs_per_visitor, _positive(int)),
+            keep_finished_megabytes_per_visitor=_setting("train_keep_finished_megabytes_per_visitor",
+                                                         job.keep_finished_megabytes_per_visitor, _positive(float)),
+            keep_finished_at_least_minutes=_setting("train_keep_finished_at_least_minutes",
+                                                    job.keep_finished_at_least_minutes, _positive(float))),
     )
 
 

@@ -27,6 +27,8 @@ DIGIT_CHOICES = training_cost.TRAINING_DIGIT_CHOICES
 MAX_ANIMATION_FRAMES = 60  # longer runs show every k-th epoch (and always the last)
 DATASET_LABELS = {"mnist": "MNIST digits", "fashion": "Fashion-MNIST"}
 LOSS_UNITS = {"ae": "loss per pixel", "vae": "loss, nats per digit", "classifier": "cross-entropy"}
+WATCHING = ("You are watching a run another browser started, through its link: only that browser can "
+            "cancel or save it. Train your own from the sidebar.")
 
 
 def count(n: int, noun: str) -> str:
@@ -152,21 +154,28 @@ def loss_chart(history: list[dict], epochs: int, kind: str, live: list[tuple[flo
     return fig
 
 
+def unit(images: np.ndarray) -> np.ndarray:
+    """Images in [0, 1]: uint8 ones (a finished run keeps its snapshots so) divided by 255."""
+    return images.astype(np.float32) / 255 if images.dtype == np.uint8 else images
+
+
 def originals_over_reconstructions(originals: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
     """The ten fixed digits, each above its reconstruction, in two blocks of five: (115, 144) in [0, 1]."""
+    originals, reconstructions = unit(originals), unit(reconstructions)
     rows = np.stack([originals[:5], reconstructions[:5], originals[5:], reconstructions[5:]])  # (4, 5, 28, 28)
     return tile(rows)
 
 
 def reconstruction_animation(originals: np.ndarray, snapshots: list[np.ndarray]) -> go.Figure:
-    """Plotly animation of the fixed digits' reconstructions, one frame per epoch.
+    """Plotly animation of the fixed digits' reconstructions, one frame per epoch; `snapshots[e]`
+    is after epoch e, [0] the untrained model.
 
-    It opens on the last epoch; the play button replays the run from epoch 1.
+    It opens on the last epoch; the play button replays the run from epoch 0.
     """
-    epochs = list(range(1, len(snapshots) + 1))
+    epochs = list(range(len(snapshots)))
     step = -(-len(epochs) // MAX_ANIMATION_FRAMES)
     shown = sorted({*epochs[::step], epochs[-1]})
-    sources = {e: png_data_url(originals_over_reconstructions(originals, snapshots[e - 1]), scale=3) for e in shown}
+    sources = {e: png_data_url(originals_over_reconstructions(originals, snapshots[e]), scale=3) for e in shown}
     still = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     play = dict(fromcurrent=False, frame=dict(duration=max(80, 4000 // len(shown)), redraw=True),
                 transition=dict(duration=0))
@@ -186,8 +195,14 @@ def reconstruction_animation(originals: np.ndarray, snapshots: list[np.ndarray])
     return fig
 
 
+def cancel_own(job: jobs.TrainJob, visitor: str) -> None:
+    """The Cancel button's action: only the visitor who started the run stops it."""
+    if job.owned_by(visitor):
+        job.cancel()
+
+
 @st.fragment(run_every=POLL_SECONDS)
-def live_progress(job: jobs.TrainJob) -> None:
+def live_progress(job: jobs.TrainJob, mine: bool) -> None:
     """The part of the page that follows a running job; it reruns alone, every POLL_SECONDS."""
     if not job.running:
         st.rerun()  # the whole page, to show the results
@@ -206,11 +221,26 @@ def live_progress(job: jobs.TrainJob) -> None:
             st.markdown(f"**Ten fixed test images over their reconstructions, epoch {event.epoch}, "
                         f"batch {event.batch} of {event.batches}**")
             widgets.show_png(to_png(originals_over_reconstructions(job.fixed_digits, preview), scale=3))
-    st.button("Cancel", key="trn_cancel", on_click=job.cancel, disabled=job.cancel_requested,
-              help="Stops within one epoch; what the model learned so far is kept and can be saved.")
+    if mine:
+        st.button("Cancel", key="trn_cancel", on_click=cancel_own, args=(job, session.visitor_id()),
+                  disabled=job.cancel_requested,
+                  help="Stops within one epoch; what the model learned so far is kept and can be saved.")
+    else:
+        st.caption(WATCHING)
 
 
-def show_results(job: jobs.TrainJob) -> None:
+def expired_text(why: str | None, limits: jobs.JobLimits) -> str:
+    """Why a finished run's link or tab no longer finds it, in a sentence."""
+    if why == jobs.ROOM:
+        return (f"The run in this link has expired: this server keeps at most {limits.keep_finished_runs} "
+                f"finished runs ({limits.keep_finished_runs_per_visitor} per visitor) and drops the oldest "
+                f"first, after at least {limits.keep_finished_at_least_minutes:g} minutes. Start a new one "
+                "from the sidebar.")
+    return (f"The run in this link has been forgotten: this server keeps a finished run "
+            f"{limits.keep_finished_minutes:g} minutes, so it has expired. Start a new one from the sidebar.")
+
+
+def show_results(job: jobs.TrainJob, mine: bool) -> None:
     if job.state == jobs.FAILED:
         st.error(job.error)
         return
@@ -222,6 +252,9 @@ def show_results(job: jobs.TrainJob) -> None:
             st.warning("Cancelled before training started, so there is nothing to save.")
         return
     result, kind = job.result, get_spec(job.model_name).kind
+    if result is None:  # forgotten since this run of the page began
+        st.info(expired_text(jobs.why_forgotten(job.id), jobs.limits()))
+        return
     if job.capped:
         st.warning(f"Stopped at this server's limit of {job.run_cap / 60:g} minutes per run, after "
                    f"{result.epochs_done} of {job.recipe.epochs} epochs (the last one partly); what the "
@@ -246,13 +279,17 @@ def show_results(job: jobs.TrainJob) -> None:
                    "model learns, so it can sit above the validation loss.")
     with right:
         if result.snapshots:
-            st.markdown("**Ten fixed test images over their reconstructions, epoch by epoch**")
+            st.markdown("**Ten fixed test images over their reconstructions, epoch by epoch from the "
+                        "untrained model (epoch 0)**")
             animation = reconstruction_animation(result.fixed_digits, result.snapshots)
             st.plotly_chart(animation, key="trn_animation", config=CHART_CONFIG)
         else:
             st.caption("The classifier rebuilds no images, so there is nothing to animate.")
 
     st.subheader("Save it")
+    if not mine:
+        st.caption(WATCHING)
+        return
     if job.saved_as is not None:  # a run is saved once, whichever tab saved it
         st.success(f"Saved as **{job.saved_as}**. Open it where it can be used:")
         for page, query in pages_offering(job.saved_as):
@@ -275,7 +312,7 @@ def show_results(job: jobs.TrainJob) -> None:
                    "and this server has not enabled it here (`AE_ALLOW_REPLACE_SHIPPED`).")
     if submitted:
         try:
-            job.save(name, store=allowed.store, replace_shipped=replace)
+            job.save(name, store=allowed.store, replace_shipped=replace, visitor=session.visitor_id())
         except (ValueError, FileExistsError) as exc:
             st.error(str(exc))
         else:
@@ -317,17 +354,26 @@ def visitor_models_section() -> None:
 # --- sidebar: what to train ------------------------------------------------------------------
 
 # The job lives in the session and in the URL, so a page rerun or a reloaded tab finds it again.
+# A visitor is a browser (ui.session): the one who started a run controls it; a link lets anyone watch.
 operator = settings.current()
+visitor = session.visitor_id()
 linked = st.query_params.get("job")
 job = st.session_state.get("trn_job")
+expired = None  # the id of a run this tab held or linked to that the server has forgotten
+if job is not None and jobs.get(job.id) is None:
+    expired, job = job.id, None
 if job is None and linked:
     job = jobs.get(linked)
-    if job is not None:  # a reloaded tab is a new session: it takes the run over
-        job.adopt(session.session_id(), session.session_presence(session.session_id()))
+    if job is not None:  # a reloaded tab of the visitor who started it watches for them from now on
+        job.adopt(visitor, session.session_presence(session.session_id()))
+    elif jobs.forgotten(linked):
+        expired = linked
 st.session_state["trn_job"] = job
 if job is not None:
     st.query_params["job"] = job.id  # again after a visit to another page, which clears it
-busy = job is not None and job.running
+mine = job is not None and job.owned_by(visitor)
+own_run = jobs.running_run_of(visitor)  # in this tab or another of this browser
+busy = own_run is not None
 
 with st.sidebar:
     st.header("What to train")
@@ -335,6 +381,7 @@ with st.sidebar:
     model_name = st.selectbox("Model", names, index=names.index("dense"), key="trn_model")
     spec = get_spec(model_name)
     st.caption(spec.summary)
+    start_area = st.container()  # the Train button near the top: above the fold at 1280×900
     key = f"trn_{model_name}"  # per-model keys: each model keeps its own settings and defaults
     recipe, config = spec.recipe, spec.config
     quick = training_cost.quick_recipe(model_name)
@@ -376,19 +423,22 @@ with st.sidebar:
     chosen_recipe = dataclasses.replace(recipe, dataset=dataset, epochs=epochs, batch_size=batch_size,
                                         optimizer=optimizer, lr=lr, train_digits=train_digits, **recipe_changes)
     chosen_config = dataclasses.replace(config, **config_changes)
-    st.markdown(cost_text(model_name, chosen_recipe, operator.jobs.max_run_minutes))
-    waiting = jobs.waiting_for_slot()
-    if waiting and not busy:
-        st.caption(f"{count(waiting, 'run')} waiting for this server's training slot: a run started now "
-                   f"would start in about {duration(jobs.wait_for_new_run())}.")
-    start = st.button("Train", type="primary", disabled=busy, width="stretch", key="trn_start",
-                      help="Training runs in the background: you can switch pages and come back.")
+    with start_area:
+        start = st.button("Train", type="primary", disabled=busy, width="stretch", key="trn_start",
+                          help="Training runs in the background: you can switch pages and come back.")
+        st.markdown(cost_text(model_name, chosen_recipe, operator.jobs.max_run_minutes))
+        waiting = jobs.waiting_for_slot()
+        if busy and own_run is not job:
+            st.caption("Your run in another tab is still waiting or training; one run at a time per browser.")
+        elif waiting and not busy:
+            st.caption(f"{count(waiting, 'run')} waiting for this server's training slot: a run started now "
+                       f"would start in about {duration(jobs.wait_for_new_run())}.")
 
 refusal = None
 if start:
     tab = session.session_id()
     try:
-        job = jobs.start(model_name, chosen_recipe, chosen_config, owner=tab,
+        job = jobs.start(model_name, chosen_recipe, chosen_config, owner=visitor,
                          owner_present=session.session_presence(tab))
     except ValueError as exc:  # one run per visitor, or the queue is full: say so
         refusal = str(exc)
@@ -405,15 +455,14 @@ st.markdown("Retrain any model of the lab with your own settings, watch the loss
 
 if refusal:
     st.error(refusal)
-if job is None and linked and jobs.forgotten(linked):
-    st.info(f"The run in this link has been forgotten: this server keeps a finished run "
-            f"{operator.jobs.keep_finished_minutes:g} minutes. Start a new one from the sidebar.")
+if job is None and expired:
+    st.info(expired_text(jobs.why_forgotten(expired), jobs.limits()))
 elif job is None and linked:
     st.info("The run in this link is not on this server (it may have restarted). Start a new one from the sidebar.")
 if job is None:
     parameters = sum(p.numel() for p in create_model(model_name, chosen_config).parameters())
-    st.info(f"Pick a model and its settings in the sidebar, then press **Train**. With these settings "
-            f"**{model_name}** has {parameters:,} parameters.")
+    st.info(f"Pick a model and its settings in the sidebar, then press **Train** at the top of the sidebar. "
+            f"With these settings **{model_name}** has {parameters:,} parameters.")
     shipped = caches.checkpoint_status(model_name)
     if shipped.state == "ok" and shipped.meta["history"]:
         meta = shipped.meta
@@ -425,6 +474,6 @@ if job is None:
 else:
     st.markdown(describe_settings(job))
     if job.running:
-        live_progress(job)
+        live_progress(job, mine)
     else:
-        show_results(job)
+        show_results(job, mine)
