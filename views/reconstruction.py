@@ -56,6 +56,21 @@ def code_figure(originals: np.ndarray, maps: np.ndarray) -> go.Figure:
                       yaxis=dict(visible=False))
     return fig
 
+def training_compared(first: str, second: str, compared: str) -> str:
+    """A sentence on how two checkpoints were trained: by the same recipe (named), so `compared` is the
+    one difference, or what else differs."""
+    recipes = [caches.checkpoint_status(name).meta.get("recipe") or {} for name in (first, second)]
+    differ = {key: (recipes[0].get(key), recipes[1].get(key)) for key in sorted(set(recipes[0]) | set(recipes[1]))
+              if recipes[0].get(key) != recipes[1].get(key)}
+    if not differ:
+        recipe = recipes[0]
+        return (f"Both were trained by the same recipe ({recipe.get('epochs')} epochs, batch {recipe.get('batch_size')}, "
+                f"{str(recipe.get('optimizer', 'adam')).capitalize()} at lr {recipe.get('lr'):g}), so {compared} is "
+                "the one difference.")
+    return ("Their training also differs, so read the comparison with care: "
+            + "; ".join(f"{key} {a} against {b}" for key, (a, b) in differ.items()) + ".")
+
+
 # --- sidebar ------------------------------------------------------------------------------
 link = links.PageLinks()
 with st.sidebar:
@@ -217,7 +232,8 @@ if tab_codes.open:
                 f"**{dense_mean / sparse_mean:.1f}x smaller** on average ({sparse_mean:.2f} against {dense_mean:.2f}), "
                 f"but it switched few of them off: **{sparse_on:.0%}** of its code values are non-zero, against "
                 f"{dense_on:.0%} for `dense`. So it is a code of small values rather than of few units. It costs "
-                f"reconstruction: test BCE {sparse_bce:.4f} against {dense_bce:.4f}.")
+                f"reconstruction: test BCE {sparse_bce:.4f} against {dense_bce:.4f}. "
+                + training_compared("dense", "sparse", "the L1 penalty on the code"))
 
 # --- layer summary -----------------------------------------------------------------------
 if tab_layers.open:
@@ -237,7 +253,8 @@ if tab_loss.open:
         else:
             st.markdown("The same 784-32-784 network trained twice: once with binary cross-entropy (BCE), once "
                         "with mean squared error (MSE). Tutorials expect BCE to draw crisper, darker strokes, "
-                        "since it punishes a confident wrong pixel much harder. Here is what the two models do.")
+                        "since it punishes a confident wrong pixel much harder. Here is what the two models do. "
+                        + training_compared("dense", "dense_mse", "the loss"))
             recons = {}
             for name in pair:
                 model, meta = caches.load_model(name)
