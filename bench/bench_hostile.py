@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import io
 import json
 import statistics
@@ -277,9 +278,59 @@ async def _bystander(url: str, stop: asyncio.Event, times: list[float], run_time
             times.append((await session.rerun("rerun")).seconds)
 
 
-async def run_attack(url: str, pid: int, name: str, batches: list[list[tuple[str, bytes]]], reruns: int,
+async def _huge_message(url: str, run_timeout: float, megabytes: float) -> dict:
+    """Attack 1: one widget message of `megabytes` of JSON that expands ~20x when parsed ([[],[],...]),
+    to the Generate page's live pad, as a forged client can send it."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    from bench.load_probe import PageCheck, ProbeError, Session
+
+    async with Session(url, run_timeout=run_timeout) as session:
+        run = await session.open("Generate", query_string="gen_tab=Live+sliders", check=PageCheck("Generate", ()))
+        pad = run.widget("gen_vae_live")
+        session.widgets[pad.id] = WidgetState(id=pad.id, json_value="[" + ",".join(["[]"] * int(megabytes * 2**20 / 3)) + "]")
+        try:
+            run = await session.rerun("huge message")
+        except (ProbeError, OSError, Exception) as exc:
+            return {"refused_http": 1, "runs": [], "alerts": [f"connection closed ({type(exc).__name__})"]}
+        return {"refused_http": 0, "runs": [run.seconds], "alerts": ["the message was taken"]}
+
+
+async def _trainers(url: str, run_timeout: float, tabs: int, epochs: int, same_browser: bool) -> dict:
+    """Attacks 3 and 4: `tabs` sessions press Train at once (one browser's tabs, or as many browsers),
+    each a `epochs`-epoch cvae run on 5,000 digits; each accepted run is followed to its end."""
+    from bench.load_probe import Alert, Session, TrainedRun, alert_texts, follow_run, prepare_training, press
+
+    accepted, refused, seconds = 0, [], []
+    async with Session(url, run_timeout) as first:
+        sessions = [first] + [Session(url, run_timeout, browser=first.xsrf if same_browser else "")
+                              for _ in range(tabs - 1)]
+        for session in sessions[1:]:
+            await session.__aenter__()
+        try:
+            ready = [await prepare_training(s, "cvae", epochs, digits="5,000") for s in sessions]
+            started = await asyncio.gather(*(press(s, r, "trn_start", "train") for s, r in zip(sessions, ready)))
+            followed = []
+            for session, run in zip(sessions, started):
+                told = alert_texts(run, Alert.ERROR) + alert_texts(run, Alert.WARNING)
+                if any("one run" in t or "already" in t or "queue is full" in t for t in told):
+                    refused.append(told[0][:90])
+                else:
+                    accepted += 1
+                    followed.append(follow_run(session, run, TrainedRun("cvae"), [], 2.0, 900))
+            began = time.perf_counter()
+            await asyncio.gather(*followed)
+            seconds.append(time.perf_counter() - began)
+        finally:
+            for session in sessions[1:]:
+                await session.__aexit__(None, None, None)
+    return {"refused_http": len(refused), "runs": seconds, "alerts": [f"{accepted} of {tabs} runs accepted", *refused[:1]]}
+
+
+async def run_attack(url: str, pid: int, name: str, batches: list, reruns: int,
                      settle: float, run_timeout: float = 900) -> dict:
-    """One attack (a session per batch, all at once) beside a bystander; the row of the table."""
+    """One attack (a session per batch, all at once; a batch is upload files or a coroutine function of
+    (url, run_timeout)) beside a bystander; the row of the table."""
     from bench.load_probe import process_cpu_seconds, quantile, resident_mb, sample_peak_rss
 
     stop, times, peak = asyncio.Event(), [], {}
@@ -287,7 +338,8 @@ async def run_attack(url: str, pid: int, name: str, batches: list[list[tuple[str
     await asyncio.sleep(3)  # its first runs, before the attack
     before_rss, before_cpu, started = resident_mb(pid), process_cpu_seconds(pid), time.perf_counter()
     sampler = asyncio.create_task(sample_peak_rss(pid, peak, every=0.2))
-    outcomes = await asyncio.gather(*(_attacker(url, files, reruns, run_timeout) for files in batches),
+    outcomes = await asyncio.gather(*(batch(url, run_timeout) if callable(batch) else
+                                      _attacker(url, batch, reruns, run_timeout) for batch in batches),
                                     return_exceptions=True)
     seconds, cpu = time.perf_counter() - started, process_cpu_seconds(pid) - before_cpu
     stop.set()
@@ -299,15 +351,20 @@ async def run_attack(url: str, pid: int, name: str, batches: list[list[tuple[str
     return {"attack": name, "seconds": seconds, "cpu_s": cpu, "rss_before": before_rss, "rss_peak": peak.get("peak"),
             "rss_settled": resident_mb(pid), "p50": quantile(times, 0.5), "p95": quantile(times, 0.95),
             "bystander_runs": len(times), "refused_http": sum(o["refused_http"] for o in done),
-            "attacker_run_s": max((max(o["runs"]) for o in done), default=None), "failures": failures,
+            "attacker_run_s": max((max(o["runs"]) for o in done if o["runs"]), default=None), "failures": failures,
             "alerts": sorted({a[:90] for o in done for a in o["alerts"]})[:3]}
 
 
-def attacks(junk_files: int = 30, rle_files: int = 20, bombs: int = 3) -> dict[str, list[list[tuple[str, bytes]]]]:
-    """The batches of each attack, one list per session."""
+def attacks(junk_files: int = 30, rle_files: int = 20, bombs: int = 3, runs: int = 12) -> dict[str, list]:
+    """The batches of each attack, one entry per session: upload files, or a coroutine function."""
     rng = np.random.default_rng(0)
     junk = [(f"junk-{i}.png", rng.bytes(9_900_000)) for i in range(junk_files)]
     return {
+        "1: 6 sessions x one 24 MB widget message": [functools.partial(_huge_message, megabytes=24)] * 6,
+        f"3: {runs} browsers x a 1-epoch cvae run, all kept": [
+            functools.partial(_trainers, tabs=runs, epochs=1, same_browser=False)],
+        "4: one browser's 5 tabs press Train at once": [
+            functools.partial(_trainers, tabs=5, epochs=1, same_browser=True)],
         f"2a: {junk_files} junk files of 9.9 MB, then leave": [junk],
         "2b: 4 sessions x PNG 1x50,000,000 grey+alpha": [[("tall.png", tall_png())] for _ in range(4)],
         f"5: {bombs} JPEG scan bombs, FF D0 after SOI": [[(f"bomb-{i}.png", forged_scan_bomb(tag=i))
@@ -360,12 +417,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--junk-files", type=int, default=30, help="9.9 MB junk files in attack 2a")
     parser.add_argument("--rle-files", type=int, default=20, help="RLE8 BMPs per session in attack 6")
     parser.add_argument("--only", default="", help="the attacks whose name holds this, e.g. '2a:'")
+    parser.add_argument("--runs", type=int, default=12, help="browsers each training a run in attack 3")
     args = parser.parse_args(argv)
     if args.modes:
         print_modes()
         return 0
     if args.attacks_only:
-        rows = measure_attacks(args.settle, only=args.only, junk_files=args.junk_files, rle_files=args.rle_files)
+        rows = measure_attacks(args.settle, only=args.only, junk_files=args.junk_files, rle_files=args.rle_files,
+                               runs=args.runs)
         print(attack_table(rows), flush=True)
         return 0
 
@@ -380,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         before, after, size = measure_forged_pad()
         print(f"forged latent-pad message of {size / 1e6:.1f} MB: that run {after[0]:.2f} s; reruns after it "
               f"{statistics.median(after[1:]):.3f} s median (before: {statistics.median(before):.3f} s)")
-        rows = measure_attacks(args.settle, only=args.only, junk_files=args.junk_files, rle_files=args.rle_files)
+        rows = measure_attacks(args.settle, only=args.only, junk_files=args.junk_files, rle_files=args.rle_files,
+                               runs=args.runs)
         print(attack_table(rows), flush=True)
     return 0
 

@@ -160,7 +160,8 @@ class Run:
 class Session:
     """One browser tab's conversation with the server, over one websocket."""
 
-    def __init__(self, base_url: str, run_timeout: float):
+    def __init__(self, base_url: str, run_timeout: float, browser: str = ""):
+        """browser: another Session's `xsrf` cookie, to be a second tab of that browser (one visitor)."""
         self.base_url = require_loopback(base_url).rstrip("/")
         self.run_timeout = run_timeout
         self.session_id = ""
@@ -168,15 +169,17 @@ class Session:
         self.page = ""
         self.query_string = ""
         self.widgets: dict[str, WidgetState] = {}  # what the frontend resends on every rerun
-        self.xsrf = ""
+        self.xsrf = browser
         self._ws = None
 
     async def __aenter__(self) -> Session:
-        # A browser first loads the page, which sets the XSRF cookie that uploads must echo.
-        self.xsrf = await asyncio.to_thread(self._fetch_xsrf_cookie)
+        # A browser first loads the page, which sets the XSRF cookie that uploads must echo, and sends
+        # it with the websocket's handshake too: the server tells visitors (browsers) apart by it.
+        self.xsrf = self.xsrf or await asyncio.to_thread(self._fetch_xsrf_cookie)
         ws_url = self.base_url.replace("http", "ws", 1) + "/_stcore/stream"
         self._ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=MAX_MESSAGE_BYTES,
-                                            ping_interval=None, open_timeout=self.run_timeout)
+                                            ping_interval=None, open_timeout=self.run_timeout,
+                                            additional_headers={"Cookie": f"{XSRF_COOKIE}={self.xsrf}"})
         return self
 
     async def __aexit__(self, *exc_info) -> None:

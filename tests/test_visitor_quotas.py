@@ -15,7 +15,6 @@ from streamlit.testing.v1 import AppTest
 from core import catalogue, checkpoints, jobs, visitors
 from core.latent import PIXELS
 from core.registry import get_spec
-from tests.app_server import CHROMIUM, start_server, stop_server, wait_for_app
 from tests.visitor_models import save_visitor_model
 from ui import session, settings
 
@@ -262,54 +261,3 @@ def test_the_xsrf_cookie_decodes_to_its_token_whatever_the_mask():
     assert [session.xsrf_token(c) for c in cookies] == [token, token]
     assert session.xsrf_token(None) is None and session.xsrf_token("2|zz|00|1") is None
     assert session.xsrf_token("1|0102|0304|5") is None
-
-
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing")
-def test_under_a_real_server_tabs_of_one_browser_share_a_visitor_and_train_is_above_the_fold(tmp_path):
-    """Streamlit's XSRF cookie reaches the first run of every tab (the page fetches /_stcore/health,
-    which sets it, before its websocket), the same in every tab of a browser, another in another."""
-    from playwright.sync_api import sync_playwright
-
-    probe = tmp_path / "probe.py"
-    probe.write_text("import streamlit as st\nfrom ui import session\nst.code(session.visitor_id())\n")
-    process, url = start_server(script=str(probe))
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-            try:
-                seen = []
-                for context in (browser.new_context(), browser.new_context()):
-                    for _ in range(2):  # two tabs
-                        page = context.new_page()
-                        page.goto(url)
-                        wait_for_app(page)
-                        seen.append(page.locator('[data-testid="stCode"]').inner_text().strip())
-                assert seen[0] == seen[1] != seen[2] == seen[3], seen
-                assert all(v.startswith("browser-") for v in seen), seen
-            finally:
-                browser.close()
-    finally:
-        stop_server(process)
-
-
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing")
-def test_under_a_real_server_the_train_button_is_above_the_fold_at_1280_by_900():
-    from playwright.sync_api import sync_playwright
-
-    process, url = start_server()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(f"{url}/Train")
-                wait_for_app(page)
-                button = page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Train", exact=True)
-                box = button.bounding_box()
-                assert box is not None and box["y"] + box["height"] <= 900, box
-            finally:
-                browser.close()
-    finally:
-        stop_server(process)

@@ -85,7 +85,8 @@ def test_on_a_phone_the_noise_lab_keeps_its_controls_in_view_and_its_digits_comp
         page.goto(f"{app_url}/Denoising")
         wait_for_app(page, timeout=900_000)
         no_exception(page)
-        assert page.get_by_text("Strength: noise factor").is_visible()  # not in the closed sidebar
+        strength = page.locator('[data-testid="stMain"]').get_by_text("Strength: noise factor")
+        strength.wait_for(state="visible", timeout=60_000)  # in the main pane, not in the closed sidebar
         digits = page.locator(".st-key-den_lab_digits")
         digits.locator("img").nth(7).wait_for(timeout=60_000)
         assert digits.bounding_box()["height"] < 1000  # two rows of four, not eight stacked (~5,200 px)

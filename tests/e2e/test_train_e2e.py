@@ -69,3 +69,37 @@ def test_train_dense_shows_progress_and_chart_then_saves(page, train_server):
 
     open_page(page, url)  # the home page lists a user's models
     assert "e2e-dense" in page.locator('[data-testid="stMain"]').inner_text()
+
+
+def test_tabs_of_one_browser_share_a_visitor_and_another_browser_is_another(browser, tmp_path):
+    """Streamlit's XSRF cookie reaches the first run of every tab (the page fetches /_stcore/health,
+    which sets it, before its websocket), the same in every tab of a browser, another in another."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("import streamlit as st\nfrom ui import session\nst.code(session.visitor_id())\n")
+    process, url = start_server(script=str(probe))
+    try:
+        seen = []
+        for context in (browser.new_context(), browser.new_context()):  # two browsers
+            for _ in range(2):  # two tabs each
+                tab = context.new_page()
+                tab.goto(url)
+                wait_for_app(tab)
+                seen.append(tab.locator('[data-testid="stCode"]').inner_text().strip())
+            context.close()
+        assert seen[0] == seen[1] != seen[2] == seen[3], seen
+        assert all(v.startswith("browser-") for v in seen), seen
+    finally:
+        stop_server(process)
+
+
+def test_the_train_button_is_above_the_fold_at_1280_by_900(browser, app_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_url}/Train")
+        wait_for_app(page, timeout=120_000)
+        button = page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Train", exact=True)
+        box = button.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 900, box
+    finally:
+        context.close()
