@@ -14,6 +14,17 @@ from tests.app_server import CHROMIUM, PROJECT, VIEWPORT, start_server, stop_ser
 SCREENSHOTS = PROJECT / "screenshots"
 
 
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def phone(browser):
+    """A page in a touch-screen, phone-sized browser context (touch events, no mouse)."""
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+    yield context.new_page()
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def app_url():
     if not Path(CHROMIUM).exists():

@@ -78,18 +78,14 @@ def test_noise_lab_measures_the_denoiser(page, app_url):
     screenshot(page, "denoising_lab")
 
 
-def test_on_a_phone_the_noise_lab_keeps_its_controls_in_view_and_its_digits_compact(browser, app_url):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
-    page = context.new_page()
-    try:
-        page.goto(f"{app_url}/Denoising")
-        wait_for_app(page, timeout=900_000)
-        no_exception(page)
-        strength = page.locator('[data-testid="stMain"]').get_by_text("Strength: noise factor")
-        strength.wait_for(state="visible", timeout=60_000)  # in the main pane, not in the closed sidebar
-        digits = page.locator(".st-key-den_lab_digits")
-        digits.locator("img").nth(7).wait_for(timeout=60_000)
-        assert digits.bounding_box()["height"] < 1000  # two rows of four, not eight stacked (~5,200 px)
-        screenshot(page, "denoising_lab_390")
-    finally:
-        context.close()
+def test_on_a_phone_the_noise_lab_keeps_its_controls_in_view_and_its_digits_compact(phone, app_url):
+    page = phone
+    page.goto(f"{app_url}/Denoising")
+    wait_for_app(page, timeout=900_000)
+    no_exception(page)
+    strength = page.locator('[data-testid="stMain"]').get_by_text("Strength: noise factor")
+    strength.wait_for(state="visible", timeout=60_000)  # in the main pane, not in the closed sidebar
+    digits = page.locator(".st-key-den_lab_digits")
+    digits.locator("img").nth(7).wait_for(timeout=60_000)
+    assert digits.bounding_box()["height"] < 1000  # two rows of four, not eight stacked (~5,200 px)
+    screenshot(page, "denoising_lab_390")

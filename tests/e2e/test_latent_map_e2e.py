@@ -199,35 +199,31 @@ def touch(page, points: list[tuple[float, float]]) -> None:
     session.detach()
 
 
-def test_on_a_phone_a_swipe_over_a_map_scrolls_the_page_and_a_tap_picks_a_digit(browser, app_url):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
-    page = context.new_page()
-    try:
-        page.goto(f"{app_url}/Latent_Space")
-        wait_for_app(page, timeout=120_000)
-        wait_for_maps(page)
-        main = page.locator(MAIN).first
-        main.scroll_into_view_if_needed()
-        box = main.bounding_box()
-        view = main.evaluate("c => c.latentMap.view()")
-        x = box["x"] + box["width"] / 2
-        touch(page, [(x, box["y"] + box["height"] * 0.8 - step * 25) for step in range(13)])  # a swipe up
-        page.wait_for_timeout(600)
-        assert main.bounding_box()["y"] < box["y"] - 100  # the page moved under the finger
-        assert main.evaluate("c => c.latentMap.view()") == view  # the map did not
-        digits = data.load("mnist", "test")
-        wanted = int(np.flatnonzero(digits.labels == 3)[0])
-        main.scroll_into_view_if_needed()
-        tx, ty = main.evaluate("(c, t) => c.latentMap.screenOf(t)", wanted)
-        touch(page, [(tx + 4, ty + 3)])  # a tap beside the dot: a fingertip is not a cursor
-        card = page.locator(".lm-card.lm-show").first
-        card.wait_for(timeout=5_000)
-        picked = int(card.get_attribute("data-index"))
-        px, py = main.evaluate("(c, t) => c.latentMap.screenOf(t)", picked)
-        assert (px - tx) ** 2 + (py - ty) ** 2 <= 24 ** 2
-        assert page.locator(".lm.lm-engaged").count() == 1  # the tapped map is in use; a drag now moves it
-        page.get_by_text(f"Test digit #{picked}").first.wait_for(timeout=60_000)  # the page heard the selection
-        no_exception(page)
-        screenshot(page, "latent_map_tap_390")
-    finally:
-        context.close()
+def test_on_a_phone_a_swipe_over_a_map_scrolls_the_page_and_a_tap_picks_a_digit(phone, app_url):
+    page = phone
+    page.goto(f"{app_url}/Latent_Space")
+    wait_for_app(page, timeout=120_000)
+    wait_for_maps(page)
+    main = page.locator(MAIN).first
+    main.scroll_into_view_if_needed()
+    box = main.bounding_box()
+    view = main.evaluate("c => c.latentMap.view()")
+    x = box["x"] + box["width"] / 2
+    touch(page, [(x, box["y"] + box["height"] * 0.8 - step * 25) for step in range(13)])  # a swipe up
+    page.wait_for_timeout(600)
+    assert main.bounding_box()["y"] < box["y"] - 100  # the page moved under the finger
+    assert main.evaluate("c => c.latentMap.view()") == view  # the map did not
+    digits = data.load("mnist", "test")
+    wanted = int(np.flatnonzero(digits.labels == 3)[0])
+    main.scroll_into_view_if_needed()
+    tx, ty = main.evaluate("(c, t) => c.latentMap.screenOf(t)", wanted)
+    touch(page, [(tx + 4, ty + 3)])  # a tap beside the dot: a fingertip is not a cursor
+    card = page.locator(".lm-card.lm-show").first
+    card.wait_for(timeout=5_000)
+    picked = int(card.get_attribute("data-index"))
+    px, py = main.evaluate("(c, t) => c.latentMap.screenOf(t)", picked)
+    assert (px - tx) ** 2 + (py - ty) ** 2 <= 24 ** 2
+    assert page.locator(".lm.lm-engaged").count() == 1  # the tapped map is in use; a drag now moves it
+    page.get_by_text(f"Test digit #{picked}").first.wait_for(timeout=60_000)  # the page heard the selection
+    no_exception(page)
+    screenshot(page, "latent_map_tap_390")

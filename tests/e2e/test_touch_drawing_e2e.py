@@ -7,16 +7,6 @@ import pytest
 from tests.app_server import CHROMIUM, wait_for_app
 from tests.e2e.conftest import no_exception, screenshot
 
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def phone(browser):
-    """A page in a touch-screen, phone-sized browser context (touch events, no mouse)."""
-    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
-    yield context.new_page()
-    context.close()
-
 
 def touch_seven(page) -> None:
     """Draw a 7 with one finger on the page's canvas: touchstart, touchmoves, touchend, as a phone sends them."""
