@@ -60,7 +60,8 @@ if live:
     st.markdown(
         "Each dot is a test digit, placed so that digits the space finds alike land close together; in a "
         "good code the ten digits form separate islands. **Hover** a dot to see its digit (and how the "
-        "model rebuilds it); **zoom** with the wheel or **+** and past 4x the dots become the digits "
+        "model rebuilds it; on a phone, tap one); **zoom** with Ctrl + wheel, a pinch or **+** and past 4x "
+        "the dots become the digits "
         "themselves; pick **Box** or **Lasso** and draw around some dots to see them below. The small maps "
         "further down are linked: a digit hovered or selected on one is marked on all."
     )
@@ -162,7 +163,7 @@ def selection_panel(selected: np.ndarray) -> None:
     how many of each digit the selection holds."""
     if not len(selected):
         st.info("Hover a dot to see its digit. Choose **Box** or **Lasso** above the map and draw around "
-                "some dots, or click one: their digits and reconstructions appear here." if live else
+                "some dots, or click (or tap) one: their digits and reconstructions appear here." if live else
                 "Click a dot, or choose **Box Select** or **Lasso Select** in the chart's toolbar and "
                 "draw around some dots: their digits and reconstructions appear here.")
         return
