@@ -51,12 +51,16 @@ class Digits:
     images: np.ndarray
     labels: np.ndarray
     source: str
+    counted: str = ""  # the source with "{count}" for the number of images, so a subset names its own size
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, index) -> Digits:
-        return Digits(self.images[index], self.labels[index], self.source)
+        """Some of the images, with a source that says how many (when the collection can say it)."""
+        images, labels = self.images[index], self.labels[index]
+        source = self.counted.format(count=f"{len(labels):,}") if self.counted else self.source
+        return Digits(images, labels, source, self.counted)
 
     def floats(self) -> torch.Tensor:
         """(N, 1, 28, 28) float32 in [0, 1], the models' input."""
@@ -114,7 +118,8 @@ def mnist_package_file() -> Path:
 def _mnist(split: str) -> Digits:
     images, labels = _mnist_arrays()[split]
     what = "training" if split == "train" else "test"
-    return Digits(images, labels, f"MNIST, {len(labels):,} {what} digits (the official {what} split)")
+    return Digits(images, labels, f"MNIST, {len(labels):,} {what} digits (the official {what} split)",
+                  f"MNIST, {{count}} {what} digits (from the official {what} split of {len(labels):,})")
 
 
 @lru_cache(maxsize=1)
@@ -238,7 +243,8 @@ def _fashion(split: str) -> Digits:
         )
     x, y = read_idx(images), read_idx(labels).astype(np.int64)
     what = "training" if split == "train" else "test"
-    return Digits(x, y, f"Fashion-MNIST, {len(y):,} {what} images (Debian dataset-fashion-mnist)")
+    return Digits(x, y, f"Fashion-MNIST, {len(y):,} {what} images (Debian dataset-fashion-mnist)",
+                  f"Fashion-MNIST, {{count}} {what} images (from Debian dataset-fashion-mnist's {len(y):,})")
 
 
 def read_idx(path: Path) -> np.ndarray:

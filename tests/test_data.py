@@ -188,3 +188,23 @@ def test_noise_strength_can_differ_per_image():
     x = torch.full((2, 1, 28, 28), 0.5)
     noisy = data.corrupt(x, "gaussian", torch.tensor([0.0, 0.5]).view(2, 1, 1, 1), torch.Generator().manual_seed(0))
     assert torch.equal(noisy[0], x[0]) and not torch.equal(noisy[1], x[1])
+
+
+@pytest.mark.parametrize("digits", [5_000, 20_000, None])
+def test_a_saved_run_records_the_training_digits_it_used(checkpoint_dir, digits):
+    from core import checkpoints, pipeline, visitors
+    from core.registry import Recipe
+
+    trained = pipeline.train_and_evaluate("tied", Recipe(epochs=1, train_digits=digits), max_batches=2)
+    count = f"{digits or 60_000:,}"
+    assert trained.result.source.startswith(f"MNIST, {count} training digits")
+    pipeline.save_for_visitor(trained, f"tied {digits or 60_000}")
+    meta = checkpoints.read_meta(visitors.normalise_name(f"tied {digits or 60_000}"))
+    assert meta["data_source"] == trained.result.source
+    if digits:  # a part of the split says which split it came from
+        assert "of 60,000" in meta["data_source"]
+
+
+def test_a_subset_of_one_digit_says_how_many_it_holds():
+    sevens = data.load("mnist", "train").subset(data.load("mnist", "train").labels == 7)
+    assert sevens.source == f"MNIST, {len(sevens):,} training digits (from the official training split of 60,000)"
