@@ -10,7 +10,7 @@ the project: 1-px strokes drawn at 28x28 without anti-aliasing (light on dark, d
 shifted and rotated, or pasted off-centre on a larger sheet), thick marker strokes, photos of
 dark ink on lit paper (uneven light, blur, sensor noise, JPEG), a scan saved as a small JPEG, and
 MNIST itself saved as a 28x28 PNG, plain and with Gaussian noise of factor 0.5. Every digit is
-encoded as an image file and goes through `core.images.prepare_upload`, the shipped `denoising`
+encoded as an image file and goes through `core.images.prepare_upload`, the page's denoiser (`unet`)
 model and the shipped `classifier`, as on the Denoising page. Printed per variant: the
 classifier's accuracy on the prepared input and on the denoised output, and how often the page
 would say the model is out of its depth. Goal: >= 95% after denoising on every variant, and
@@ -162,11 +162,11 @@ def print_stroke_widths() -> None:
     print(f"stroke width of the {len(widths):,} training digits (px in the 20-px box), percentiles: {percentiles}")
 
 
-def print_calibration(digits: int) -> None:
+def print_calibration(digits: int, denoiser_name: str) -> None:
     """Confidence and agreement under the lab's own noise, the figures behind `core.denoise.out_of_depth`."""
     test = data.load("mnist", "test")
     clean, labels = test.images[:digits] / 255.0, test.labels[:digits]
-    denoiser, classifier, judge = (checkpoints.load(name)[0] for name in ("denoising", "classifier", "vae"))
+    denoiser, classifier, judge = (checkpoints.load(name)[0] for name in (denoiser_name, "classifier", "vae"))
     print(f"{digits} test digits; thresholds: confidence {denoise.LOW_CONFIDENCE}, agreement {denoise.LOW_AGREEMENT}, "
           f"the VAE's nats on the output {denoise.NOT_A_DIGIT_NATS}")
     print("| noise | accuracy | confidence < threshold | of those misread | agreement 0.5% / 1% / 50% | flagged |")
@@ -191,23 +191,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stroke-widths", action="store_true", help="only measure MNIST's stroke widths")
     parser.add_argument("--calibrate", action="store_true",
                         help="only measure confidence and agreement under the lab's noise (2,000 digits)")
+    parser.add_argument("--denoiser", default=denoise.PAGE_DENOISER, help="the checkpoint that denoises")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.stroke_widths:
         print_stroke_widths()
         return 0
     if args.calibrate:
-        print_calibration(2000)
+        print_calibration(2000, args.denoiser)
         return 0
 
     test = data.load("mnist", "test")
     index = np.linspace(0, len(test) - 1, args.digits).astype(int)
     digits, labels = test.images[index], test.labels[index]
     skeletons = thin_strokes(digits)
-    denoiser, denoiser_meta = checkpoints.load("denoising")
+    denoiser, denoiser_meta = checkpoints.load(args.denoiser)
     classifier, classifier_meta = checkpoints.load("classifier")
     judge = checkpoints.load("vae")[0]
-    print(f"{args.digits} official test digits per variant; denoising {denoiser_meta['sha256'][:12]}, "
+    print(f"{args.digits} official test digits per variant; {args.denoiser} {denoiser_meta['sha256'][:12]}, "
           f"classifier {classifier_meta['sha256'][:12]} ({classifier_meta['metrics'].get('accuracy', float('nan')):.2%} "
           f"on clean test digits; trained on {classifier_meta.get('data_source') or 'unrecorded data'})")
     print("| variant | prepared | denoised | change | out of depth | ms per upload |")

@@ -206,6 +206,71 @@ class ConvAE(Autoencoder):
         return self.decoder(z)  # (B, 8, 4, 4) -> (B, 1, 28, 28)
 
 
+# --- U-Net denoiser --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UNetConfig:
+    channels: tuple[int, ...] = (16, 32, 64)  # widths at 28, 14 and 7 px; the code is 64x7x7 (117k weights)
+    recon_loss: str = "bce"
+
+    @property
+    def code_shape(self) -> tuple[int, int, int]:
+        side = 28 // 2 ** (len(self.channels) - 1)
+        return (self.channels[-1], side, side)
+
+
+def _double_conv(channels_in: int, channels_out: int) -> nn.Sequential:
+    """Two 3x3 convolutions, each batch-normalised and rectified: one level of a U-Net."""
+    return nn.Sequential(
+        nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False), nn.BatchNorm2d(channels_out), nn.ReLU(),
+        nn.Conv2d(channels_out, channels_out, 3, padding=1, bias=False), nn.BatchNorm2d(channels_out), nn.ReLU(),
+    )
+
+
+class UNet(Autoencoder):
+    """A denoiser with skip connections (Ronneberger et al. 2015): each decoder level also sees the
+    encoder's features at its size, so fine strokes need not squeeze through the 7x7 code.
+
+    `encode` gives the code at the bottom; there is no `decode` of a code alone, because the
+    decoder needs the skips too: `forward` (and so `inference.reconstruct`) is how it is used.
+    """
+
+    has_skips = True
+
+    def __init__(self, config: UNetConfig = UNetConfig()):
+        super().__init__(config)
+        widths = config.channels
+        self.down = nn.ModuleList(_double_conv(a, b) for a, b in itertools.pairwise([1, *widths]))
+        self.up = nn.ModuleList(nn.ConvTranspose2d(b, a, 2, stride=2) for a, b in itertools.pairwise(widths))
+        self.merge = nn.ModuleList(_double_conv(2 * a, a) for a in widths[:-1])
+        self.head = nn.Conv2d(widths[0], 1, 1)
+        self.code_shape = config.code_shape
+
+    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The encoder's output at every level, finest first; the last is the code."""
+        skips = []
+        for i, level in enumerate(self.down):
+            x = level(F.max_pool2d(x, 2) if i else x)  # (B, 16, 28, 28) -> (B, 32, 14, 14) -> (B, 64, 7, 7)
+            skips.append(x)
+        return skips
+
+    def encode(self, x, y=None):
+        return self._features(x)[-1]
+
+    def decode_logits(self, z, y=None):
+        raise ValueError("A U-Net rebuilds a digit only with its skip connections, from the digit itself; "
+                         "it cannot decode a code alone.")
+
+    def forward(self, x, y=None):
+        # channels-last runs these convolutions on one core in 114 s an epoch instead of 155
+        skips = self._features(x.contiguous(memory_format=torch.channels_last))
+        h = skips[-1]
+        for i in reversed(range(len(self.merge))):
+            h = self.merge[i](torch.cat([self.up[i](h), skips[i]], dim=1))  # (B, 2c, s, s) -> (B, c, s, s)
+        logits = self.head(h).contiguous()
+        return {"recon": torch.sigmoid(logits), "logits": logits, "code": skips[-1]}
+
+
 # --- variational -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)

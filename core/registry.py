@@ -18,6 +18,8 @@ from core.models import (
     DigitClassifier,
     TiedAE,
     TiedConfig,
+    UNet,
+    UNetConfig,
     VAEConfig,
 )
 
@@ -59,9 +61,12 @@ class ModelSpec:
 
     @property
     def kind(self) -> str:
-        """"ae", "vae" or "classifier"."""
+        """"ae", "vae", "denoiser" (an autoencoder whose decoder needs skip connections, so it has no
+        decode of a code alone) or "classifier"."""
         if not self.model_class.is_autoencoder:
             return "classifier"
+        if getattr(self.model_class, "has_skips", False):
+            return "denoiser"
         return "vae" if self.model_class.is_variational else "ae"
 
 
@@ -102,6 +107,12 @@ _SPECS = [
               Recipe(epochs=10, batch_size=64, augment=1.0, noise="gaussian", noise_strength=KERAS_NOISE_FACTOR,
                      noise_mix=True, ink_augment=0.5),
               "Convolutional autoencoder (32-32 filters) trained on noisy digits to give clean ones."),
+    # The Denoising page's model: the same mixed noise, warps and ink restyling as `denoising`, but
+    # skip connections carry the strokes past the 7x7 code.
+    ModelSpec("unet", UNet, UNetConfig(),
+              Recipe(epochs=8, batch_size=64, lr=2e-3, augment=1.0, noise="gaussian",
+                     noise_strength=KERAS_NOISE_FACTOR, noise_mix=True, ink_augment=0.5),
+              "U-Net denoiser (16-32-64 filters): skip connections beside a 64x7x7 code."),
     ModelSpec("vae2", VAE, VAEConfig(latent=2), dataclasses.replace(_VAE_RECIPE, epochs=40),
               "Variational autoencoder with a 2-D latent space, to draw a grid of digits."),
     ModelSpec("vae", VAE, VAEConfig(latent=16), _VAE_RECIPE,

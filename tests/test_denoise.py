@@ -82,8 +82,8 @@ def test_sweep_line_of_the_noisy_input_falls_with_strength(digits):
     clean, labels = digits
     seen = []
     line = denoise.sweep_line(None, AlwaysReads(1), clean, labels, "gaussian", on_progress=seen.append)
-    assert line.psnr.shape == line.accuracy.shape == line.strengths.shape == (10,)
-    assert np.all(np.diff(line.psnr) < 0)
+    assert line.psnr.shape == line.accuracy.shape == line.strengths.shape == line.ssim.shape == (10,)
+    assert np.all(np.diff(line.psnr) < 0) and np.all(np.diff(line.ssim) < 0) and np.all(line.ssim <= 1)
     assert np.allclose(line.accuracy, (labels == 1).mean())
     assert seen == pytest.approx(list(np.arange(1, 11) / 10))
     identity = denoise.sweep_line(Identity(), AlwaysReads(1), clean, labels, "gaussian")
@@ -118,6 +118,61 @@ def test_sweep_lines_are_kept_on_disk_by_weights_hash(checkpoint_dir):
     again = denoise.stored_sweep_line("conv", "masking", clean, labels, on_progress=calls.append)
     assert calls == []  # read from disk, not measured
     assert np.allclose(again.psnr, measured.psnr, atol=1e-4) and np.allclose(again.accuracy, measured.accuracy)
+
+
+def test_a_classical_filter_is_swept_like_a_model(digits):
+    clean, labels = digits
+    noisy = denoise.sweep_line(None, AlwaysReads(1), clean, labels, "salt_pepper", np.array([0.2]))
+    median = denoise.sweep_line("median", AlwaysReads(1), clean, labels, "salt_pepper", np.array([0.2]))
+    assert median.psnr[0] > noisy.psnr[0] + 3 and median.ssim[0] > noisy.ssim[0]
+
+
+class Blur(nn.Module):
+    """A "denoiser" that returns a blurred input: its outputs sit nearer the class averages than sharp digits."""
+
+    def forward(self, x, y=None):
+        return {"recon": nn.functional.avg_pool2d(x, 5, stride=1, padding=2)}
+
+
+def test_comparing_two_denoisers_measures_both_and_picks_a_case_by_its_measure(digits):
+    clean, labels = digits
+    train = data.load("mnist", "train")
+    averages = denoise.class_averages(train.images[:5000], train.labels[:5000])
+    assert averages.shape == (10, 28, 28) and averages.min() >= 0 and averages.max() <= 1
+    classifier = checkpoints.load("classifier")[0]
+    compared = denoise.compare_models(Identity(), Blur(), ("same", "blur"), classifier, clean, labels, averages)
+    assert compared.digits == len(clean) and compared.names == ("same", "blur")
+    assert compared.psnr["same"] == pytest.approx(compared.psnr["noisy"])  # Identity gives the noisy input back
+    assert compared.typicality["blur"] < compared.typicality["same"]
+    noisy = data.add_noise(clean, *denoise.COMPARE_NOISE, seed=0)
+    typical = averages[labels]
+    outputs = {"same": noisy, "blur": inference.reconstruct(Blur(), noisy)}
+    right = {n: inference.read_digits(classifier, x)[0] == labels for n, x in outputs.items()}
+    gap = denoise.rms_distance(outputs["same"], typical) - denoise.rms_distance(outputs["blur"], typical)
+    both = right["same"] & right["blur"]
+    assert both[compared.case] and gap[compared.case] == pytest.approx(gap[both].max())
+    assert compared.case_distance["clean"] == pytest.approx(denoise.rms_distance(clean, typical)[compared.case])
+    assert denoise.ModelsCompared.from_json(compared.to_json().decode()) == compared
+
+
+def test_a_comparison_is_kept_named_by_both_models_and_the_classifier(checkpoint_dir, digits):
+    import shutil
+
+    for name in ("classifier", "denoising", "conv"):
+        shutil.copy(core.PROJECT_DIR / "checkpoints" / f"{name}.safetensors", checkpoint_dir)
+    clean, labels = digits
+    averaged = []
+
+    def averages():
+        averaged.append(1)
+        return denoise.class_averages(clean, labels)
+
+    first = denoise.stored_comparison(("conv", "denoising"), clean[:40], labels[:40], averages)
+    files = list((checkpoint_dir / "curves").glob("compare-*.json"))
+    metas = [checkpoints.load(n)[1]["sha256"][:12] for n in ("conv", "denoising", "classifier")]
+    assert len(files) == 1 and all(sha in files[0].name for sha in metas)
+    again = denoise.stored_comparison(("conv", "denoising"), clean[:40], labels[:40], averages)
+    assert again == first and averaged == [1]  # read from disk the second time
 
 
 def test_out_of_depth_says_so_for_a_blank_output_or_an_unsure_reading(digits):

@@ -71,10 +71,13 @@ def test_noise_lab_measures_the_denoiser(page, app_url):
     no_exception(page)
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert "Measured over 1,000 test digits" in text
-    assert "Accuracy on digits denoised by denoising" in text
-    pictures = page.locator('[data-testid="stMain"] img')
+    assert "Accuracy on digits denoised by" in text and "best classical filter is" in text
+    pictures = page.locator(".st-key-den_lab_digits img")
     assert pictures.count() == 8
     assert np.all([pictures.nth(i).evaluate("p => p.naturalWidth") > 0 for i in range(8)])
+    row = page.locator(".st-key-den_methods img")
+    assert row.count() >= 10  # clean, noisy, the autoencoders, six classical filters
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 3
     screenshot(page, "denoising_lab")
 
 
@@ -88,4 +91,19 @@ def test_on_a_phone_the_noise_lab_keeps_its_controls_in_view_and_its_digits_comp
     digits = page.locator(".st-key-den_lab_digits")
     digits.locator("img").nth(7).wait_for(timeout=60_000)
     assert digits.bounding_box()["height"] < 1000  # two rows of four, not eight stacked (~5,200 px)
+    methods = page.locator(".st-key-den_methods")
+    methods.locator("img").nth(9).wait_for(timeout=60_000)
+    assert methods.bounding_box()["height"] < 1000  # three rows of four, not eleven stacked
     screenshot(page, "denoising_lab_390")
+
+
+def test_the_two_autoencoders_side_by_side(page, app_url):
+    open_page(page, app_url, "Denoising?den_tab=Skips+or+bottleneck")
+    no_exception(page)
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    if "The comparison needs both" in text:  # a checkout without the U-Net's checkpoint says so in a sentence
+        assert "unet" in text
+    else:
+        page.locator(".st-key-den_case img").nth(4).wait_for(timeout=60_000)
+        assert "times as far from their class's average" in text and "A case: test digit" in text
+    screenshot(page, "denoising_pair")
