@@ -19,6 +19,11 @@ gradients, uint8 snapshots, the loss history), and finished runs are bounded in 
 server-wide and per visitor: past the bounds the oldest finished run is dropped first, never one
 younger than `keep_finished_at_least_minutes`, and any is dropped after `keep_finished_minutes`.
 A dropped run's link, and a tab still holding it, say it expired.
+
+That is the default backend: this process's threads. `use_backend` hands the module's functions
+(`start`, `get`, `why_forgotten`, `running_run_of`, `waiting_for_slot`, `wait_for_new_run`,
+`training_slots`, `unavailable`) to another one, `core.ray_jobs` on a Ray cluster, whose jobs
+answer the same attributes and methods as a `TrainJob`.
 """
 
 from __future__ import annotations
@@ -89,6 +94,34 @@ def configure(limits: JobLimits) -> None:
 def limits() -> JobLimits:
     return _limits
 
+
+class TrainingUnavailable(RuntimeError):
+    """The backend that trains runs cannot be reached now; str() is a sentence for the page."""
+
+
+_backend = None  # None: this process's threads; else an object with this module's functions (core.ray_jobs)
+
+
+def use_backend(backend) -> None:
+    """Send runs to `backend` from now on (None: back to this process's threads)."""
+    global _backend
+    _backend = backend
+
+
+def backend():
+    """The backend runs go to; None: this process's threads."""
+    return _backend
+
+
+def unavailable() -> str | None:
+    """A sentence when runs cannot be started or followed now (the cluster is unreachable), else None."""
+    return _backend.unavailable() if _backend is not None else None
+
+
+def training_slots() -> int:
+    """How many runs train at once: this process's slots, or the cluster's CPUs."""
+    return _backend.training_slots() if _backend is not None else TRAINING_SLOTS
+
 QUEUED, LOADING, TRAINING, EVALUATING = "queued", "loading", "training", "evaluating"
 DONE, CANCELLED, FAILED = "done", "cancelled", "failed"
 RUNNING_STATES = (QUEUED, LOADING, TRAINING, EVALUATING)
@@ -146,6 +179,23 @@ class TrainJob:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"train-{model_name}-{self.id}", daemon=True)
+
+    # What a copy of the job carries to another process (core.ray_jobs): every attribute, whatever
+    # the trainer's events and the history hold, but no thread, lock or callable.
+    _LOCAL = ("_thread", "_lock", "_save_lock", "_stop", "_owner_present")
+
+    def __getstate__(self) -> dict:
+        state = {k: v for k, v in self.__dict__.items() if k not in self._LOCAL}
+        state["_stop_set"] = self._stop.is_set()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        stop_set = state.pop("_stop_set", False)
+        self.__dict__.update(state)
+        self._lock, self._save_lock, self._stop = threading.Lock(), threading.Lock(), threading.Event()
+        self._owner_present, self._thread = None, None
+        if stop_set:
+            self._stop.set()
 
     # --- what the page reads ----------------------------------------------------------------
 
@@ -266,25 +316,28 @@ class TrainJob:
                 shipped name, no room left, or the visitor's quota; a sentence each.
             FileExistsError: another model has this name.
         """
-        store = store or visitors.StoreLimits()
         with self._save_lock:
-            trained = self._trained
-            if self.expired:
-                raise ValueError("This run has expired: the server no longer keeps it, so it cannot be saved. "
-                                 "Train it again to save it.")
-            if self.state != DONE or trained is None:
-                raise ValueError("There is no trained model to save yet; wait for training to finish.")
-            if not self.owned_by(visitor):
-                raise ValueError("Only the browser that started this run can save it; you can watch it "
-                                 "through its link, and train your own from the sidebar.")
-            if self.saved_as is not None:
-                raise ValueError(f"This run is already saved as {self.saved_as!r}; each run is saved once. "
-                                 "Train again to save another model.")
-            with visitors.visitor_save(self.owner, store) as saved:
-                path = pipeline.save_for_visitor(trained, name, store, replace_shipped)
-                self.saved_as = path.name.removesuffix(checkpoints.SUFFIX)
-                saved(self.saved_as)
+            refusal = self.save_refusal(visitor)
+            if refusal is not None:
+                raise ValueError(refusal)
+            path = save_trained(self._trained, self.owner, name, store, replace_shipped)
+            self.saved_as = path.name.removesuffix(checkpoints.SUFFIX)
         return path
+
+    def save_refusal(self, visitor: str | None) -> str | None:
+        """Why this visitor cannot save the run now, in a sentence; None when they can."""
+        if self.expired:
+            return ("This run has expired: the server no longer keeps it, so it cannot be saved. "
+                    "Train it again to save it.")
+        if self.state != DONE or self._trained is None:
+            return "There is no trained model to save yet; wait for training to finish."
+        if not self.owned_by(visitor):
+            return ("Only the browser that started this run can save it; you can watch it "
+                    "through its link, and train your own from the sidebar.")
+        if self.saved_as is not None:
+            return (f"This run is already saved as {self.saved_as!r}; each run is saved once. "
+                    "Train again to save another model.")
+        return None
 
     # --- the thread -------------------------------------------------------------------------
 
@@ -302,7 +355,8 @@ class TrainJob:
         if event.kind == "epoch":
             with self._lock:
                 self._history.append({"epoch": event.epoch, "train": event.train, "val": event.val,
-                                      "seconds": event.elapsed})
+                                      "seconds": event.elapsed,
+                                      **({"positions": event.positions} if event.positions is not None else {})})
 
     def _should_stop(self) -> bool:
         if self._stop.is_set():
@@ -403,6 +457,16 @@ class TrainJob:
             self.kept_bytes = 0
 
 
+def save_trained(trained: pipeline.Trained, owner: str | None, name: str,
+                 store: visitors.StoreLimits | None = None, replace_shipped: bool = False) -> Path:
+    """Save a finished run's model as `owner`'s model named `name`, within their quota; the path."""
+    store = store or visitors.StoreLimits()
+    with visitors.visitor_save(owner, store) as saved:
+        path = pipeline.save_for_visitor(trained, name, store, replace_shipped)
+        saved(path.name.removesuffix(checkpoints.SUFFIX))
+    return path
+
+
 def _trim(model: nn.Module) -> None:
     """A trained model as a finished run keeps it: evaluation mode, no gradients (a copy of every
     weight after the last step) and no autograd bookkeeping."""
@@ -434,6 +498,8 @@ def _time_until_free(ahead: list[TrainJob]) -> float:
 
 def wait_for_new_run() -> float:
     """Seconds a run started now would wait for a slot."""
+    if _backend is not None:
+        return _backend.wait_for_new_run()
     with _queue:
         ahead = list(_waiting)
     return _time_until_free(ahead)
@@ -501,8 +567,15 @@ def start(model_name: str, recipe: Recipe, config=None, owner: str | None = None
         ValueError: the owner already has a run waiting or training, or started the most runs an
             hour allows, or the queue is full; the sentence says what to do.
     """
+    if _backend is not None:
+        return _backend.start(model_name, recipe, config, owner, owner_present)
+    return enqueue(TrainJob(model_name, recipe, config, owner, owner_present))
+
+
+def enqueue(job: TrainJob) -> TrainJob:
+    """Check the limits for a new job, put it last in the queue and start its thread; `start`'s errors."""
+    owner = job.owner
     _forget_old()
-    job = TrainJob(model_name, recipe, config, owner, owner_present)
     with _jobs_lock, _queue:
         if owner is not None and any(j.owner == owner and j.running for j in _jobs.values()):
             raise ValueError("You already have a run waiting or training (perhaps in another tab); cancel "
@@ -517,6 +590,7 @@ def start(model_name: str, recipe: Recipe, config=None, owner: str | None = None
             raise ValueError(f"The training queue is full ({len(_waiting)} runs are waiting for this "
                              f"server's {TRAINING_SLOTS} training slot{'s' if TRAINING_SLOTS > 1 else ''}); "
                              "try again in a few minutes.")
+        job.started = time.time()  # arrival: in queue order, also for jobs created at once in several threads
         _jobs[job.id] = job
         _waiting.append(job)
         if started is not None:
@@ -526,6 +600,8 @@ def start(model_name: str, recipe: Recipe, config=None, owner: str | None = None
 
 def get(job_id: str | None) -> TrainJob | None:
     """The job with this id in this process, or None (unknown, forgotten, or the server restarted)."""
+    if _backend is not None:
+        return _backend.get(job_id)
     _forget_old()
     with _jobs_lock:
         return _jobs.get(job_id) if job_id else None
@@ -539,17 +615,23 @@ def forgotten(job_id: str | None) -> bool:
 def why_forgotten(job_id: str | None) -> str | None:
     """AGE when a run of this id was forgotten after `keep_finished_minutes`, ROOM when dropped
     sooner to keep finished runs within their bounds, None when no such run was forgotten here."""
+    if _backend is not None:
+        return _backend.why_forgotten(job_id)
     with _jobs_lock:
         return _forgotten.get(job_id) if job_id else None
 
 
 def running_run_of(visitor: str | None) -> TrainJob | None:
     """The visitor's run waiting or training, in any tab, or None."""
+    if _backend is not None:
+        return _backend.running_run_of(visitor)
     with _jobs_lock:
         return next((j for j in _jobs.values() if visitor is not None and j.owner == visitor and j.running), None)
 
 
 def waiting_for_slot() -> int:
-    """How many jobs of this process wait for a training slot."""
+    """How many jobs wait for a training slot."""
+    if _backend is not None:
+        return _backend.waiting_for_slot()
     with _jobs_lock:
         return sum(1 for j in _jobs.values() if j.state == QUEUED)

@@ -12,6 +12,10 @@ if [ "${1:-}" = "--dev" ]; then
   missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver)
   [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+  # the Ray and replica tests: nginx in front of two replicas, each test in a network namespace of its own
+  [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  command -v unshare >/dev/null || missing+=(util-linux)
+  command -v ip >/dev/null || missing+=(iproute2)
   if [ ${#missing[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -q

@@ -24,6 +24,8 @@ class OperatorSettings:
     allow_replace_shipped: bool
     store: visitors.StoreLimits
     jobs: jobs.JobLimits
+    ray_address: str | None = None  # a Ray cluster that trains the runs (README, "Beyond one machine"); None: this process
+    waiting_per_cpu: int = 4        # with Ray, runs that may wait: at least this many per cluster CPU
 
 
 def _setting(name: str, default, parse: Callable):
@@ -90,6 +92,8 @@ def read() -> OperatorSettings:
                                                          job.keep_finished_megabytes_per_visitor, _positive(float)),
             keep_finished_at_least_minutes=_setting("train_keep_finished_at_least_minutes",
                                                     job.keep_finished_at_least_minutes, _positive(float))),
+        ray_address=_setting("ray_address", None, lambda raw: str(raw).strip() or None),
+        waiting_per_cpu=_setting("train_waiting_per_cpu", 4, _positive(int)),
     )
 
 
@@ -97,7 +101,8 @@ _applied: OperatorSettings | ValueError | None = None
 
 
 def apply() -> None:
-    """Read the settings and hand the training queue its limits; a bad value is kept for `current()`."""
+    """Read the settings and hand the training queue its limits (and its Ray cluster, where one is
+    named: connected once per process); a bad value is kept for `current()`."""
     global _applied
     try:
         _applied = read()
@@ -105,6 +110,14 @@ def apply() -> None:
         _applied = exc
         return
     jobs.configure(_applied.jobs)
+    if _applied.ray_address and jobs.backend() is None:
+        try:
+            from core import ray_jobs  # imports Ray: only on servers that use a cluster
+        except ImportError:
+            _applied = ValueError("The operator setting ray_address names a Ray cluster, but Ray is not "
+                                  "installed here: pip install -r requirements-ray.txt, or unset AE_RAY_ADDRESS.")
+            return
+        ray_jobs.use_cluster(_applied.ray_address, _applied.jobs, _applied.waiting_per_cpu)
 
 
 def current() -> OperatorSettings:
