@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core import checkpoints, evaluate, thumbnails, visitors
+from core import checkpoints, evaluate, thumbnails, timeline, visitors
 from core import data as data_lib
 from core.catalogue import headline
 from core.registry import Recipe, get_spec, list_models
@@ -60,9 +60,10 @@ def train_and_evaluate(model_name: str, recipe: Recipe | None = None, config=Non
 def save(trained: Trained, name: str | None = None, overwrite: bool = False) -> Path:
     """Save a trained model as checkpoint `name` (default: its registry name); returns the path.
 
-    Then its card picture (`thumbnails.make_one`): one that cannot be written is logged, and the
-    save stands, since the model is saved and usable; its card says "No picture yet" and
-    `python -m core.thumbnails` makes it later.
+    Then its training timeline (`core.timeline`, when the run recorded one) and its card picture
+    (`thumbnails.make_one`): one that cannot be written is logged, and the save stands, since the
+    model is saved and usable; its card says "No picture yet" and `python -m core.thumbnails`
+    makes it later.
 
     Raises:
         ValueError: a bad name, or a registry name with other settings.
@@ -71,10 +72,52 @@ def save(trained: Trained, name: str | None = None, overwrite: bool = False) -> 
     name = name or trained.model_name
     path = checkpoints.save(name, trained.model, trained.recipe, trained.result,
                             trained.metrics, model_name=trained.model_name, overwrite=overwrite)
+    save_timeline(name, trained)
     try:
         thumbnails.make_one(name)  # the home page's picture of it, without torch
     except (OSError, ValueError) as exc:  # a full disk, a read-only picture folder (WriteError is both)
         log.warning("checkpoint %r saved, but its picture was not made: %s", name, exc)
+    return path
+
+
+def save_timeline(name: str, trained: Trained) -> Path | None:
+    """The timeline file of checkpoint `name` from its run, tied to the weights just saved; None when
+    the run recorded none or the file could not be written (logged: the checkpoint stands)."""
+    result = trained.result
+    if result is None or not result.positions:
+        return None
+    try:
+        recorded = timeline.from_result(result, trained.recipe.dataset, result.timeline_labels,
+                                        result.timeline_indices, result.timeline_method)
+        return timeline.save(name, recorded, checkpoints.checked_header(name)["sha256"])
+    except (OSError, ValueError) as exc:
+        log.warning("checkpoint %r saved, but its timeline was not written: %s", name, exc)
+        return None
+
+
+def replay_timeline(name: str, log: Callable[[str], None] = print) -> Path | None:
+    """Retrain registry model `name` by its recipe on one thread, as `python -m core.train` trains the
+    shipped models, recording its timeline; write the timeline only when the weights come out bit
+    for bit those of its checkpoint, which is left untouched either way. Returns the file, or None.
+
+        python -m core.timeline ae2 vae2     # one model after another
+    """
+    torch.set_num_threads(1)
+    meta = checkpoints.read_meta(name)
+    model, result = train_model(name)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    retrained = checkpoints.weights_hash(state)
+    cost = (f"{result.seconds:.0f} s, {result.timeline_seconds:.1f} s of it recording "
+            f"({100 * result.timeline_seconds / max(result.seconds, 1e-9):.1f}%)")
+    if retrained != meta["sha256"]:
+        log(f"{name}: retrained weights {retrained[:12]} differ from the checkpoint's {meta['sha256'][:12]} "
+            f"({cost}); no timeline written")
+        return None
+    log(f"{name}: weights reproduced ({meta['sha256'][:12]}; {cost}); writing its timeline")
+    recorded = timeline.from_result(result, meta["recipe"].get("dataset", "mnist"), result.timeline_labels,
+                                    result.timeline_indices, result.timeline_method)
+    path = timeline.save(name, recorded, meta["sha256"])
+    log(f"{name}: {path.name}, {recorded.frames} frames, {path.stat().st_size:,} bytes")
     return path
 
 
@@ -121,7 +164,9 @@ def _train_and_save(name: str, changes: dict, dry_run: bool, threads: int, live:
         return f"{name:>10} dry run ok: loss {result.history[-1]['train']['loss']:.4f}"
     trained = train_and_evaluate(name, recipe, callbacks=callbacks)
     path = save(trained, overwrite=True)
-    return f"{name:>10} saved {path} in {trained.result.seconds:.0f}s: {headline(trained.metrics, recipe.noise is not None)}"
+    recording = f", timeline {trained.result.timeline_seconds:.1f}s" if trained.result.positions else ""
+    return (f"{name:>10} saved {path} in {trained.result.seconds:.0f}s{recording}: "
+            f"{headline(trained.metrics, recipe.noise is not None)}")
 
 
 def longest_first(names: list[str]) -> list[str]:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import data as data_lib
+from core import timeline as timeline_lib
 from core.images import to_uint8
 from core.registry import OPTIMIZERS, Recipe, create_model, get_spec
 
@@ -85,6 +86,7 @@ class TrainEvent:
     snapshot: np.ndarray | None = None       # (10, 28, 28) reconstructions of the fixed digits (epochs; previews)
     elapsed: float = 0.0
     eta: float = 0.0           # seconds left at the pace so far
+    positions: np.ndarray | None = None      # (2000, 2) float32 timeline positions after this epoch (epochs)
 
 
 @dataclass
@@ -97,6 +99,13 @@ class TrainResult:
     cancelled: bool = False
     seconds: float = 0.0
     source: str = ""                                        # the data it was trained on
+    # positions[e]: (2000, 2) float32 timeline positions (core.timeline) after epoch e, [0] untrained;
+    # empty when not recorded. 16 KB an epoch.
+    positions: list[np.ndarray] = field(default_factory=list)
+    timeline_labels: np.ndarray | None = None               # (2000,) uint8 digits of those points
+    timeline_indices: np.ndarray | None = None              # (2000,) their test indices
+    timeline_method: str = ""                               # timeline.CODE or timeline.PCA_PROCRUSTES
+    timeline_seconds: float = 0.0                           # spent recording (after epoch 0: within `seconds`)
 
     @property
     def epochs_done(self) -> int:
@@ -184,7 +193,7 @@ def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
         callbacks: list[Callable[[TrainEvent], None]] = (),
         should_stop: Callable[[], bool] = lambda: False,
         device: torch.device | None = None, max_batches: int | None = None,
-        preview_seconds: float | None = None) -> TrainResult:
+        preview_seconds: float | None = None, record_timeline: bool = True) -> TrainResult:
     """Train `model` in place by `recipe`; returns the loss history and per-epoch snapshots
     (the first of the untrained model, so a replay starts where learning starts).
 
@@ -194,6 +203,8 @@ def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
         max_batches: stop each epoch after this many batches (dry runs).
         preview_seconds: also put the fixed digits' reconstructions on a batch event this often
             (and on the first batch), so a page shows progress inside a long epoch.
+        record_timeline: record the timeline's positions after every epoch (core.timeline); it
+            draws nothing from the random generators, so the weights are the same either way.
 
     Raises:
         TrainingDiverged: the outputs or the loss stopped being finite (a learning rate too large).
@@ -215,6 +226,12 @@ def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
         untrained = _snapshot(model, data, device)
     if untrained is not None:
         result.snapshots.append(to_uint8(untrained))
+    recorder = timeline_lib.Recorder(recipe.dataset, device, memory_format) if record_timeline else None
+    if recorder is not None:
+        result.timeline_labels, result.timeline_indices = recorder.labels, recorder.indices
+        recording = time.perf_counter()
+        result.positions.append(recorder.positions(model))
+        result.timeline_seconds += time.perf_counter() - recording
     start = time.perf_counter()
     step = 0
     last_preview = -math.inf
@@ -268,12 +285,18 @@ def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
         val_count = len(data.val_x) if max_batches is None else max_batches * recipe.batch_size  # dry runs stay short
         val_terms = _evaluate_terms(model, data.val_x[:val_count], data.val_y[:val_count], recipe, device)
         snapshot = _snapshot(model, data, device)
+        positions = None
+        if recorder is not None:
+            recording = time.perf_counter()
+            positions = recorder.positions(model)
+            result.positions.append(positions)
+            result.timeline_seconds += time.perf_counter() - recording
         elapsed = time.perf_counter() - start
         result.history.append({"epoch": epoch, "train": train_terms, "val": val_terms, "seconds": elapsed})
         if snapshot is not None:
             result.snapshots.append(to_uint8(snapshot))
         event = TrainEvent("epoch", epoch, recipe.epochs, b + 1, batches, train_terms, val_terms, snapshot,
-                           elapsed, elapsed / step * (total_steps - step))
+                           elapsed, elapsed / step * (total_steps - step), positions=positions)
         for callback in callbacks:
             callback(event)
         if result.cancelled:
@@ -281,6 +304,8 @@ def fit(model: nn.Module, recipe: Recipe, data: TrainData | None = None,
     model.eval()
     model.to("cpu", memory_format=torch.contiguous_format)
     result.seconds = time.perf_counter() - start
+    if recorder is not None:
+        result.timeline_method = recorder.method or ""
     return result
 
 
