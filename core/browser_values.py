@@ -70,11 +70,23 @@ def typed_indices(text, count: int, most: int) -> list[int]:
     if not isinstance(text, str) or len(text) > MAX_INDEX_TEXT:
         raise ValueError(f"Type at most {most} test indices, separated by commas.")
     parts = [part for part in text.replace(" ", "").split(",") if part]
-    if not all(re.fullmatch(r"[0-9]{1,6}", part) for part in parts):  # ASCII digits: int() also reads "١٢" and "1_0"
-        raise ValueError("Test indices must be whole numbers separated by commas, such as 3, 14, 159.")
+    # ASCII digits only: int() also reads "١٢" and "1_0"
+    wrong = [part for part in parts if not re.fullmatch(r"[0-9]{1,6}", part)]
+    if wrong:
+        raise ValueError(f"{_quoted(wrong)} {'is not a whole number' if len(wrong) == 1 else 'are not whole numbers'}: "
+                         "test indices must be whole numbers separated by commas, such as 3, 14, 159.")
     if not parts or len(parts) > most:
         raise ValueError(f"Type from 1 to {most} test indices, separated by commas.")
     indices = [int(part) for part in parts]
-    if max(indices) >= count:
-        raise ValueError(f"Pick test indices from 0 to {count - 1:,}.")
+    past = [str(i) for i in indices if i >= count]
+    if past:
+        raise ValueError(f"{_quoted(past)} {'is' if len(past) == 1 else 'are'} past the last test digit: "
+                         f"pick test indices from 0 to {count - 1:,}.")
     return indices
+
+
+def _quoted(parts: list[str], most: int = 3) -> str:
+    """The first few of what a visitor typed, quoted and shortened: "`abc`", "`x`, `1.5` and 2 more"."""
+    shown = [f"`{part[:12]}{'…' if len(part) > 12 else ''}`" for part in parts[:most]]
+    text = ", ".join(shown)
+    return f"{text} and {len(parts) - most} more" if len(parts) > most else text

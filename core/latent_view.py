@@ -17,6 +17,7 @@ body, so the same map or sheet has the same id on every run and for every visito
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -196,6 +197,33 @@ def checked_selection(value, map_indices: np.ndarray) -> np.ndarray:
     if not all(i in on_map for i in raw):
         raise ValueError("The map sent points that are not on this map; the selection was ignored.")
     return np.array(list(dict.fromkeys(raw)), dtype=np.int64)
+
+
+def selection_token(selected: np.ndarray, map_indices: np.ndarray) -> str:
+    """A selection as a link carries it: one bit per point of the map, in base64url (2,000 points:
+    336 characters, whatever the selection's size); "" for none."""
+    if not len(selected):
+        return ""
+    bits = np.isin(np.asarray(map_indices), selected)
+    return base64.urlsafe_b64encode(np.packbits(bits).tobytes()).decode().rstrip("=")
+
+
+def selection_from_token(token: str, map_indices: np.ndarray) -> np.ndarray:
+    """The test indices a link's selection token stands for on this map, in the map's order.
+
+    Raises:
+        ValueError: the token is not one this map's link could have made.
+    """
+    map_indices = np.asarray(map_indices)
+    size = -(-len(map_indices) // 8)
+    if not isinstance(token, str) or len(token) != -(-size * 4 // 3):
+        raise ValueError("The link's map selection does not fit this map; the map starts with none.")
+    try:
+        packed = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
+    except ValueError:
+        raise ValueError("The link's map selection cannot be read; the map starts with none.") from None
+    bits = np.unpackbits(np.frombuffer(packed, dtype=np.uint8))[:len(map_indices)].astype(bool)
+    return map_indices[bits]
 
 
 def sample_selection(indices: np.ndarray, labels: np.ndarray, shown: int, how: str = "per digit",

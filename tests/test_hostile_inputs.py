@@ -290,7 +290,18 @@ def test_a_rec_indices_link_over_400_characters_falls_back_with_a_note():
 def test_a_typed_index_list_that_is_wrong_still_says_why():
     at = open_app_page("views/reconstruction.py", query_params={"rec_mode": "By test index"})
     at.text_input(key="rec_indices").set_value("1, 2, x").run()
-    assert [e.value for e in at.error] == ["Test indices must be whole numbers separated by commas, such as 3, 14, 159."]
+    assert [e.value for e in at.error] == ["`x` is not a whole number: test indices must be whole numbers separated by "
+                                           "commas, such as 3, 14, 159."]
+
+
+def test_typed_indices_name_the_ones_that_are_wrong():
+    at = open_app_page("views/reconstruction.py", query_params={"rec_mode": "By test index"})
+    at.text_input(key="rec_indices").set_value("1, 2, 99999, abc").run()
+    assert [e.value for e in at.error] == ["`abc` is not a whole number: test indices must be whole numbers separated "
+                                           "by commas, such as 3, 14, 159."]
+    at.text_input(key="rec_indices").set_value("1, 2, 99999").run()
+    assert [e.value for e in at.error] == ["`99999` is past the last test digit: pick test indices from 0 to 9,999."]
+    assert not at.info  # typed here, not a link
 
 
 @pytest.mark.parametrize("name", ["t-SNE", "PCA"])

@@ -160,3 +160,19 @@ def test_shipped_spaces_are_pixels_and_every_registered_autoencoder():
     assert latent.SHIPPED_SPACES[0] == latent.PIXELS
     assert set(latent.SHIPPED_SPACES[1:]) == set(list_models("ae")) | set(list_models("vae"))
 
+
+
+def test_a_selection_travels_in_a_link_and_comes_back_the_same():
+    map_indices = np.random.default_rng(0).permutation(10_000)[:2_000]
+    selected = map_indices[[3, 17, 1_999, 500]]
+    token = latent_view.selection_token(selected, map_indices)
+    assert len(token) == 334 and token.isascii() and "=" not in token  # 2,000 bits, URL-safe
+    back = latent_view.selection_from_token(token, map_indices)
+    assert sorted(back.tolist()) == sorted(selected.tolist())
+    assert latent_view.selection_token(np.array([], dtype=np.int64), map_indices) == ""
+
+
+@pytest.mark.parametrize("token", ["", "abc", "!" * 334, "A" * 335])
+def test_a_selection_token_for_another_map_is_refused_in_a_sentence(token):
+    with pytest.raises(ValueError, match="selection"):
+        latent_view.selection_from_token(token, np.arange(2_000))

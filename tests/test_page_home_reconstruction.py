@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.registry import list_models
 from tests.pages import open_app_page
+from ui import caches
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -137,6 +138,13 @@ def test_code_maps_and_layer_summary_render(reconstruction):
     at.selectbox(key="rec_code_model").set_value("conv").run()
     assert not at.exception
     assert any("8 feature maps of 4x4" in m.value for m in at.markdown)
+    # maps that stay zero are named with the count behind the claim
+    dead = [c.value for c in at.caption if "code maps" in c.value]
+    codes = caches.encoded_test_digits("conv")[:2000].reshape(-1, 8, 4, 4)
+    unused = int((np.abs(codes).max(axis=(0, 2, 3)) == 0).sum())
+    assert (dead and dead[0].startswith(f"{unused} of conv's 8 code maps")) if unused else not dead
+    at.selectbox(key="rec_code_model").set_value("dense").run()
+    assert any("32 numbers, a list with no layout" in m.value for m in at.markdown)
     open_tab(at, "Layers")
     assert any("parameters" in e.label for e in at.expander)
 

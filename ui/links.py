@@ -30,7 +30,8 @@ class PageLinks:
     def bind(self, key: str) -> dict:
         """The widget arguments (`key`, `bind`) that keep widget `key` in the URL."""
         self.bound.append(key)
-        if key in st.query_params:
+        # Only before the widget exists is the URL's value a link's: later it is what the visitor set.
+        if key in st.query_params and key not in st.session_state:
             self.requested[key] = st.query_params.get_all(key)
         return {"key": key, "bind": "query-params"}
 

@@ -25,6 +25,21 @@ DIGIT_COLORS = ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A",
 UPLOAD_TYPES = [ending for fmt in images.UPLOAD_FORMATS for ending in {"JPEG": ("jpg", "jpeg")}.get(fmt, (fmt.lower(),))]
 
 
+# One colour per shipped model wherever models are compared (Tableau 20's darker half, no two alike);
+# a visitor's model gets a grey of its own.
+MODEL_COLORS = {
+    "dense": "#1f77b4", "dense_mse": "#ff7f0e", "sparse": "#2ca02c", "deep": "#d62728", "conv": "#9467bd",
+    "tied": "#8c564b", "ae2": "#e377c2", "ae20": "#17becf", "denoising": "#bcbd22", "unet": "#393b79",
+    "vae2": "#637939", "vae": "#ad494a", "cvae": "#7b4173", "vae_one": "#8c6d31",
+}
+VISITOR_MODEL_COLOR = "#7f7f7f"
+
+
+def model_color(name: str) -> str:
+    """The colour of a model's bars and lines on every chart."""
+    return MODEL_COLORS.get(name, VISITOR_MODEL_COLOR)
+
+
 def describe(name: str) -> str:
     """A checkpoint's label for pickers: its name and, for a user's, the model it is."""
     status = checkpoint_status(name)
@@ -42,11 +57,24 @@ def model_picker(label: str, key: str, kinds: tuple[str, ...] = ("ae", "vae"), d
         st.warning("No trained models are available yet: train one on the Train page "
                    "or run `python -m core.train --all`.")
         st.stop()
+    # The options show bare names: a bound widget's URL carries what it shows, and a link should
+    # carry `ux3-vae2`, not `ux3-vae2 (vae2, saved by a visitor)`. What a visitor's model is goes below.
     if multi:
         chosen = [n for n in (defaults or options[:1]) if n in options]
-        return st.multiselect(label, options, default=chosen, key=key, format_func=describe, bind=bind)
+        picked = st.multiselect(label, options, default=chosen, key=key, bind=bind)
+        visitor_caption(picked)
+        return picked
     index = options.index(default) if default in options else 0
-    return st.selectbox(label, options, index=index, key=key, format_func=describe, bind=bind)
+    picked = st.selectbox(label, options, index=index, key=key, bind=bind)
+    visitor_caption([picked])
+    return picked
+
+
+def visitor_caption(names: list[str]) -> None:
+    """What each visitor's model among `names` is, in a caption ("ux3 (vae2, saved by a visitor)")."""
+    saved = [describe(name) for name in names if name and describe(name) != name]
+    if saved:
+        st.caption("; ".join(saved))
 
 
 def show_model_error(name: str, exc: Exception) -> None:
@@ -162,11 +190,13 @@ def show_png(png: bytes | list[bytes], where=st, **options) -> None:
     where.image(png, output_format="PNG", **options)
 
 
-def digit_row(digits: np.ndarray | bytes, label: str | None = None, scale: int = DISPLAY_SCALE) -> None:
-    """One labelled row of digits (N, 28, 28) in [0, 1], drawn as a single sharp image (or that PNG)."""
+def digit_row(digits: np.ndarray | bytes, label: str | None = None, scale: int = DISPLAY_SCALE,
+              columns: int | None = None) -> None:
+    """One labelled row of digits (N, 28, 28) in [0, 1], drawn as a single sharp image (or that PNG);
+    `columns`: wrap after this many, so many digits stay large enough to read."""
     if label:
         st.markdown(f"**{label}**")
-    show_png(digits if isinstance(digits, bytes) else images.to_png(images.tile(digits, pad=2), scale=scale))
+    show_png(digits if isinstance(digits, bytes) else images.to_png(images.tile(digits, columns, pad=2), scale=scale))
 
 def source_caption(source: str) -> None:
     st.caption(f"Data: {source}")

@@ -1,12 +1,14 @@
 """Anomaly detection: a VAE that knows one digit flags every other digit, by its negative ELBO or by
 the likelihood ratio against a VAE of all ten digits."""
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
 from core import anomaly, images, inference
-from ui import caches, links, widgets
+from ui import caches, glossary, links, widgets
 
 st.set_page_config(page_title="Anomaly · Autoencoder Lab", layout="wide")
 
@@ -135,10 +137,15 @@ columns[0].metric("ROC AUC", f"{result.auc:.3f}",
 columns[1].metric("Test digits", f"{len(result.scores):,}", help=f"{known.sum():,} {digit}s, {(~known).sum():,} others")
 columns[2].metric(f"Median score of the {digit}s", f"{np.median(result.scores[known]):.0f} nats")
 columns[3].metric("Median score of the others", f"{np.median(result.scores[~known]):.0f} nats")
+glossary.note(("ROC AUC", f"{result.auc:.3f}"), ("nats", f"a median of {np.median(result.scores[known]):.0f} for the {digit}s"),
+              ("ELBO", f"{np.median(result.scores[known]):.0f} nats for a typical {digit}" if not ratio else
+               f"what the score is made of, minus the same for `{anomaly.BACKGROUND}`"))
 
+# Whole nats: scores span 100 nats or more, and a link carries `65`, not `65.71430519285579`.
+low, high = math.floor(low), max(math.ceil(high), math.floor(low) + 1)
 threshold = st.slider(
-    "Threshold: flag digits scoring above (nats)", low, high, float(np.clip(anomaly.default_threshold(result), low, high)),
-    step=max((high - low) / 500, 0.01), format="%.0f", **link.bind(f"an_threshold_{name}{'_ratio' if ratio else ''}"),
+    "Threshold: flag digits scoring above (nats)", low, high, int(np.clip(round(anomaly.default_threshold(result)), low, high)),
+    step=1, **link.bind(f"an_threshold_{name}{'_ratio' if ratio else ''}"),
     help=f"It starts where {anomaly.FALSE_ALARM_RATE:.0%} of the {digit}s are flagged.",
 )
 detection = anomaly.detect(result, threshold)
@@ -180,7 +187,7 @@ with right:
 
 # --- galleries ------------------------------------------------------------------------------
 st.subheader("The digits behind the numbers")
-view = st.radio("Show", ["most anomalous", "missed"], horizontal=True, key="an_gallery",
+view = st.radio("Show", ["most anomalous", "missed"], horizontal=True, **link.bind("an_gallery"),
                 format_func={"most anomalous": "The most anomalous digits",
                              "missed": f"Other digits it finds most like a {digit}"}.get)
 if view == "most anomalous":

@@ -9,7 +9,7 @@ import streamlit as st
 from components import latent_pad
 from core import generate, inference, latent
 from core.images import data_url, tile, to_png
-from ui import caches, links, widgets
+from ui import caches, glossary, links, widgets
 
 st.set_page_config(page_title="Generate · Autoencoder Lab", layout="wide")
 
@@ -36,6 +36,7 @@ st.markdown(
     "runs in your browser), ask the conditional VAE for a digit, interpolate between two digits, "
     "and sample new ones."
 )
+glossary.note(("latent space", "2-D for vae2 (the grid and the pad), 16-D for vae (the sliders), 8-D for cvae"))
 digits = caches.test_digits("mnist")
 
 
@@ -200,7 +201,9 @@ if grid_tab.open:
             grid_cell.markdown("**vae2 decodes an even grid of codes**" if spacing == "linear"
                                else "**vae2 decodes a grid of codes at normal quantiles**")
             scatter_cell.markdown(f"**Where the {len(digits):,} test digits' codes fall**")
-            grid_cell.plotly_chart(grid_figure(png, values), key="gen_grid", height="stretch")
+            # no toolbar: on a phone plotly's floats over the grid's top row, and a picture needs no zoom box
+            grid_cell.plotly_chart(grid_figure(png, values), key="gen_grid", height="stretch",
+                                   config={"displayModeBar": False})
             reach = span + half_cell
             codes_figure = caches.cached_figure("vae2 codes", lambda: scatter_figure(
                 caches.encoded_test_digits("vae2"), digits.labels, reach), reach, models=("vae2",))

@@ -7,7 +7,7 @@ import streamlit as st
 from components import latent_map as map_component
 from core import browser_values, images, inference, latent, latent_view
 from core.latent import PIXELS
-from ui import caches, links, widgets
+from ui import caches, glossary, links, widgets
 
 st.set_page_config(page_title="Latent space · Autoencoder Lab", layout="wide")
 
@@ -24,7 +24,7 @@ PANEL_COLUMNS = 6
 
 
 def space_name(space: str) -> str:
-    return "raw pixels" if space == PIXELS else widgets.describe(space)
+    return "raw pixels" if space == PIXELS else space
 
 
 # --- sidebar ------------------------------------------------------------------------------
@@ -36,6 +36,7 @@ with st.sidebar:
     space = st.selectbox("Space", spaces, index=spaces.index("ae20") if "ae20" in spaces else 0,
                          format_func=space_name, **link.bind("lat_space"),
                          help="Raw pixels (784 numbers per digit) or the code an autoencoder squeezes each digit into.")
+    widgets.visitor_caption([space] if space != PIXELS else [])
     # The options are the names shown, so a link reads `lat_method=t-SNE` as the page writes it.
     method = METHOD_BY_NAME[st.radio(
         "Method", [METHOD_NAMES[m] for m in latent.MAP_METHODS], **link.bind("lat_method"), horizontal=True,
@@ -46,6 +47,7 @@ with st.sidebar:
     perplexity = st.select_slider("Perplexity", PERPLEXITY_CHOICES, value=int(latent.DEFAULT_PERPLEXITY),
                                   **link.bind("lat_perplexity"), disabled=method != "tsne",
                                   help="About how many neighbours t-SNE keeps around each digit.")
+    glossary.note(("t-SNE", f"{points:,} test digits"), ("perplexity", f"{perplexity:g}"))
     st.caption(f"Every shipped model's maps of {latent.DEFAULT_POINTS:,} digits at perplexity "
                f"{latent.DEFAULT_PERPLEXITY:g} are precomputed. Other settings are computed once "
                "(t-SNE of 10,000 digits takes 20 s or more) and kept for everyone.")
@@ -139,6 +141,8 @@ def quality_metrics(latent_map: latent.LatentMap) -> None:
     right.metric("Trustworthiness", f"{latent_map.trustworthiness:.3f}",
                  help="Whether neighbours on the map are also neighbours in pixels (1 = all are; Venna & "
                       f"Kaski 2001), on {latent.TRUST_SAMPLE:,} of the dots: are neighbours kept together?")
+    glossary.note(("k-NN accuracy", f"{latent_map.knn_accuracy:.1%}, with {latent.QUALITY_NEIGHBOURS} neighbours"),
+                  ("trustworthiness", f"{latent_map.trustworthiness:.3f}"))
 
 
 def reconstructions(model, test_positions: np.ndarray) -> np.ndarray:
@@ -173,7 +177,7 @@ def selection_panel(selected: np.ndarray) -> None:
         st.markdown(f"**Test digit #{selected[0]}**, a {labels[0]}")
         shown = selected
     else:
-        how = st.radio("Sample", latent_view.SAMPLE_METHODS, horizontal=True, key="lat_sample",
+        how = st.radio("Sample", latent_view.SAMPLE_METHODS, horizontal=True, **link.bind("lat_sample"),
                        help="Per digit: each digit in the selection gets an equal share of the places. "
                             "At random: a plain random sample, which mirrors the selection's make-up.")
         shown = latent_view.sample_selection(selected, labels, SELECTION_SHOWN, how)
@@ -192,18 +196,35 @@ def map_identity(space: str, method: str, points: int, perplexity: float) -> lis
     return [space, method, points, perplexity]
 
 
-def held_selection(identity: list) -> dict:
-    """The selection Python holds for the map `identity` ({"indices", "revision"}); another map's is dropped."""
+def held_selection(identity: list, latent_map: latent.LatentMap) -> dict:
+    """The selection Python holds for the map `identity` ({"indices", "revision"}); another map's is
+    dropped. A session's first map takes the selection its link carries (`lat_sel`)."""
     held = st.session_state.get("lat_selection")
     if not held or held["map"] != identity:
-        held = {"map": identity, "indices": [], "revision": (held or {}).get("revision", 0) + 1}
+        indices = []
+        if held is None and st.query_params.get("lat_sel"):
+            try:
+                indices = latent_view.selection_from_token(st.query_params["lat_sel"], latent_map.indices).tolist()
+            except ValueError as exc:
+                st.session_state["lat_selection_problem"] = str(exc)
+        held = {"map": identity, "indices": indices, "revision": (held or {}).get("revision", 0) + 1}
         st.session_state["lat_selection"] = held
+        keep_selection_in_link(indices, latent_map)
     return held
+
+
+def keep_selection_in_link(indices, latent_map: latent.LatentMap) -> None:
+    """The selection in the URL, so "Link to this view" carries it."""
+    token = latent_view.selection_token(np.asarray(indices, dtype=np.int64), latent_map.indices)
+    if token:
+        st.query_params["lat_sel"] = token
+    else:
+        st.query_params.pop("lat_sel", None)
 
 
 def take_selection(value, latent_map: latent.LatentMap, identity: list) -> None:
     """The map sent a selection: keep it when it is one, else say why it was ignored."""
-    held = held_selection(identity)
+    held = held_selection(identity, latent_map)
     try:
         selected = latent_view.checked_selection(value, latent_map.indices)
     except (TypeError, ValueError) as exc:
@@ -211,6 +232,7 @@ def take_selection(value, latent_map: latent.LatentMap, identity: list) -> None:
         return
     st.session_state.pop("lat_selection_problem", None)
     st.session_state["lat_selection"] = {"map": identity, "indices": selected.tolist(), "revision": held["revision"] + 1}
+    keep_selection_in_link(selected, latent_map)
 
 
 # --- your own digit --------------------------------------------------------------------------
@@ -305,7 +327,7 @@ def main_map(latent_map: latent.LatentMap) -> None:
     with chart_column:
         quality_metrics(latent_map)
         if live:
-            held = held_selection(identity)
+            held = held_selection(identity, latent_map)
             map_component.map_view(
                 "lat_live_map", f"{space}-{method}", caches.latent_map_bundle(space, method, points, perplexity)[0],
                 sprites_id, widgets.DIGIT_COLORS, rebuilt_id=rebuilt_id, report=True, selected=held["indices"],
@@ -314,7 +336,7 @@ def main_map(latent_map: latent.LatentMap) -> None:
                 on_selection=lambda value: take_selection(value, latent_map, identity))
             if "lat_selection_problem" in st.session_state:
                 st.warning(st.session_state["lat_selection_problem"])
-            selected = np.asarray(held_selection(identity)["indices"], dtype=np.int64)
+            selected = np.asarray(held_selection(identity, latent_map)["indices"], dtype=np.int64)
         else:
             event = st.plotly_chart(
                 caches.cached_figure("latent map", lambda: map_figure(latent_map, shown_as(space, method), height=540),

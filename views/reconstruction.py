@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import browser_values, images, inference
 from core.models import code_maps
-from ui import caches, links, widgets
+from ui import caches, glossary, links, widgets
 
 st.set_page_config(page_title="Reconstruction · Autoencoder Lab", layout="wide")
 
@@ -18,6 +18,11 @@ METRICS = {"bce": "BCE per pixel", "mse": "MSE per pixel", "euclidean_sum": "Sum
            "parameters": "Parameters", "mean_code_activation": "Mean code activation"}
 
 
+DEAD_MAP_DIGITS = 2_000  # test digits a code map must stay zero for to be called unused
+STRIP_WIDTH = 4  # a flat code's strip is four digits wide, whatever its length
+WORST_PER_ROW = 8  # 32 worst digits in one row were 25 px each; eight a row keeps them 80 px or more
+
+
 def bar_figure(series: dict[str, tuple[list, list]], x_title: str, y_title: str, height: int,
                grouped: bool = True, text_format: str | None = None) -> go.Figure:
     """Bars of one colour per series name; series: name -> (x values, y values).
@@ -25,10 +30,12 @@ def bar_figure(series: dict[str, tuple[list, list]], x_title: str, y_title: str,
     Built from graph objects: plotly express took 60-90 ms a chart, more than the rest of the page.
     grouped: series side by side at each x; else each series has x values of its own.
     """
-    fig = go.Figure([go.Bar(x=x, y=y, name=name, texttemplate=text_format and f"%{{y:{text_format}}}")
+    fig = go.Figure([go.Bar(x=x, y=y, name=name, marker_color=widgets.model_color(name),
+                            texttemplate=text_format and f"%{{y:{text_format}}}")
                      for name, (x, y) in series.items()])
     fig.update_layout(barmode="group" if grouped else "overlay", showlegend=grouped, height=height,
                       margin=dict(t=20, b=20), xaxis_title=x_title, yaxis_title=y_title)
+    fig.update_xaxes(type="category", tickmode="linear", dtick=1)  # every label: plotly thins them at narrow widths
     return fig
 
 
@@ -41,20 +48,43 @@ def code_figure(originals: np.ndarray, maps: np.ndarray) -> go.Figure:
     n, n_maps, rows, cols = maps.shape
     gap = np.nan  # shown as nothing
     digit_tile = images.tile(originals[:, None] / 255.0, pad=4, fill=gap)
-    map_tile = images.tile(maps.astype(np.float32), pad=1, fill=gap)
     side = originals.shape[1]
-    cell = (side + 4) / (rows + 1)  # a code pixel's size, so a row of maps is as tall as a digit and its gap
-    split = side / (side + n_maps * (cols + 1) * cell)  # the digits' share of the width
-    fig = go.Figure([
-        go.Heatmap(z=digit_tile[::-1], colorscale="gray", showscale=False, hoverinfo="skip"),
-        go.Heatmap(z=map_tile[::-1], dx=cell, dy=cell, y0=(side - 1) / 2 - (rows - 1) * cell / 2, xaxis="x2",
-                   coloraxis="coloraxis", hovertemplate="code value %{z:.3f}<extra></extra>"),
-    ])
+    if rows == 1 and n_maps == 1:  # a flat code has no 2-D layout: one strip of numbers per digit
+        cell = STRIP_WIDTH * side / cols
+        codes = go.Heatmap(z=maps[::-1, 0, 0].astype(np.float32), dx=cell, dy=side + 4, y0=(side - 1) / 2, xaxis="x2",
+                           ygap=4, coloraxis="coloraxis", hovertemplate="number %{x:.0f}: %{z:.3f}<extra></extra>",
+                           x0=cell / 2)
+        split = side / (side + cols * cell)
+    else:
+        map_tile = images.tile(maps.astype(np.float32), pad=1, fill=gap)
+        cell = (side + 4) / (rows + 1)  # a code pixel's size, so a row of maps is as tall as a digit and its gap
+        codes = go.Heatmap(z=map_tile[::-1], dx=cell, dy=cell, y0=(side - 1) / 2 - (rows - 1) * cell / 2, xaxis="x2",
+                           coloraxis="coloraxis", hovertemplate="code value %{z:.3f}<extra></extra>")
+        split = side / (side + n_maps * (cols + 1) * cell)  # the digits' share of the width
+    fig = go.Figure([go.Heatmap(z=digit_tile[::-1], colorscale="gray", showscale=False, hoverinfo="skip"), codes])
     square = dict(visible=False, scaleanchor="y")  # square pixels
     fig.update_layout(height=110 * n + 60, margin=dict(t=20, b=20), coloraxis=dict(colorscale="Viridis"),
                       xaxis=dict(domain=[0, split * 0.95], **square), xaxis2=dict(domain=[split, 1], **square),
                       yaxis=dict(visible=False))
     return fig
+
+def numbered(values) -> str:
+    """1 -> "1"; 1, 2, 5 -> "1, 2 and 5"."""
+    words = [str(v) for v in values]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def dead_maps_caption(name: str, code_shape: tuple[int, ...]) -> None:
+    """Say which of a conv code's maps stay zero for every test digit: numbers the code never uses."""
+    codes = caches.encoded_test_digits(name)[:DEAD_MAP_DIGITS].reshape(-1, *code_shape)
+    dead = np.flatnonzero(np.abs(codes).max(axis=(0, 2, 3)) == 0)
+    if len(dead):
+        per_map = code_shape[1] * code_shape[2]
+        st.caption(f"{len(dead)} of {name}'s {code_shape[0]} code maps ({'number' if len(dead) == 1 else 'numbers'} {numbered(dead + 1)}) "
+                   f"are zero for every one of the first {len(codes):,} test digits: their filters never fire (a ReLU "
+                   f"stuck below zero), so the code really has {(code_shape[0] - len(dead)) * per_map} numbers in use, "
+                   f"not {code_shape[0] * per_map}.")
+
 
 def training_compared(first: str, second: str, compared: str) -> str:
     """A sentence on how two checkpoints were trained: by the same recipe (named), so `compared` is the
@@ -136,6 +166,8 @@ if tab_grid.open:  # only the open tab runs: the others cost nothing until picke
         for name in models:
             row, bce = caches.reconstruction_row(name, index)
             widgets.digit_row(row, f"{widgets.describe(name)} · BCE {bce:.4f} on these digits")
+        if models:
+            glossary.note(("BCE", f"{bce:.4f} per pixel for {name} on these digits"))
 
 # --- comparison table and per-class error ------------------------------------------------
 if tab_compare.open:
@@ -159,7 +191,11 @@ if tab_compare.open:
             "Summed Euclidean error": st.column_config.NumberColumn(format="%.0f"),
             "Mean code activation": st.column_config.NumberColumn(format="%.3f"),
         })
-        metric = st.selectbox("Chart", list(METRICS.values()), key="rec_metric")
+        if len(table):
+            first = table.iloc[0]
+            glossary.note(("BCE", f"{first['BCE per pixel']:.4f} per pixel for {table.index[0]}"),
+                          ("MSE", f"{first['MSE per pixel']:.4f} per pixel for {table.index[0]}"))
+        metric = st.selectbox("Chart", list(METRICS.values()), **link.bind("rec_metric"))
         st.plotly_chart(bar_figure({name: ([name], [value]) for name, value in table[metric].items()}, "model", metric,
                                    360, grouped=False, text_format=".4~g"), key="rec_metric_chart")
 
@@ -181,18 +217,20 @@ if tab_compare.open:
 if tab_worst.open:
     with tab_worst:
         if models:
-            worst_model = st.selectbox("Model", list(models), key="rec_worst_model", format_func=widgets.describe)
+            worst_model = st.selectbox("Model", list(models), **link.bind("rec_worst_model"))
+            widgets.visitor_caption([worst_model])
             model, meta = models[worst_model]
             stored = caches.model_metrics(worst_model)
-            n_worst = st.slider("How many", 3, len(stored.worst), 5, key="rec_worst_n")
+            n_worst = st.slider("How many", 3, len(stored.worst), 5, **link.bind("rec_worst_n"))
             worst = np.array([i for i, _ in stored.worst[:n_worst]])
             errors = np.array([e for _, e in stored.worst[:n_worst]])
             subset = test.subset(worst)
             recon = inference.reconstruct(model, subset.images, subset.labels)
             st.markdown(f"The {n_worst} test digits {worst_model} rebuilds worst, out of {stored.test_digits:,}"
                         + (f" (its digit {stored.digit} only)." if stored.digit is not None else "."))
-            widgets.digit_row(subset.images / 255.0, "Originals")
-            widgets.digit_row(recon, "Reconstructions")
+            wrap = min(n_worst, WORST_PER_ROW)
+            widgets.digit_row(subset.images / 255.0, "Originals", columns=wrap)
+            widgets.digit_row(recon, "Reconstructions", columns=wrap)
             st.dataframe(pd.DataFrame({"test index": worst, "label": subset.labels, "BCE per pixel": errors.round(4)}),
                          hide_index=True)
             histogram = stored.bce_histogram
@@ -207,15 +245,22 @@ if tab_worst.open:
 if tab_codes.open:
     with tab_codes:
         if models:
-            code_model = st.selectbox("Model", list(models), key="rec_code_model", format_func=widgets.describe)
+            code_model = st.selectbox("Model", list(models), **link.bind("rec_code_model"))
+            widgets.visitor_caption([code_model])
             model, _ = models[code_model]
             shown = min(len(index), 6)
             codes = inference.encode(model, digits.images[:shown], digits.labels[:shown])
-            maps = code_maps(codes, model.code_shape)  # (digits, maps, rows, cols)
+            flat = len(model.code_shape) == 1
+            # (digits, maps, rows, cols); a flat code as one row: a 4x8 block would suggest neighbours it has not
+            maps = codes.reshape(len(codes), 1, 1, -1) if flat else code_maps(codes, model.code_shape)
             n_maps = maps.shape[1]
             st.markdown(f"**{code_model}** turns each 784-pixel digit into {codes.shape[1]} numbers"
-                        + (f", {n_maps} feature maps of {maps.shape[2]}x{maps.shape[3]}." if n_maps > 1 else "."))
+                        + (f", {n_maps} feature maps of {maps.shape[2]}x{maps.shape[3]}." if n_maps > 1 else
+                           ", a list with no layout: drawn as one strip per digit, in the code's order."))
             st.plotly_chart(code_figure(digits.images[:shown], maps), key="rec_code_maps")
+            if not flat:
+                dead_maps_caption(code_model, model.code_shape)
+            glossary.note(("code", f"{codes.shape[1]:,} numbers for {code_model}"))
 
         sparse_pair = [n for n in ("dense", "sparse") if caches.checkpoint_status(n).state == "ok"]
         if len(sparse_pair) == 2:
