@@ -36,6 +36,7 @@ import struct
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 import zlib
 
@@ -315,6 +316,9 @@ async def _trainers(url: str, run_timeout: float, tabs: int, epochs: int, same_b
                 told = alert_texts(run, Alert.ERROR) + alert_texts(run, Alert.WARNING)
                 if any("one run" in t or "already" in t or "queue is full" in t for t in told):
                     refused.append(told[0][:90])
+                elif "job" not in urllib.parse.parse_qs(session.query_string):
+                    # a tab that drew its Train button disabled: the browser's run is in another tab
+                    refused.append("Train disabled: your run in another tab is still waiting or training")
                 else:
                     accepted += 1
                     followed.append(follow_run(session, run, TrainedRun("cvae"), [], 2.0, 900))
