@@ -10,13 +10,14 @@ from pathlib import Path
 import streamlit as st
 
 from core import catalogue
-from ui import pages, startup
+from ui import guide, pages, startup
 
 START_PAGE = pages.RECONSTRUCTION
 MODELS_PER_ROW = 2
 FAVICON = Path(__file__).parent / "ui" / "favicon.png"  # a 7 of MNIST's test split, 56 px
 # Where a model's card leads, and the URL state that opens that page on the model.
 MODEL_PAGES = {
+    "unet": (pages.DENOISING, {"den_model": "unet"}),
     "denoising": (pages.DENOISING, {"den_model": "denoising"}),
     "classifier": (pages.DENOISING, {}),
     "vae2": (pages.GENERATE, {"gen_tab": "Latent grid"}),
@@ -36,6 +37,7 @@ CARD_STYLE = """<style>
 [class*="st-key-home_card_"] [data-testid="stTooltipIcon"] { position: relative; z-index: 2; }
 img.home-digits, img.home-hero { width: 100%; image-rendering: pixelated; object-fit: fill; display: block; }
 img.home-hero { max-width: 560px; }
+[class*="st-key-home_card_"] a.home-timeline { position: relative; z-index: 2; }
 </style>"""
 
 
@@ -44,12 +46,23 @@ def digits_img(data_url: str, alt: str, css_class: str = "home-digits") -> str:
     return f'<img class="{css_class}" src="{data_url}" alt="{alt}">'
 
 
+def timeline_link(card: catalogue.Card) -> str:
+    """A link to the card's training timeline (core.timeline's file of its current weights), or ""."""
+    sha = (card.meta or {}).get("sha256") or ""
+    if not (catalogue.checkpoint_dir() / "timelines" / f"{card.name}-{sha[:12]}.npz").is_file():
+        return ""
+    return (f' · <a class="home-timeline" href="Timeline?tl_model={card.name}" target="_self">'
+            "watch it learn</a>")
+
+
 def card_link(card: catalogue.Card) -> tuple[str, dict]:
     """(page file, query parameters) that a model's card opens."""
     model = card.meta.get("model", card.name)
     if card.name in MODEL_PAGES:
         return MODEL_PAGES[card.name]
     kind = (card.thumbnail or {}).get("kind")
+    if kind == "denoiser":
+        return pages.DENOISING, {"den_model": card.name}
     if model == "denoising" or kind not in ("ae", "vae"):
         return MODEL_PAGES.get(model, (START_PAGE, {}))[0], {}
     return START_PAGE, {"rec_models": card.name}
@@ -83,7 +96,8 @@ def model_card(card: catalogue.Card) -> None:
         except (KeyError, TypeError):
             figure, explained = "not evaluated yet", None
         st.markdown(f"{picture}\n\n{figure}  \n:small[{meta.get('parameters', 0):,} parameters · "
-                    f"{meta.get('epochs', '?')} epochs · trained on {meta.get('data_source', 'unknown data')}]",
+                    f"{meta.get('epochs', '?')} epochs · trained on {meta.get('data_source', 'unknown data')}]"
+                    f"{timeline_link(card)}",
                     unsafe_allow_html=True, help=explained)
 
 
@@ -95,6 +109,10 @@ def home() -> None:
     st.markdown("An **autoencoder** squeezes a handwritten digit into a short code and rebuilds it from that code. "
                 "Above: ten test digits; each model below shows how it rebuilds them.")
     st.page_link(START_PAGE, label="**Start here:** how the models rebuild digits", icon=":material/arrow_forward:")
+    st.page_link(pages.GUIDE, label="**New here?** The guided path: eight short steps, one thing to try in each",
+                 icon=":material/route:")
+    st.page_link(pages.TIMELINE, label="**Watch them learn:** scrub through each model's training, epoch by epoch",
+                 icon=":material/timeline:")
     st.html(CARD_STYLE)
 
     # The models' rebuilds are the page's message: first, two cards a row (digits ~38 px, not ~21 px).
@@ -142,4 +160,5 @@ page = st.navigation([st.Page(home, title="Home", icon=":material/home:", defaul
                       *(st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in pages.existing_pages())])
 if page.url_path:  # every page but Home needs torch and every core module: imported once, behind one lock
     startup.prepare_pages()
+guide.sidebar_step(page.url_path)  # while a visitor follows the guided path: what to try on this page
 page.run()

@@ -74,11 +74,12 @@ def test_the_home_page_loads_no_torch():
 
 CORE_LAYERS = {
     "data": 0, "models": 0, "registry": 0, "metrics": 0, "inference": 0, "images": 0, "files": 0, "catalogue": 0,
-    "latent_view": 0, "flights": 0, "training_cost": 0, "browser_values": 0,
-    "trainer": 1, "checkpoints": 1, "visitors": 1,
+    "latent_view": 0, "flights": 0, "training_cost": 0, "browser_values": 0, "activations": 0,
+    "classical": 0,
+    "trainer": 1, "checkpoints": 1, "visitors": 1, "timeline": 1,
     "pipeline": 2, "evaluate": 2, "latent": 2, "denoise": 2, "anomaly": 2, "generate": 2, "export": 2,
     "thumbnails": 2,
-    "jobs": 3, "train": 3,  # train: the command line, `python -m core.train`
+    "jobs": 3, "ray_jobs": 3, "train": 3,  # train: the command line, `python -m core.train`
 }
 ENTRY_POINT_LAYER = 3  # `if __name__ == "__main__":` runs as its own module, the command line
 

@@ -327,6 +327,8 @@ REVIEWED_WRITERS = {
     ("core/thumbnails.py", "make_all"): "command line or tests: removes thumbnail-folder .json files it did not write",
     ("core/latent.py", "precompute"): "the shipped map folder, run from the command line only",
     ("core/denoise.py", "main"): "--precompute from the command line: removes old .json files of curves_dir()",
+    ("core/denoise.py", "stored_comparison"): "comparison_file in curves_dir(): two checkpoint names the page fixes "
+                                              "(validated by checkpoints.load) and hashes",
     ("core/denoise.py", "write_sweep"): "sweep_file: a noise kind from a selectbox, hashes, and the checkpoint "
                                         "metadata's name (unchecked: see test_checkpoint_metadata_cannot_steer_...)",
 }

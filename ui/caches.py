@@ -22,6 +22,7 @@ import streamlit as st
 from core import (
     anomaly,
     checkpoints,
+    classical,
     data,
     denoise,
     export,
@@ -32,6 +33,7 @@ from core import (
     latent_view,
     metrics,
     models,
+    timeline,
     visitors,
 )
 from core.registry import get_spec, list_models
@@ -251,6 +253,55 @@ def sweep_line(name: str | None, kind: str, on_progress=None) -> denoise.SweepLi
     return lines[key]
 
 
+def classical_sweep_line(method: str, kind: str, on_progress=None) -> denoise.SweepLine:
+    """`sweep_line` of a classical filter at its tuned value (core.classical), kept as those are."""
+    key = (f"classical-{method}", classical.TUNED[method], kind, denoise.SWEEP_DIGITS, _file_stamp("classifier"))
+    lines = _sweep_lines()
+    if key not in lines:
+        test = test_digits("mnist")
+        clean, labels = test.images[:denoise.SWEEP_DIGITS] / 255.0, test.labels[:denoise.SWEEP_DIGITS]
+        lines[key] = denoise.stored_classical_line(method, kind, clean, labels, classifier=load_model("classifier"),
+                                                   on_progress=on_progress)
+    return lines[key]
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def classical_outputs(indices: tuple[int, ...], position: int, kind: str, strength: float, seed: int
+                      ) -> dict[str, tuple[str, float, float]]:
+    """Every classical filter's output for one of the noise lab's digits (the same noisy digit as
+    `noise_lab` makes): method -> (PNG data URL, PSNR dB, SSIM)."""
+    clean = np.asarray(test_digits("mnist").images[list(indices)] / 255.0, dtype=np.float32)
+    noisy = data.add_noise(clean, kind, float(strength), int(seed))[position]
+    outputs = {}
+    for method in classical.METHODS:
+        out = classical.denoise(method, noisy)
+        outputs[method] = (images.png_data_url(out, scale=DISPLAY_SCALE),
+                           float(denoise.psnr_db(out[None], clean[position][None])[0]),
+                           float(metrics.ssim(out[None], clean[position][None])[0]))
+    return outputs
+
+
+@st.cache_resource(show_spinner="Averaging the training digits…")
+def class_averages() -> np.ndarray:
+    """The average training digit of each class (10, 28, 28), read-only."""
+    train = data.load("mnist", "train")
+    return _read_only(denoise.class_averages(train.images, train.labels))
+
+
+@st.cache_resource(show_spinner="Comparing the two denoisers…", max_entries=8)
+def _models_compared(names: tuple[str, str], digits: int, stamps: tuple) -> denoise.ModelsCompared:
+    test = test_digits("mnist")
+    return denoise.stored_comparison(names, test.images[:digits] / 255.0, test.labels[:digits], class_averages,
+                                     models={n: load_model(n) for n in (*names, "classifier")})
+
+
+def models_compared(names: tuple[str, str]) -> denoise.ModelsCompared:
+    """Two checkpoints (with skips, bottleneck) on the same noisy test digits (`denoise.stored_comparison`),
+    kept on disk; cached until a checkpoint file changes."""
+    return _models_compared(tuple(names), denoise.SWEEP_DIGITS,
+                            tuple(_file_stamp(n) for n in (*names, "classifier")))
+
+
 @per_checkpoint(st.cache_data(show_spinner="Scoring the clean digits…", max_entries=16))
 def _accuracy_on_first_digits(classifier: str, digits: int) -> float:
     test = test_digits("mnist")
@@ -464,6 +515,8 @@ def warm_up() -> None:
             continue
     import pandas  # noqa: F401  Streamlit's components v2 import it on their first use: 0.2 s
 
+    classical.import_libraries()  # the Denoising page's filters: scikit-image and bm3d, 2-3 s
+
     test_sprites()
     for name, fill in (("ae20", rebuilt_sprites), ("vae2", encoded_test_digits), ("vae", encoded_test_digits),
                        ("vae_one", lambda one: anomaly_scores(one, anomaly.BACKGROUND))):  # and the ELBO's
@@ -472,3 +525,40 @@ def warm_up() -> None:
         except (FileNotFoundError, ValueError):
             continue
 
+
+# --- training timelines (core.timeline) ------------------------------------------------------------
+
+TIMELINE_LOSS_UNITS = {"ae": "loss per pixel", "denoiser": "loss per pixel", "vae": "nats per digit",
+                       "classifier": "cross-entropy"}
+
+
+def timeline_names() -> list[str]:
+    """Checkpoints whose current weights have a training timeline: shipped ones first, then visitors'."""
+    kinds = ("ae", "denoiser", "vae", "classifier")
+    return [name for name in available_models(kinds) if timeline.has_timeline(name)]
+
+
+@per_checkpoint(st.cache_resource(show_spinner="Reading the training timeline…", max_entries=32))
+def training_timeline(name: str) -> timeline.Timeline:
+    """A checkpoint's timeline (shared, do not change); raises as `core.timeline.load`."""
+    return timeline.load(name)
+
+
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=32))
+def timeline_bundle(name: str) -> tuple[str, bytes]:
+    """(id, bytes) of a checkpoint's timeline packed for components/timeline."""
+    kind = get_spec(checkpoint_status(name).meta["model"]).kind
+    return _with_id(timeline.browser_bundle(training_timeline(name), TIMELINE_LOSS_UNITS.get(kind, "loss")))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def timeline_sprites(dataset: str = "mnist") -> tuple[str, bytes]:
+    """(id, bytes) of the timeline points' sprite sheet (2,000 digits, ~0.3 MB)."""
+    return _with_id(timeline.sprites_bundle(dataset))
+
+
+@st.cache_resource(show_spinner="Measuring the run's timeline…", max_entries=8)
+def run_timeline(job_id: str, _result, dataset: str) -> timeline.Timeline:
+    """The timeline of a finished run (`job_id` keys it), with its k-NN accuracy per epoch."""
+    return timeline.from_result(_result, dataset, _result.timeline_labels, _result.timeline_indices,
+                                _result.timeline_method)

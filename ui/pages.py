@@ -20,7 +20,12 @@ class Page:
     blurb: str
 
 
+GUIDE, NETWORK = "views/guide.py", "views/network.py"
 PAGES = (
+    Page(GUIDE, "Guided path", ":material/route:", "Guided_path",
+         "A first visit in order: eight short steps, one thing to try on each page."),
+    Page(NETWORK, "Inside the network", ":material/account_tree:", "Inside_the_network",
+         "Your digit through a model, layer by layer; a VAE's mean, spread and loss."),
     Page("views/reconstruction.py", "Reconstruction", ":material/compare:", "Reconstruction",
          "How each autoencoder rebuilds digits, and what its code looks like."),
     Page("views/denoising.py", "Denoising", ":material/auto_fix_high:", "Denoising",
@@ -33,8 +38,12 @@ PAGES = (
          "A VAE that knows one digit flags all the others."),
     Page("views/train.py", "Train", ":material/model_training:", "Train",
          "Retrain any model with your own settings."),
+    Page("views/timeline.py", "Timeline", ":material/timeline:", "Timeline",
+         "Scrub through every model's training: its codes forming, epoch by epoch."),
 )
-RECONSTRUCTION, DENOISING, LATENT_SPACE, GENERATE, ANOMALY, TRAIN = (page.path for page in PAGES)
+TIMELINE = "views/timeline.py"
+RECONSTRUCTION, DENOISING, LATENT_SPACE, GENERATE, ANOMALY, TRAIN = (
+    page.path for page in PAGES if page.path not in (GUIDE, NETWORK, TIMELINE))
 
 
 def existing_pages() -> tuple[Page, ...]:

@@ -6,7 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import jobs, training_cost
+from components import timeline as timeline_component
+from core import jobs, latent_view, timeline, training_cost
 from core.catalogue import checkpoint_headline, headline
 from core.data import CLASS_NAMES, DATASETS, NOISE_KINDS
 from core.denoise import NOISE_RANGES
@@ -17,6 +18,7 @@ from ui import caches, pages, session, settings, widgets
 st.set_page_config(page_title="Train · Autoencoder Lab", layout="wide")
 
 POLL_SECONDS = 1.0  # how often the progress area asks the job for news
+UNAVAILABLE_POLL_SECONDS = 5.0  # how often a page that cannot train asks whether the cluster is back
 CHART_CONFIG = {"displayModeBar": False}  # the tool bar would cover the legend of these small charts
 BATCH_SIZES = (32, 64, 128, 256, 512)
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0)  # Adadelta wants ~1
@@ -26,7 +28,7 @@ L1_WEIGHTS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 DIGIT_CHOICES = training_cost.TRAINING_DIGIT_CHOICES
 MAX_ANIMATION_FRAMES = 60  # longer runs show every k-th epoch (and always the last)
 DATASET_LABELS = {"mnist": "MNIST digits", "fashion": "Fashion-MNIST"}
-LOSS_UNITS = {"ae": "loss per pixel", "vae": "loss, nats per digit", "classifier": "cross-entropy"}
+LOSS_UNITS = {"ae": "loss per pixel", "denoiser": "loss per pixel", "vae": "loss, nats per digit", "classifier": "cross-entropy"}
 WATCHING = ("You are watching a run another browser started, through its link: only that browser can "
             "cancel or save it. Train your own from the sidebar.")
 
@@ -102,7 +104,7 @@ def duration(seconds: float) -> str:
 
 
 def queue_text(job: jobs.TrainJob) -> str:
-    slots = count(jobs.TRAINING_SLOTS, "model")
+    slots = count(jobs.training_slots(), "model")
     return (f"Waiting in the training queue: position {job.queue_position or 1}, about "
             f"{duration(job.expected_wait())} before it starts (this server trains {slots} at a time)…")
 
@@ -201,10 +203,37 @@ def cancel_own(job: jobs.TrainJob, visitor: str) -> None:
         job.cancel()
 
 
+def run_timeline_view(job: jobs.TrainJob, recorded: timeline.Timeline | None, live: bool) -> None:
+    """The run's training timeline (components/timeline): while it trains, each epoch's points glide
+    in as the epoch ends; once trained, the whole run on one scrubber."""
+    st.markdown("**Watch it learn: 2,000 test digits in its code, epoch by epoch**")
+    if recorded is None:
+        st.caption("The points appear when the first epoch ends.")
+        return
+    kind = get_spec(job.model_name).kind
+    payload = timeline.browser_bundle(recorded, caches.TIMELINE_LOSS_UNITS.get(kind, "loss"), job.recipe.epochs)
+    bundle_id = latent_view.read_bundle(payload)[0]["id"]
+    sprites_id, sprites = caches.timeline_sprites(job.recipe.dataset)
+    timeline_component.send_bundle(bundle_id, payload)
+    timeline_component.send_bundle(sprites_id, sprites)
+    timeline_component.timeline_view("trn_timeline_live" if live else "trn_timeline", [(job.model_name, bundle_id)],
+                                     sprites_id, list(widgets.DIGIT_COLORS), height=360, follow=live)
+
+
+def live_timeline(job: jobs.TrainJob) -> timeline.Timeline | None:
+    """The epochs a running job has finished, as a timeline (their rows carry the positions)."""
+    indices, labels = timeline.point_labels(job.recipe.dataset)
+    return timeline.live_timeline(job.history, labels, indices, job.recipe.dataset)
+
+
 @st.fragment(run_every=POLL_SECONDS)
 def live_progress(job: jobs.TrainJob, mine: bool) -> None:
     """The part of the page that follows a running job; it reruns alone, every POLL_SECONDS."""
-    if not job.running:
+    try:
+        running = job.running
+    except jobs.TrainingUnavailable:  # the training cluster stopped answering: the page says so
+        running = False
+    if not running:
         st.rerun()  # the whole page, to show the results
     st.progress(job.fraction, text=progress_text(job))
     live, event = job.live_loss, job.latest
@@ -227,6 +256,15 @@ def live_progress(job: jobs.TrainJob, mine: bool) -> None:
                   help="Stops within one epoch; what the model learned so far is kept and can be saved.")
     else:
         st.caption(WATCHING)
+    if job.state == jobs.TRAINING:
+        run_timeline_view(job, live_timeline(job), live=True)
+
+
+@st.fragment(run_every=UNAVAILABLE_POLL_SECONDS)
+def wait_for_training() -> None:
+    """While training is unavailable, ask again now and then; the whole page comes back with it."""
+    if jobs.unavailable() is None:
+        st.rerun()
 
 
 def expired_text(why: str | None, limits: jobs.JobLimits) -> str:
@@ -285,6 +323,8 @@ def show_results(job: jobs.TrainJob, mine: bool) -> None:
             st.plotly_chart(animation, key="trn_animation", config=CHART_CONFIG)
         else:
             st.caption("The classifier rebuilds no images, so there is nothing to animate.")
+    if result.positions:
+        run_timeline_view(job, caches.run_timeline(job.id, result, job.recipe.dataset), live=False)
 
     st.subheader("Save it")
     if not mine:
@@ -323,9 +363,11 @@ def pages_offering(name: str) -> list[tuple[pages.Page, dict]]:
     """The pages whose pickers offer a saved model, each with the link state that opens it there."""
     kind = get_spec(caches.checkpoint_status(name).meta["model"]).kind
     offers = {pages.RECONSTRUCTION: {"rec_models": name},
-              pages.LATENT_SPACE: {"lat_space": name}}
-    if kind == "ae":
+              pages.LATENT_SPACE: {"lat_space": name}, pages.TIMELINE: {"tl_model": name}}
+    if kind in ("ae", "denoiser"):
         offers[pages.DENOISING] = {"den_model": name}
+    if kind == "denoiser":  # no code to decode alone: only the Denoising page runs it
+        return [(page, offers[page.path]) for page in pages.existing_pages() if page.path == pages.DENOISING]
     if name in caches.one_digit_models():
         offers[pages.ANOMALY] = {"an_model": name}
     if kind not in ("ae", "vae"):  # a classifier: no page picks one
@@ -357,6 +399,12 @@ def visitor_models_section() -> None:
 # A visitor is a browser (ui.session): the one who started a run controls it; a link lets anyone watch.
 operator = settings.current()
 visitor = session.visitor_id()
+unavailable = jobs.unavailable()  # a training cluster that does not answer: this page waits, the others work
+if unavailable:
+    st.title("Train a model")
+    st.warning(unavailable)
+    wait_for_training()
+    st.stop()
 linked = st.query_params.get("job")
 job = st.session_state.get("trn_job")
 expired = None  # the id of a run this tab held or linked to that the server has forgotten
@@ -428,7 +476,7 @@ with st.sidebar:
                           help="Training runs in the background: you can switch pages and come back.")
         st.markdown(cost_text(model_name, chosen_recipe, operator.jobs.max_run_minutes))
         waiting = jobs.waiting_for_slot()
-        if busy and own_run is not job:
+        if busy and (job is None or own_run.id != job.id):
             st.caption("Your run in another tab is still waiting or training; one run at a time per browser.")
         elif waiting and not busy:
             st.caption(f"{count(waiting, 'run')} waiting for this server's training slot: a run started now "
