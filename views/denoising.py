@@ -10,7 +10,7 @@ import streamlit as st
 from core import KERAS_NOISE_FACTOR, anomaly, classical, data, denoise, images, inference
 from core.classical import METHODS
 from core.denoise import NOISE_RANGES
-from ui import caches, links, widgets
+from ui import caches, glossary, links, widgets
 
 st.set_page_config(page_title="Denoising · Autoencoder Lab", layout="wide")
 
@@ -169,6 +169,9 @@ if tab_lab.open:
                            f"{result.psnr_denoised.mean() - result.psnr_noisy.mean():+.1f} dB against the noisy ones")
         ssim_column.metric("Mean SSIM of the denoised digits", f"{result.ssim_denoised.mean():.3f}",
                            f"{result.ssim_denoised.mean() - result.ssim_noisy.mean():+.3f} against the noisy ones")
+        glossary.note(("PSNR", f"{result.psnr_denoised.mean():.1f} dB for {denoiser}'s outputs, "
+                               f"{result.psnr_noisy.mean():.1f} dB for the noisy digits"),
+                      ("SSIM", f"{result.ssim_denoised.mean():.3f}"))
         widgets.source_caption(test.source)
 
         st.subheader("Every method on one digit")

@@ -13,7 +13,7 @@ from core.data import CLASS_NAMES, DATASETS, NOISE_KINDS
 from core.denoise import NOISE_RANGES
 from core.images import png_data_url, tile, to_png
 from core.registry import OPTIMIZERS, create_model, get_spec, list_models
-from ui import caches, pages, session, settings, widgets
+from ui import caches, glossary, pages, session, settings, widgets
 
 st.set_page_config(page_title="Train · Autoencoder Lab", layout="wide")
 
@@ -135,6 +135,19 @@ def cost_text(model_name: str, recipe, cap_minutes: float) -> str:
         text += (f" This server stops a run after {cap_minutes:g} min, keeping what it learnt: "
                  "fewer epochs or digits will finish.")
     return text
+
+
+def explain_loss(history: list[dict], kind: str, recon_loss: str | None) -> None:
+    """Under a loss chart: what its loss is, with the last epoch's test figure."""
+    last = (history[-1].get("val") or history[-1].get("train")) if history else None
+    if not last:
+        return
+    if kind == "vae" and "kl" in last:
+        glossary.note(("ELBO", f"{last['loss']:.1f} nats a test digit after the last epoch"),
+                      ("KL", f"{last['kl']:.1f} nats of it"), ("nats", "the unit of this loss"))
+    elif kind in ("ae", "denoiser"):
+        glossary.note(("MSE" if recon_loss == "mse" else "BCE",
+                       f"{last.get('recon', last['loss']):.4f} per pixel on test digits after the last epoch"))
 
 
 def loss_chart(history: list[dict], epochs: int, kind: str, live: list[tuple[float, float]] | None = None) -> go.Figure:
@@ -313,6 +326,7 @@ def show_results(job: jobs.TrainJob, mine: bool) -> None:
     with left:
         st.plotly_chart(loss_chart(result.history, job.recipe.epochs, kind), key="trn_final_loss",
                         config=CHART_CONFIG)
+        explain_loss(result.history, kind, getattr(job.config or get_spec(job.model_name).config, "recon_loss", None))
         st.caption("Training loss is measured on augmented (and, for denoising, noisy) images while the "
                    "model learns, so it can sit above the validation loss.")
     with right:
@@ -518,6 +532,7 @@ if job is None:
                     f"test split after {count(meta['epochs'], 'epoch')} ({meta['data_source']}).")
         st.plotly_chart(loss_chart(meta["history"], meta["epochs"], spec.kind), key="trn_shipped_loss",
                         config=CHART_CONFIG)
+        explain_loss(meta["history"], spec.kind, (meta.get("config") or {}).get("recon_loss"))
     visitor_models_section()
 else:
     st.markdown(describe_settings(job))
