@@ -227,7 +227,7 @@ def to_bytes(timeline: Timeline) -> bytes:
 def from_bytes(blob: bytes) -> Timeline:
     """A Timeline back from `to_bytes` (positions de-quantised); raises ValueError on a foreign file."""
     try:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+        with np.load(io.BytesIO(blob)) as npz:  # numpy refuses pickled arrays by default
             low, high = npz["low"], npz["high"]
             span = np.where(high > low, high - low, 1.0)
             return Timeline(

@@ -66,7 +66,7 @@ def retrain_links(at: AppTest) -> list[str]:
 
 @pytest.mark.parametrize("page, victim", [
     ("views/reconstruction.py", "conv"),
-    ("views/denoising.py", "denoising"),
+    ("views/denoising.py", "unet"),
     ("views/latent_space.py", "ae20"),
     ("views/generate.py", "vae2"),
 ])

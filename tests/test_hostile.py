@@ -73,7 +73,8 @@ class WritesMarker:
 
 def test_pickled_checkpoints_are_refused_on_the_pages_and_never_run(checkpoint_copy, tmp_path):
     marker = tmp_path / "pwned"
-    (checkpoint_copy / "denoising.safetensors").write_bytes(pickle.dumps(WritesMarker(marker)))
+    (checkpoint_copy / "unet.safetensors").write_bytes(pickle.dumps(WritesMarker(marker)))  # the page's denoiser
+    (checkpoint_copy / "denoising.safetensors").write_bytes(pickle.dumps(WritesMarker(marker)))  # the one beside it
     torch.save({"state_dict": WritesMarker(marker)}, checkpoint_copy / "vae2.safetensors")  # a torch zip
     (checkpoint_copy / "evil.safetensors").write_bytes(pickle.dumps(WritesMarker(marker)))  # a user's name
 
@@ -85,7 +86,8 @@ def test_pickled_checkpoints_are_refused_on_the_pages_and_never_run(checkpoint_c
     assert not marker.exists()
     refusal = "is damaged or not a checkpoint of this lab"
     assert any(f"'denoising' {refusal}" in w.value for w in home.warning)
-    assert any(f"'denoising' {refusal}" in e.value for e in denoising.error)
+    assert any(f"'unet' {refusal}" in w.value for w in home.warning)
+    assert any(f"'unet' {refusal}" in e.value for e in denoising.error)
     assert any(f"'vae2' {refusal}" in e.value for e in generate.error)
     assert "evil" not in denoising.selectbox(key="den_model").options  # never offered as a model
 
@@ -327,6 +329,10 @@ REVIEWED_WRITERS = {
     ("core/thumbnails.py", "make_all"): "command line or tests: removes thumbnail-folder .json files it did not write",
     ("core/latent.py", "precompute"): "the shipped map folder, run from the command line only",
     ("core/denoise.py", "main"): "--precompute from the command line: removes old .json files of curves_dir()",
+    ("core/timeline.py", "save"): "timeline_file: a checkpoint name (validated when it was saved) and its weights' "
+                                  "hash; removes only <name>-<12 hex>.npz in the timeline folder",
+    ("core/timeline.py", "to_bytes"): "np.savez_compressed into an in-memory buffer; the file is written by "
+                                      "files.write_atomic under a checkpoint name and its weights' hash",
     ("core/denoise.py", "stored_comparison"): "comparison_file in curves_dir(): two checkpoint names the page fixes "
                                               "(validated by checkpoints.load) and hashes",
     ("core/denoise.py", "write_sweep"): "sweep_file: a noise kind from a selectbox, hashes, and the checkpoint "

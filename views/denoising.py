@@ -134,7 +134,8 @@ def sweep_lines(names: list) -> dict:
 def autoencoders() -> list[str]:
     """The page's autoencoders that have usable checkpoints, the chosen denoiser first."""
     available = caches.available_models(DENOISER_KINDS)
-    return list(dict.fromkeys([denoiser, *(n for n in COMPARED if n in available)]))
+    usable = [n for n in COMPARED if n in available and caches.checkpoint_status(n).state == "ok"]
+    return list(dict.fromkeys([denoiser, *usable]))
 
 
 if tab_lab.open:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import guide, links
+from ui import caches, guide, links
 
 st.set_page_config(page_title="Guided path · Autoencoder Lab", layout="wide")
 
@@ -14,6 +14,10 @@ link.note_here()
 st.markdown(f"{len(guide.STEPS)} short steps through the lab, in order: a paragraph each and one thing to try on "
             "the page it opens. While you are on that page, its sidebar says what to try and leads to the next "
             "step. Skip any step, or the whole path; it picks up where you left it.")
+
+if not caches.available_models(("ae", "vae", "denoiser")):
+    st.warning("No trained models are available yet, and most steps open a page that shows them: train them on "
+               "the Train page (the last step) or run `python -m core.train --all`.")
 
 if guide.STEP_KEY not in st.session_state and guide.STEP_KEY not in st.query_params and guide.step_at():
     st.session_state[guide.STEP_KEY] = TITLES[guide.step_at() - 1]  # resume this session's step when the link has none
