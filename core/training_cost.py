@@ -18,6 +18,7 @@ STEP_MS = {  # the larger of two runs on a shared machine, so estimates err on t
     "dense": 1.23, "dense_mse": 1.08, "sparse": 1.08, "deep": 3.28, "conv": 21.95, "tied": 0.92,
     "ae2": 7.73, "ae20": 7.68, "denoising": 54.03, "vae2": 20.23, "vae": 14.63, "cvae": 15.51,
     "vae_one": 12.00, "classifier": 89.81,
+    "unet": 125.0,  # 8 epochs of 938 steps took 955 CPU-s with validation and evaluation (core.train --model unet)
 }
 STEP_OVERHEAD_MS = 0.4     # per step whatever its size: the optimizer's update and Python
 # per step on top of STEP_MS: the trainer's bookkeeping (running sums, events, the job's records).

@@ -1,6 +1,7 @@
 """The Timeline page under AppTest: a model's timeline, two side by side, the sentence's numbers, no timeline."""
 
 import dataclasses
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -83,6 +84,7 @@ def test_a_running_job_keeps_each_epochs_positions_in_its_rows(checkpoint_dir):
         rows = job.history
         if rows and job.running:
             seen.append([row["positions"].shape for row in rows])
+        time.sleep(0.02)  # a spinning reader holding the GIL would starve the run it watches
     assert job.wait(timeout=300) and job.state == jobs.DONE
     assert seen and all(shapes == [(2000, 2)] * len(shapes) for shapes in seen)
     rows = [{"epoch": e, "train": {"loss": 1.0}, "val": {"loss": 1.0}, "positions": job.result.positions[e]}
