@@ -235,7 +235,7 @@ def main() -> None:
         from core import timeline
 
         if not timeline.has_timeline(args.model):
-            raise SystemExit(f"{args.model} has no timeline: `python -m core.timeline {args.model}` records one.")
+            raise SystemExit(f"{args.model} has no timeline: `python -m core.train --timeline {args.model}` records one.")
         beside = args.beside if timeline.has_timeline(args.beside) else None
         process, url = start_server()
         try:

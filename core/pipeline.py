@@ -100,7 +100,7 @@ def replay_timeline(name: str, log: Callable[[str], None] = print) -> Path | Non
     shipped models, recording its timeline; write the timeline only when the weights come out bit
     for bit those of its checkpoint, which is left untouched either way. Returns the file, or None.
 
-        python -m core.timeline ae2 vae2     # one model after another
+        python -m core.train --timeline ae2 vae2     # one model after another
     """
     torch.set_num_threads(1)
     meta = checkpoints.read_meta(name)
@@ -189,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--model", choices=list_models(), help="the registry model to train")
     which.add_argument("--all", action="store_true", help="train every registry model")
+    which.add_argument("--timeline", nargs="+", metavar="MODEL", choices=list_models(),
+                       help="record shipped models' training timelines by retraining them one after another; "
+                            "each is written only when the weights come out identical, no checkpoint changes")
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
     parser.add_argument("--dataset", choices=data_lib.DATASETS, help="override the recipe's dataset")
     parser.add_argument("--dry-run", action="store_true", help="one epoch of two batches; nothing saved")
@@ -198,6 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads with --jobs 1")
     args = parser.parse_args(argv)
 
+    if args.timeline:
+        for name in args.timeline:
+            try:
+                replay_timeline(name, log=lambda line: print(line, flush=True))
+            except (OSError, ValueError) as exc:  # one model's failure does not stop the others
+                print(f"{name}: no timeline written: {exc}", flush=True)
+        return 0
     names = longest_first(list_models()) if args.all else [args.model]
     changes = {k: v for k, v in {"epochs": args.epochs, "dataset": args.dataset}.items() if v is not None}
     if args.dry_run:

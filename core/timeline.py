@@ -364,19 +364,3 @@ def first_epoch_above(timeline: Timeline, accuracy: float) -> int | None:
     reached = np.flatnonzero(np.asarray(timeline.knn) >= accuracy)
     return int(timeline.epochs[reached[0]]) if len(reached) else None
 
-
-if __name__ == "__main__":
-    import argparse
-    import sys
-
-    from core.pipeline import replay_timeline
-
-    parser = argparse.ArgumentParser(description="Record the training timelines of shipped models by retraining "
-                                                 "them; each is written only when the weights come out identical.")
-    parser.add_argument("models", nargs="+", help="registry model names, trained one after another")
-    for model_name in parser.parse_args().models:
-        try:
-            replay_timeline(model_name, log=lambda line: print(line, flush=True))
-        except (OSError, ValueError) as exc:  # one model's failure does not stop the others
-            print(f"{model_name}: no timeline written: {exc}", flush=True)
-    sys.exit(0)

@@ -58,3 +58,16 @@ def test_a_changed_view_reopens_the_same_in_a_fresh_browser(browser, page, app_u
         assert "which this page cannot show" not in other.locator(MAIN).inner_text()
     finally:
         fresh.close()
+
+
+def test_a_map_selection_in_a_link_is_selected_in_a_fresh_browser(page, app_url):
+    from pathlib import Path
+
+    from core import latent, latent_view
+
+    shipped = latent.load_map(next(Path("checkpoints/embeddings").glob("ae20-tsne-10000-p30-*.npz")))
+    token = latent_view.selection_token(shipped.indices[:25], shipped.indices)
+    open_page(page, app_url, f"Latent_Space?lat_sel={token}")
+    page.get_by_text("25 digits selected").wait_for(timeout=60_000)
+    no_exception(page)
+    assert parse_qs(urlparse(page.url).query)["lat_sel"] == [token]  # kept for the next link
