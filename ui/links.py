@@ -9,7 +9,9 @@ choice and draws the default, and a stale link must not pass silently.
 
 from __future__ import annotations
 
+import html
 import re
+import uuid
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -98,6 +100,31 @@ def view_link(base: str, params: dict[str, list[str]]) -> str:
     return f"{base}?{query}" if query else base
 
 
+# The popover's address is the browser's own, read when it opens and whenever it changes: a fragment's
+# rerun (a stroke, a selection on a map) changes bound widgets and the address bar without running the
+# code that drew the popover. The server's URL is the text until the script runs.
+LIVE_LINK = """<div class="view-link" id="{id}">
+<input type="text" readonly value="{url}" aria-label="The address of this view" onfocus="this.select()"
+ style="width:100%;font:13px monospace;padding:6px;border:1px solid #ccc;border-radius:4px;box-sizing:border-box">
+<button type="button" style="margin-top:6px;padding:6px 14px;min-height:36px;border:1px solid #ccc;
+ border-radius:4px;background:#fff;cursor:pointer">Copy link</button></div>
+<script>(() => {{
+  const box = document.getElementById("{id}");
+  if (!box) return;
+  const field = box.querySelector("input"), button = box.querySelector("button");
+  const follow = () => {{ if (document.activeElement !== field) field.value = window.location.href; }};
+  follow();
+  const timer = setInterval(() => document.body.contains(box) ? follow() : clearInterval(timer), 400);
+  button.addEventListener("click", async () => {{
+    field.value = window.location.href;
+    try {{ await navigator.clipboard.writeText(field.value); }}
+    catch (error) {{ field.focus(); field.select(); document.execCommand("copy"); }}
+    button.textContent = "Copied";
+    setTimeout(() => {{ button.textContent = "Copy link"; }}, 1500);
+  }});
+}})();</script>"""
+
+
 def link_to_this_view() -> None:
     """A "Link to this view" popover holding the page's URL with its state, with a copy button.
 
@@ -105,7 +132,8 @@ def link_to_this_view() -> None:
     """
     if not st.context.url:  # no browser behind this session (a test)
         return
-    params = {key: st.query_params.get_all(key) for key in st.query_params}
+    url = view_link(st.context.url, {key: st.query_params.get_all(key) for key in st.query_params})
     with st.popover("Link to this view", icon=":material/link:"):
         st.caption("Whoever opens it sees what you see now.")
-        st.code(view_link(st.context.url, params), language=None, wrap_lines=True)
+        st.html(LIVE_LINK.format(id=f"view-link-{uuid.uuid4().hex[:8]}", url=html.escape(url, quote=True)),
+                unsafe_allow_javascript=True)

@@ -1,6 +1,8 @@
 """Inside the network in a real browser: a drawing goes through the diagram, a VAE's ellipse and loss bars
 follow it, and on a phone the row of layers scrolls inside its box and a layer is picked by touch."""
 
+from urllib.parse import parse_qs, urlparse
+
 from tests.app_server import wait_for_app
 from tests.e2e.conftest import draw_seven, no_exception, open_page, screenshot
 from tests.e2e.test_touch_drawing_e2e import touch_seven
@@ -44,3 +46,22 @@ def test_on_a_phone_the_layers_scroll_in_their_row_and_a_tap_picks_one(phone, ap
     assert phone.locator('[data-testid="stMetricValue"]').nth(1).inner_text() == "160"
     phone.locator(".net-diagram").scroll_into_view_if_needed()
     screenshot(phone, "network-conv-390")
+
+
+def test_a_layer_picked_inside_the_fragment_is_in_link_to_this_view(page, app_url):
+    """The layer picker reruns only the page's fragment; the popover still gives the address with it."""
+    open_page(page, app_url, "Inside_the_network?net_model=conv")
+    page.wait_for_function(DIAGRAM_SHOWN, timeout=60_000)
+    picker = page.locator(".st-key-net_layer")
+    picker.locator("input").click()
+    page.get_by_role("option", name="encoder.0 · Conv2d · 16 x 28 x 28").click()
+    page.get_by_text("Slides 16 learnt 3x3 filters").wait_for(timeout=30_000)
+    wait_for_app(page)
+    page.wait_for_function("() => (new URLSearchParams(location.search).get('net_layer') || '').startsWith('encoder.0')",
+                           timeout=15_000)
+    page.get_by_role("button", name="Link to this view").click()
+    field = page.get_by_label("The address of this view")
+    field.wait_for(timeout=15_000)
+    page.wait_for_function("f => f.value === location.href", arg=field.element_handle(), timeout=5_000)
+    assert parse_qs(urlparse(field.input_value()).query)["net_layer"][0].startswith("encoder.0 ")
+    no_exception(page)
