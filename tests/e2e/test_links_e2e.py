@@ -9,6 +9,7 @@ from tests.app_server import wait_for_app
 from tests.e2e.conftest import no_exception, open_page
 
 MAIN = '[data-testid="stMain"]'
+CHARTS_DRAWN = "[data-testid=stMain] .js-plotly-plot .main-svg"
 
 
 def drawn(page) -> tuple[str, list[str]]:
@@ -50,6 +51,8 @@ def test_a_changed_view_reopens_the_same_in_a_fresh_browser(browser, page, app_u
         wait_for_app(other)
         other.wait_for_function("n => document.querySelectorAll('[data-testid=stMain] [data-testid=stImage] img').length >= n",
                                 arg=len(shown[1]), timeout=30_000)
+        other.wait_for_function(f"n => document.querySelectorAll('{CHARTS_DRAWN}').length >= n",
+                                arg=page.locator(CHARTS_DRAWN).count(), timeout=30_000)  # their axes are text too
         no_exception(other)
         again = drawn(other)
         assert again[1] == shown[1]
