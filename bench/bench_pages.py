@@ -97,11 +97,12 @@ def cold_seconds(playwright, path: str, ready: list[str], server_env: dict[str, 
         browser.close()
 
 
-def switch_seconds(page, name: str, timeout: float = 300_000) -> float:
-    """Seconds from clicking the sidebar link `name` to its page finished and drawn (browser clock)."""
+def switch_seconds(page, name: str, timeout: float = 300_000, title: str | None = None) -> float:
+    """Seconds from clicking the sidebar link `name` to its page (titled `title`, by default as in
+    SWITCHES) finished and drawn (browser clock)."""
     page.evaluate(CLICK, name)
     try:
-        page.get_by_role("heading", name=SWITCHES[name], level=1).wait_for(timeout=timeout)
+        page.get_by_role("heading", name=title or SWITCHES[name], level=1).wait_for(timeout=timeout)
         drawn = page.wait_for_function(DRAWN, timeout=timeout).json_value()
     except Exception as exc:
         raise RuntimeError(f"the switch to {name} did not finish within {timeout / 1000:.0f} s") from exc

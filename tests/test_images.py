@@ -377,3 +377,15 @@ def test_a_decode_that_runs_past_its_time_budget_stops_with_a_sentence(monkeypat
     with pytest.raises(ValueError, match="took longer than the 0 s allowed") as error:
         read_image(encode(Image.new("L", (2000, 2000), 255), "PNG"))
     assert one_sentence(str(error.value))
+
+
+def test_dots_land_where_their_codes_are_in_their_colour_and_pile_up_as_layers_of_paint():
+    points = np.array([[0.0, 0.0], [0.0, 0.0], [3.9, 3.9], [9.0, 0.0]])  # two at the centre; one off the square
+    colours = np.array([[255, 0, 0], [255, 0, 0], [0, 0, 255], [0, 255, 0]], dtype=np.uint8)
+    picture = np.asarray(Image.open(io.BytesIO(images.dots_png(points, colours, reach=4.0, size=80, dot=1,
+                                                                opacity=0.3))))
+    assert picture.shape == (80, 80, 4)
+    assert tuple(picture[39, 40, :3]) == (255, 0, 0)             # x = 0 at column 40, y = 0 at row 39 (y up)
+    assert picture[39, 40, 3] == round(255 * (1 - 0.7 ** 2))     # two dots: more opaque than one
+    assert tuple(picture[0, 79]) == (0, 0, 255, round(255 * 0.3))  # top right
+    assert (picture[..., 3] > 0).sum() == 2                       # the point off the square is not drawn

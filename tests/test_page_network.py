@@ -2,8 +2,10 @@
 picked model, a layer's details are its own, a VAE's parts show its posterior and negative ELBO, and
 every step of the guided path opens its page."""
 
+import json
 import re
 
+import numpy as np
 import pytest
 
 from core import activations, checkpoints, data, inference
@@ -55,6 +57,11 @@ def test_the_vae2_plane_and_loss_bars_are_the_digits_posterior_and_negative_elbo
     bars = [float(v) for v in re.findall(r"<b>([0-9.]+) nats</b>", html_of(at))]
     assert bars == [round(post.recon_nats, 1), round(post.kl_nats, 1), round(float(elbo["nelbo"][0]), 1)]
     assert any("trade" in m.value or "traded" in m.value for m in at.markdown)
+    figure = json.loads(chart)
+    mean = figure["data"][-1]
+    assert mean["name"] == "mean" and np.allclose([mean["x"][0], mean["y"][0]], post.mean, atol=1e-5)
+    (background,) = figure["layout"]["images"]  # 2,000 test codes as one picture, behind the ellipses
+    assert background["source"].startswith("data:image/png;base64,") and background["layer"] == "below"
 
 
 def test_the_16d_vae_shows_every_dimension_against_the_prior():

@@ -216,6 +216,18 @@ def encoded_test_digits(name: str, dataset: str = "mnist") -> np.ndarray:
     return _read_only(inference.encode(model, digits.images, digits.labels if model.is_conditional else None))
 
 
+@per_checkpoint(st.cache_resource(show_spinner=False, max_entries=16))
+def codes_picture(name: str, count: int, colours: tuple[str, ...]) -> tuple[str, float]:
+    """(PNG data URL, reach) of the first `count` test digits' 2-D codes under a checkpoint, faint dots in
+    their digit's colour (`colours`, 10 hex strings) over the square [-reach, reach]^2, reach the
+    codes' largest value rounded up to a half and at least 4."""
+    codes = encoded_test_digits(name)[:count]
+    reach = max(4.0, float(np.ceil(np.abs(codes).max() * 2) / 2))
+    palette = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colours], dtype=np.uint8)
+    png = images.dots_png(codes, palette[test_digits("mnist").labels[:count]], reach)
+    return images.data_url(png), reach
+
+
 # --- core computations a page shows, cached --------------------------------------------------
 
 @per_checkpoint(st.cache_resource(show_spinner=False, max_entries=256))

@@ -80,11 +80,12 @@ def loss_bars_html(post: activations.Posterior) -> str:
     return f'{DIAGRAM_STYLE}<div class="net-loss" data-nats="{total:.6f}">{bars}</div>'
 
 
-def plane_figure(post: activations.Posterior, codes: np.ndarray, labels: np.ndarray) -> go.Figure:
-    """The latent plane: test digits' codes faint, the posterior's 1- and 2-sigma ellipses, its mean and samples."""
-    traces = [go.Scattergl(x=codes[labels == d, 0], y=codes[labels == d, 1], mode="markers", name=str(d),
-                           marker=dict(size=3, color=widgets.DIGIT_COLORS[d], opacity=0.25), hoverinfo="skip")
-              for d in range(10)]
+def plane_figure(post: activations.Posterior, background: str, background_reach: float) -> go.Figure:
+    """The latent plane: test digits' codes faint (one picture, `background` over +-`background_reach`),
+    the posterior's 1- and 2-sigma ellipses, its mean and samples. A handful of SVG markers: it redraws
+    within a stroke's budget where 2,000 WebGL markers did not."""
+    traces = [go.Scatter(x=[None], y=[None], mode="markers", name=str(d), hoverinfo="skip",
+                         marker=dict(size=6, color=widgets.DIGIT_COLORS[d])) for d in range(10)]  # legend keys
     for sigmas, dash in ((2, "dot"), (1, "solid")):
         outline = activations.ellipse(post.mean, post.spread, sigmas)
         traces.append(go.Scatter(x=outline[:, 0], y=outline[:, 1], mode="lines", name=f"{sigmas} sigma",
@@ -99,6 +100,8 @@ def plane_figure(post: activations.Posterior, codes: np.ndarray, labels: np.ndar
     return go.Figure(traces, layout=dict(
         height=420, margin=dict(l=10, r=10, t=10, b=10), showlegend=True,
         legend=dict(orientation="h", y=1.02, yanchor="bottom", font=dict(size=10)),
+        images=[dict(source=background, xref="x", yref="y", x=-background_reach, y=background_reach,
+                     sizex=2 * background_reach, sizey=2 * background_reach, sizing="stretch", layer="below")],
         xaxis=dict(range=[-reach, reach], title=dict(text="z0"), constrain="domain"),
         yaxis=dict(range=[-reach, reach], title=dict(text="z1"), scaleanchor="x", constrain="domain")))
 
@@ -122,6 +125,126 @@ def dimensions_figure(post: activations.Posterior) -> go.Figure:
     return fig
 
 
+@st.fragment
+def through_the_network(name: str, model, meta: dict, test, link: links.PageLinks) -> None:
+    """The digit (a test digit, drawn or uploaded) and all that is drawn from it: a fragment, so that a
+    stroke reruns this part of the page only. Link to this view reads the address bar when opened, so
+    what changes here is in it too."""
+    # --- the digit ---------------------------------------------------------------------------------
+    left, right = st.columns([2, 3])
+    with left:
+        tab_test, tab_draw, tab_upload = st.tabs(["Test digit", "Draw", "Upload"], **link.bind("net_source"),
+                                                 on_change="rerun")
+        digit, label, origin = None, None, ""
+        if tab_test.open:
+            with tab_test:
+                index = st.number_input("Test digit number", 0, len(test) - 1, 0, **link.bind("net_index"),
+                                        help=f"Any of MNIST's {len(test):,} test digits, 0 to {len(test) - 1:,}")
+                digit, label = test.images[int(index)] / 255.0, int(test.labels[int(index)])
+                origin = f"test digit {int(index):,} (a {label})"
+        given = widgets.your_digit("net", tabs=(tab_upload, tab_draw),
+                                   draw_hint="Draw a digit, big, in the middle of the box: the layers below follow "
+                                             "each stroke.")
+        for item in given:
+            for note in item.digit.notes:
+                item.tab.warning(note)
+            digit, origin = item.digit.image, item.name
+        if digit is None:
+            (tab_draw if tab_draw.open else tab_upload).caption("Your digit's way through the network appears as soon "
+                                                                "as you lift your finger or give a file.")
+
+    if digit is None:
+        return
+
+    if model.is_conditional and label is None:  # a drawing or an upload: the conditional VAE is told what it reads
+        classifier = widgets.model_or_reason("classifier", optional=True)
+        if classifier is not None:
+            read, sure = inference.read_digits(classifier, digit)
+            label = int(read[0])
+            origin += f" (read as a {label}, {sure[0]:.0%} sure, which {name} is told)"
+        else:
+            label = 0
+            origin += f" ({name} is told it is a 0: the classifier that would read it is missing)"
+
+    layers = activations.trace(model, digit, label)
+    by_name = {layer.name: layer for layer in layers}
+    code, output = by_name["code"], layers[-1]
+    with right:
+        st.markdown(f"**{widgets.describe(name)}**: {meta['parameters']:,} learnt numbers in {len(layers) - 3} layers. "
+                    f"It squeezes the 784 pixels of {origin} into **{code.units:,} numbers** and rebuilds it:")
+        pair = np.concatenate([digit.reshape(28, 28), np.ones((28, 2)), output.values.reshape(28, 28)], 1)
+        widgets.show_png(images.to_png(pair, scale=4), caption="yours (left) and the rebuild (right)", width=232)
+        bce = float(metrics.bce_per_pixel(output.values, digit.reshape(1, 28, 28))[0])
+        glossary.note(("code", f"{code.units:,} numbers for {name}"), ("BCE", f"{bce:.4f} per pixel for this rebuild"))
+
+    # --- the network -------------------------------------------------------------------------------
+    st.subheader("Your digit through the network")
+    st.caption("Input → encoder (blue labels) → **code** (outlined) → decoder (green labels) → output. Conv layers show "
+               f"their first {MOST_MAPS} feature maps, dense layers a strip of their numbers. On a phone, swipe the row.")
+    picked_name = st.session_state.get("net_layer", "code")
+    st.html(diagram_html(layers, picked_name if picked_name in by_name else "code"))
+
+    names = [layer.name for layer in layers]
+    picked = st.selectbox("Look closer at a layer", names, index=names.index("code"), **link.bind("net_layer"),
+                          format_func=lambda n: layer_label(by_name[n]))
+    layer = by_name[picked]
+    info, picture = st.columns([3, 2])
+    with info:
+        size = " x ".join(map(str, layer.out_shape))
+        first, second = st.columns(2)
+        first.metric("Size", f"{layer.units:,}", help=f"Its output for one digit: {size}")
+        second.metric("Learnt numbers", f"{layer.parameters:,}")
+        st.markdown(f"**{layer.kind}** ({layer.part}), output {size}. {layer.description}")
+    with picture:
+        grid, left_out = activations.layer_grid(layer, DETAIL_MAPS)
+        scale = max(1, min(48, 240 // max(grid.shape)))  # about 240 px across
+        png = activations.picture_png(grid, pixels=layer.part in ("input", "output"))
+        st.html(f'<img src="{images.data_url(png)}" style="image-rendering:pixelated;max-width:100%;'
+                f'width:{grid.shape[1] * scale}px" alt="{html.escape(layer.name)} activations">')
+        values = layer.values
+        st.caption(f"Values from {values.min():.2f} to {values.max():.2f}, {float((values > 0).mean()):.0%} above zero"
+                   + (f"; the first {DETAIL_MAPS} of {values.shape[0]} maps" if left_out else "") + ".")
+
+    # --- the VAE's parts ---------------------------------------------------------------------------
+    if model.is_variational:
+        st.subheader("The VAE's parts")
+        post = activations.posterior(model, digit, label, samples=SAMPLES)
+        st.markdown("A VAE's encoder does not give one code but a cloud of likely codes: a **mean** (where your digit "
+                    "most likely sits) and a **spread** (how sure it is), one of each per code number. Training draws "
+                    "a code from that cloud and asks the decoder to rebuild the digit from it.")
+        plane, parts = st.columns([3, 2])
+        with plane:
+            if len(post.mean) == 2:
+                background, background_reach = caches.codes_picture(name, BACKGROUND_CODES, widgets.DIGIT_COLORS)
+                st.plotly_chart(plane_figure(post, background, background_reach), key="net_plane",
+                                config={"displayModeBar": False})
+                st.caption(f"Your digit's mean is ({post.mean[0]:.2f}, {post.mean[1]:.2f}) and its spread "
+                           f"({post.spread[0]:.2f}, {post.spread[1]:.2f}): the solid ellipse is 1 sigma, the dotted one 2. "
+                           f"Faint: the means of the first {BACKGROUND_CODES:,} test digits, coloured by digit.")
+            else:
+                st.plotly_chart(dimensions_figure(post), key="net_dimensions", config={"displayModeBar": False})
+                quiet = np.flatnonzero(post.kl_per_dimension < 0.05)
+                st.caption(f"Each of the {len(post.mean)} code numbers: your digit's mean and spread against the prior "
+                           f"N(0, 1). {len(quiet)} of them ({', '.join(f'z{d}' for d in quiet[:8])}"
+                           f"{', ...' if len(quiet) > 8 else ''}) cost under 0.05 nats of KL: there the encoder leaves "
+                           "the code at the prior, so they carry nothing about this digit." if len(quiet) else
+                           f"Each of the {len(post.mean)} code numbers: your digit's mean and spread against the prior "
+                           f"N(0, 1). Every one costs KL here: each carries something about this digit.")
+        with parts:
+            st.markdown(f"**{SAMPLES} codes drawn from the cloud, decoded**")
+            widgets.digit_row(post.decoded)
+            st.markdown("**The loss for your digit**")
+            st.html(loss_bars_html(post))
+            st.markdown(f"**Reconstruction** ({post.recon_nats:.1f} nats) is what rebuilding your digit from a code drawn "
+                        f"from the cloud costs: a tight cloud makes it cheaper. **KL** ({post.kl_nats:.1f} nats) is what "
+                        "the cloud costs for differing from the prior N(0, 1): it pulls every cloud wide and towards the "
+                        "centre, so that any code drawn from the prior decodes to a digit. Training lowers their sum, the "
+                        f"negative ELBO ({post.negative_elbo:.1f} nats): a sharper rebuild traded against a latent space "
+                        "without holes.")
+            glossary.note(("nats", f"{post.recon_nats:.1f} + {post.kl_nats:.1f} nats"),
+                          ("KL", f"{post.kl_nats:.1f} nats"), ("ELBO", f"{post.negative_elbo:.1f} nats"))
+
+
 # --- sidebar -----------------------------------------------------------------------------------
 link = links.PageLinks()
 with st.sidebar:
@@ -138,120 +261,5 @@ st.markdown("An **autoencoder** squeezes a digit into a short code (the encoder)
 
 model = widgets.model_or_reason(name, stop=True)
 _, meta = caches.load_model(name)
-
-# --- the digit ---------------------------------------------------------------------------------
-left, right = st.columns([2, 3])
-with left:
-    tab_test, tab_draw, tab_upload = st.tabs(["Test digit", "Draw", "Upload"], **link.bind("net_source"),
-                                             on_change="rerun")
-    digit, label, origin = None, None, ""
-    if tab_test.open:
-        with tab_test:
-            index = st.number_input("Test digit number", 0, len(test) - 1, 0, **link.bind("net_index"),
-                                    help=f"Any of MNIST's {len(test):,} test digits, 0 to {len(test) - 1:,}")
-            digit, label = test.images[int(index)] / 255.0, int(test.labels[int(index)])
-            origin = f"test digit {int(index):,} (a {label})"
-    given = widgets.your_digit("net", tabs=(tab_upload, tab_draw),
-                               draw_hint="Draw a digit, big, in the middle of the box: the layers below follow "
-                                         "each stroke.")
-    for item in given:
-        for note in item.digit.notes:
-            item.tab.warning(note)
-        digit, origin = item.digit.image, item.name
-    if digit is None:
-        (tab_draw if tab_draw.open else tab_upload).caption("Your digit's way through the network appears as soon "
-                                                            "as you lift your finger or give a file.")
-
-if digit is None:
-    link.finish()
-    st.stop()
-
-if model.is_conditional and label is None:  # a drawing or an upload: the conditional VAE is told what it reads
-    classifier = widgets.model_or_reason("classifier", optional=True)
-    if classifier is not None:
-        read, sure = inference.read_digits(classifier, digit)
-        label = int(read[0])
-        origin += f" (read as a {label}, {sure[0]:.0%} sure, which {name} is told)"
-    else:
-        label = 0
-        origin += f" ({name} is told it is a 0: the classifier that would read it is missing)"
-
-layers = activations.trace(model, digit, label)
-by_name = {layer.name: layer for layer in layers}
-code, output = by_name["code"], layers[-1]
-with right:
-    st.markdown(f"**{widgets.describe(name)}**: {meta['parameters']:,} learnt numbers in {len(layers) - 3} layers. "
-                f"It squeezes the 784 pixels of {origin} into **{code.units:,} numbers** and rebuilds it:")
-    pair = np.concatenate([digit.reshape(28, 28), np.ones((28, 2)), output.values.reshape(28, 28)], 1)
-    widgets.show_png(images.to_png(pair, scale=4), caption="yours (left) and the rebuild (right)", width=232)
-    bce = float(metrics.bce_per_pixel(output.values, digit.reshape(1, 28, 28))[0])
-    glossary.note(("code", f"{code.units:,} numbers for {name}"), ("BCE", f"{bce:.4f} per pixel for this rebuild"))
-
-# --- the network -------------------------------------------------------------------------------
-st.subheader("Your digit through the network")
-st.caption("Input → encoder (blue labels) → **code** (outlined) → decoder (green labels) → output. Conv layers show "
-           f"their first {MOST_MAPS} feature maps, dense layers a strip of their numbers. On a phone, swipe the row.")
-picked_name = st.session_state.get("net_layer", "code")
-st.html(diagram_html(layers, picked_name if picked_name in by_name else "code"))
-
-names = [layer.name for layer in layers]
-picked = st.selectbox("Look closer at a layer", names, index=names.index("code"), **link.bind("net_layer"),
-                      format_func=lambda n: layer_label(by_name[n]))
-layer = by_name[picked]
-info, picture = st.columns([3, 2])
-with info:
-    size = " x ".join(map(str, layer.out_shape))
-    first, second = st.columns(2)
-    first.metric("Size", f"{layer.units:,}", help=f"Its output for one digit: {size}")
-    second.metric("Learnt numbers", f"{layer.parameters:,}")
-    st.markdown(f"**{layer.kind}** ({layer.part}), output {size}. {layer.description}")
-with picture:
-    grid, left_out = activations.layer_grid(layer, DETAIL_MAPS)
-    scale = max(1, min(48, 240 // max(grid.shape)))  # about 240 px across
-    png = activations.picture_png(grid, pixels=layer.part in ("input", "output"))
-    st.html(f'<img src="{images.data_url(png)}" style="image-rendering:pixelated;max-width:100%;'
-            f'width:{grid.shape[1] * scale}px" alt="{html.escape(layer.name)} activations">')
-    values = layer.values
-    st.caption(f"Values from {values.min():.2f} to {values.max():.2f}, {float((values > 0).mean()):.0%} above zero"
-               + (f"; the first {DETAIL_MAPS} of {values.shape[0]} maps" if left_out else "") + ".")
-
-# --- the VAE's parts ---------------------------------------------------------------------------
-if model.is_variational:
-    st.subheader("The VAE's parts")
-    post = activations.posterior(model, digit, label, samples=SAMPLES)
-    st.markdown("A VAE's encoder does not give one code but a cloud of likely codes: a **mean** (where your digit "
-                "most likely sits) and a **spread** (how sure it is), one of each per code number. Training draws "
-                "a code from that cloud and asks the decoder to rebuild the digit from it.")
-    plane, parts = st.columns([3, 2])
-    with plane:
-        if len(post.mean) == 2:
-            codes = caches.encoded_test_digits(name)[:BACKGROUND_CODES]
-            st.plotly_chart(plane_figure(post, codes, test.labels[:BACKGROUND_CODES]), key="net_plane",
-                            config={"displayModeBar": False})
-            st.caption(f"Your digit's mean is ({post.mean[0]:.2f}, {post.mean[1]:.2f}) and its spread "
-                       f"({post.spread[0]:.2f}, {post.spread[1]:.2f}): the solid ellipse is 1 sigma, the dotted one 2. "
-                       f"Faint: the means of the first {len(codes):,} test digits, coloured by digit.")
-        else:
-            st.plotly_chart(dimensions_figure(post), key="net_dimensions", config={"displayModeBar": False})
-            quiet = np.flatnonzero(post.kl_per_dimension < 0.05)
-            st.caption(f"Each of the {len(post.mean)} code numbers: your digit's mean and spread against the prior "
-                       f"N(0, 1). {len(quiet)} of them ({', '.join(f'z{d}' for d in quiet[:8])}"
-                       f"{', ...' if len(quiet) > 8 else ''}) cost under 0.05 nats of KL: there the encoder leaves "
-                       "the code at the prior, so they carry nothing about this digit." if len(quiet) else
-                       f"Each of the {len(post.mean)} code numbers: your digit's mean and spread against the prior "
-                       f"N(0, 1). Every one costs KL here: each carries something about this digit.")
-    with parts:
-        st.markdown(f"**{SAMPLES} codes drawn from the cloud, decoded**")
-        widgets.digit_row(post.decoded)
-        st.markdown("**The loss for your digit**")
-        st.html(loss_bars_html(post))
-        st.markdown(f"**Reconstruction** ({post.recon_nats:.1f} nats) is what rebuilding your digit from a code drawn "
-                    f"from the cloud costs: a tight cloud makes it cheaper. **KL** ({post.kl_nats:.1f} nats) is what "
-                    "the cloud costs for differing from the prior N(0, 1): it pulls every cloud wide and towards the "
-                    "centre, so that any code drawn from the prior decodes to a digit. Training lowers their sum, the "
-                    f"negative ELBO ({post.negative_elbo:.1f} nats): a sharper rebuild traded against a latent space "
-                    "without holes.")
-        glossary.note(("nats", f"{post.recon_nats:.1f} + {post.kl_nats:.1f} nats"),
-                      ("KL", f"{post.kl_nats:.1f} nats"), ("ELBO", f"{post.negative_elbo:.1f} nats"))
-
+through_the_network(name, model, meta, test, link)
 link.finish()
