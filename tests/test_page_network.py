@@ -19,6 +19,12 @@ def html_of(at) -> str:
     return " ".join(element.proto.body for element in at.get("html"))
 
 
+def diagram_of(at) -> dict:
+    """The data the layer diagram was drawn with: its row's HTML and the layer outlined."""
+    (diagram,) = [json.loads(e.proto.json) for e in at.get("bidi_component") if "layer_diagram" in e.proto.component_name]
+    return diagram
+
+
 @pytest.fixture(scope="module")
 def test_digits():
     return data.load("mnist", "test")
@@ -30,8 +36,10 @@ def test_the_diagram_has_a_box_per_layer_of_the_picked_model(name, test_digits):
     assert not at.error, [e.value for e in at.error]
     model, _ = checkpoints.load(name)
     layers = activations.trace(model, test_digits.images[5], int(test_digits.labels[5]))
-    diagram = html_of(at)
+    diagram = diagram_of(at)["html"]
     assert diagram.count('class="net-col') == len(layers) and diagram.count("net-col net-code") == 1
+    assert re.findall(r'data-layer="([^"]+)"', diagram) == [layer.name for layer in layers]  # each one clickable
+    assert diagram_of(at)["current"] == "code"
     assert at.selectbox(key="net_layer").options == [f"{layer.name} · {layer.kind} · {' x '.join(map(str, layer.out_shape))}"
                                                      for layer in layers]
     assert at.selectbox(key="net_layer").value == "code"  # the code first: what the diagram is about
@@ -40,6 +48,7 @@ def test_the_diagram_has_a_box_per_layer_of_the_picked_model(name, test_digits):
 def test_picking_a_layer_shows_its_size_parameters_and_what_it_does(test_digits):
     at = open_app_page(PAGE, query_params={"net_model": "conv"})
     at.selectbox(key="net_layer").set_value("encoder.0").run()
+    assert diagram_of(at)["current"] == "encoder.0"  # the diagram outlines the layer picked
     model, _ = checkpoints.load("conv")
     layer = {la.name: la for la in activations.trace(model, test_digits.images[0])}["encoder.0"]
     sizes = {metric.label: metric.value for metric in at.metric}
@@ -84,7 +93,7 @@ def test_a_visitors_model_is_in_the_picker_and_drawn(checkpoint_dir):
     save_visitor_model("tiny-dense", create_model("dense", code_size=4), "dense")
     at = open_app_page(PAGE, query_params={"net_model": "tiny-dense"})
     assert at.sidebar.selectbox(key="net_model").value == "tiny-dense"
-    assert "4 numbers" in " ".join(m.value for m in at.markdown) and html_of(at).count('class="net-col') == 5
+    assert "4 numbers" in " ".join(m.value for m in at.markdown) and diagram_of(at)["html"].count('class="net-col') == 5
 
 
 @pytest.mark.parametrize("number", range(1, len(guide.STEPS) + 1))

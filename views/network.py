@@ -1,12 +1,14 @@
 """Inside the network: a digit (a test digit, or drawn or uploaded) through a model's layers, drawn from the
 model's own modules, and for a VAE its posterior, samples from it and the two terms of its loss."""
 
+import functools
 import html
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from components import layer_diagram
 from core import activations, images, inference, metrics
 from ui import caches, glossary, links, widgets
 
@@ -23,16 +25,7 @@ CODE_HEIGHT = 120
 BACKGROUND_CODES = 2000  # test digits drawn faintly behind the posterior
 SAMPLES = 6
 PART_COLOURS = {"input": "#666", "encoder": "#2166ac", "code": "#cc5500", "decoder": "#1b7837", "output": "#666"}
-DIAGRAM_STYLE = """<style>
-.net-diagram { display: flex; align-items: center; gap: 4px; overflow-x: auto; padding: 6px 2px 10px;
-  -webkit-overflow-scrolling: touch; }
-.net-col { display: flex; flex-direction: column; align-items: center; flex: none; padding: 4px 3px;
-  border: 2px solid transparent; border-radius: 6px; }
-.net-col img { image-rendering: pixelated; display: block; border: 1px solid #ccc; }
-.net-col.net-code { border-color: #cc5500; background: rgba(204, 85, 0, .08); }
-.net-col.net-picked { border-color: #444; border-style: dashed; }
-.net-label { font-size: 11px; line-height: 1.2; text-align: center; margin-top: 4px; white-space: nowrap; }
-.net-arrow { color: #999; flex: none; font-size: 12px; }
+BARS_STYLE = """<style>
 .net-bar { display: flex; align-items: center; gap: 8px; margin: 4px 0; font-size: 14px; }
 .net-bar span.fill { display: inline-block; height: 18px; border-radius: 3px; }
 </style>"""
@@ -43,8 +36,9 @@ def layer_label(layer: activations.Layer) -> str:
     return f"{layer.name} · {layer.kind} · {shape}"
 
 
-def diagram_html(layers: list[activations.Layer], picked: str) -> str:
-    """The layers in a row, each its activations for this digit drawn to scale, the code outlined."""
+def diagram_html(layers: list[activations.Layer]) -> str:
+    """The layers in a row, each its activations for this digit drawn to scale, the code outlined; each
+    layer a button (`data-layer`, its name) that components.layer_diagram turns into a pick."""
     widest = max((layer.units for layer in layers if layer.values.ndim == 1), default=1)
     columns = []
     for layer in layers:
@@ -60,13 +54,21 @@ def diagram_html(layers: list[activations.Layer], picked: str) -> str:
             size = f"height:{rows * CELL}px;width:{cols * CELL}px"
         more = f"<br>+{left_out} maps" if left_out else ""
         shape = " x ".join(map(str, layer.out_shape))
-        classes = "net-col" + (" net-code" if layer.part == "code" else "") + (" net-picked" if layer.name == picked else "")
+        classes = "net-col" + (" net-code" if layer.part == "code" else "")
         columns.append(
-            f'<div class="{classes}" title="{html.escape(layer.name)}">'
+            f'<button type="button" class="{classes}" data-layer="{html.escape(layer.name)}" '
+            f'title="{html.escape(layer.name)}: click for its details">'
             f'<img src="{images.data_url(png)}" style="{size}" alt="{html.escape(layer.name)} activations">'
-            f'<div class="net-label" style="color:{PART_COLOURS[layer.part]}">{html.escape(layer.kind)}'
-            f'<br><b>{shape}</b>{more}</div></div>')
-    return DIAGRAM_STYLE + '<div class="net-diagram">' + '<span class="net-arrow">›</span>'.join(columns) + "</div>"
+            f'<span class="net-label" style="color:{PART_COLOURS[layer.part]}">{html.escape(layer.kind)}'
+            f'<br><b>{shape}</b>{more}</span></button>')
+    return '<div class="net-diagram">' + '<span class="net-arrow">›</span>'.join(columns) + "</div>"
+
+
+def follow_diagram(names: list[str]) -> None:
+    """A layer picked on the diagram (before the rerun): the layer picker below follows it."""
+    name = layer_diagram.picked("net_diagram", names)
+    if name is not None:
+        st.session_state["net_layer"] = name
 
 
 def loss_bars_html(post: activations.Posterior) -> str:
@@ -77,7 +79,7 @@ def loss_bars_html(post: activations.Posterior) -> str:
     bars = "".join(f'<div class="net-bar"><span style="width:8.5em">{name}</span>'
                    f'<span class="fill" style="width:{max(value / total, 0.005) * 60:.1f}%;background:{fill}"></span>'
                    f"<b>{value:.1f} nats</b></div>" for name, value, fill in rows)
-    return f'{DIAGRAM_STYLE}<div class="net-loss" data-nats="{total:.6f}">{bars}</div>'
+    return f'{BARS_STYLE}<div class="net-loss" data-nats="{total:.6f}">{bars}</div>'
 
 
 def plane_figure(post: activations.Posterior, background: str, background_reach: float) -> go.Figure:
@@ -180,11 +182,13 @@ def through_the_network(name: str, model, meta: dict, test, link: links.PageLink
     # --- the network -------------------------------------------------------------------------------
     st.subheader("Your digit through the network")
     st.caption("Input → encoder (blue labels) → **code** (outlined) → decoder (green labels) → output. Conv layers show "
-               f"their first {MOST_MAPS} feature maps, dense layers a strip of their numbers. On a phone, swipe the row.")
-    picked_name = st.session_state.get("net_layer", "code")
-    st.html(diagram_html(layers, picked_name if picked_name in by_name else "code"))
-
+               f"their first {MOST_MAPS} feature maps, dense layers a strip of their numbers. Click or tap a layer (or pick it "
+               "below) for what it does; on a phone, swipe the row.")
     names = [layer.name for layer in layers]
+    current = st.session_state.get("net_layer", "code")
+    layer_diagram.layer_row("net_diagram", diagram_html(layers), current if current in by_name else "code",
+                            on_pick=functools.partial(follow_diagram, names))
+
     picked = st.selectbox("Look closer at a layer", names, index=names.index("code"), **link.bind("net_layer"),
                           format_func=lambda n: layer_label(by_name[n]))
     layer = by_name[picked]

@@ -36,14 +36,17 @@ def test_on_a_phone_the_layers_scroll_in_their_row_and_a_tap_picks_one(phone, ap
     widths = row.evaluate("r => [r.scrollWidth, r.clientWidth, document.documentElement.scrollWidth]")
     assert widths[0] > widths[1] and widths[2] <= 390  # the row scrolls inside its box; the page does not
     row.evaluate("r => r.scrollBy(200, 0)")
-    picker = phone.locator(".st-key-net_layer")
-    picker.scroll_into_view_if_needed()
-    picker.locator("input").tap()
-    phone.get_by_role("option", name="encoder.0 · Conv2d · 16 x 28 x 28").tap()
+    swiped = row.evaluate("r => r.scrollLeft")
+    column = phone.locator('.net-col[data-layer="encoder.0"]')
+    column.scroll_into_view_if_needed()
+    column.tap()  # a tap on the layer itself picks it
     phone.get_by_text("Slides 16 learnt 3x3 filters").wait_for(timeout=30_000)
     wait_for_app(phone)
     no_exception(phone)
     assert phone.locator('[data-testid="stMetricValue"]').nth(1).inner_text() == "160"
+    assert phone.locator('.net-col[data-layer="encoder.0"]').get_attribute("aria-pressed") == "true"
+    assert parse_qs(urlparse(phone.url).query)["net_layer"][0].startswith("encoder.0 ")  # the picker followed
+    assert swiped > 0
     phone.locator(".net-diagram").scroll_into_view_if_needed()
     screenshot(phone, "network-conv-390")
 
