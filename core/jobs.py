@@ -441,7 +441,10 @@ class TrainJob:
         self.state = state
 
     def _count_bytes(self) -> int:
-        arrays = [self._live_loss, *(self.snapshots), self.fixed_digits]
+        # the timeline's positions: 16 KB an epoch (2,000 points), the run's largest part after its weights
+        positions = self.result.positions if self.result is not None else [
+            row["positions"] for row in self._history if "positions" in row]
+        arrays = [self._live_loss, *(self.snapshots), self.fixed_digits, *positions]
         weights = sum(t.numel() * t.element_size() for t in self.model.state_dict().values()) if self.model else 0
         return (weights + sum(a.nbytes for a in arrays if a is not None)
                 + HISTORY_ROW_BYTES * len(self._history))

@@ -175,7 +175,9 @@ def test_a_finished_run_keeps_only_what_it_shows_and_saves(checkpoint_dir, serve
     assert all(s.dtype == np.uint8 for s in [*job.snapshots, job.fixed_digits]) and len(job.snapshots) == 2
     assert job.preview is None and job.latest.snapshot is None
     weights = sum(t.numel() * t.element_size() for t in job.model.state_dict().values())
-    assert weights < job.kept_bytes < weights + 100_000  # weights, 2 × 7.8 KB snapshots, history
+    positions = sum(p.nbytes for p in job.result.positions)  # the timeline: epoch 0 and 1, 16 KB each
+    assert positions == 2 * 2000 * 2 * 4
+    assert weights + positions < job.kept_bytes < weights + positions + 100_000  # and snapshots, history
     model = job.model
     job.finished -= jobs.limits().keep_finished_minutes * 60 + 1
     assert jobs.get(job.id) is None and job.expired
