@@ -24,6 +24,7 @@ import statistics
 
 import numpy as np
 
+from bench.bench_latent_map import Wire  # bytes and messages on the websocket
 from tests.app_server import CHROMIUM, VIEWPORT, start_server, stop_server, wait_for_app
 
 ROOT = "div.tl"
@@ -55,24 +56,6 @@ SCRUB = """async (root, seconds) => {
   const elapsed = (performance.now() - began) / 1000;
   return {fps: (parseInt(root.dataset.draws) - drawsBefore) / elapsed, events: frames};
 }"""
-
-
-class Wire:
-    """Bytes and messages on the page's websocket, both ways."""
-
-    def __init__(self, page):
-        self.received = self.sent = self.sent_messages = 0
-        page.on("websocket", self.attach)
-
-    def attach(self, socket) -> None:
-        socket.on("framereceived", lambda payload: self.add("received", payload))
-        socket.on("framesent", lambda payload: self.add("sent", payload))
-
-    def add(self, way: str, payload) -> None:
-        size = len(payload) if isinstance(payload, (bytes, bytearray)) else len(payload.encode())
-        setattr(self, way, getattr(self, way) + size)
-        if way == "sent":
-            self.sent_messages += 1
 
 
 def wait_for_points(page, models: int | None = None, timeout: float = 120_000):
