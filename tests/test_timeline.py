@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core import checkpoints, pipeline, timeline
-from core.registry import get_spec
+from core.registry import get_spec, list_models
 from core.trainer import train_model
 
 
@@ -146,3 +146,15 @@ def test_a_run_without_recording_saves_no_timeline(checkpoint_dir):
     trained = pipeline.train_and_evaluate("ae2", quick("ae2", epochs=1), record_timeline=False)
     pipeline.save(trained)
     assert not timeline.has_timeline("ae2") and timeline.timeline_files("ae2") == []
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_shipped_model_has_the_timeline_of_its_own_weights(name):
+    meta = checkpoints.read_meta(name)
+    recorded = timeline.load(name)  # refuses a file of other weights, a damaged or an oversized one
+    assert recorded.sha256 == meta["sha256"]
+    assert timeline.timeline_file(name, meta["sha256"]).stat().st_size <= timeline.MAX_FILE_BYTES
+    assert recorded.epochs[0] == 0 and recorded.epochs[-1] == meta["epochs"]  # untrained, then to the last epoch
+    assert recorded.positions.shape[1:] == (2000, 2) and recorded.recon.shape[1:] == (10, 28, 28)
+    # the run it recorded is the one the checkpoint keeps: the same last test loss
+    assert recorded.val_loss[-1] == pytest.approx(meta["history"][-1]["val"]["loss"], rel=1e-3)  # kept rounded there
