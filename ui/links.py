@@ -104,14 +104,15 @@ def view_link(base: str, params: dict[str, list[str]]) -> str:
 # rerun (a stroke, a selection on a map) changes bound widgets and the address bar without running the
 # code that drew the popover. The server's URL is the text until the script runs.
 LIVE_LINK = """<div class="view-link" id="{id}">
-<input type="text" readonly value="{url}" aria-label="The address of this view" onfocus="this.select()"
- style="width:100%;font:13px monospace;padding:6px;border:1px solid #ccc;border-radius:4px;box-sizing:border-box">
+<textarea readonly rows="3" aria-label="The address of this view" onfocus="this.select()"
+ style="width:100%;font:13px monospace;padding:6px;border:1px solid #ccc;border-radius:4px;box-sizing:border-box;
+ resize:none;word-break:break-all">{url}</textarea>
 <button type="button" style="margin-top:6px;padding:6px 14px;min-height:36px;border:1px solid #ccc;
  border-radius:4px;background:#fff;cursor:pointer">Copy link</button></div>
 <script>(() => {{
   const box = document.getElementById("{id}");
   if (!box) return;
-  const field = box.querySelector("input"), button = box.querySelector("button");
+  const field = box.querySelector("textarea"), button = box.querySelector("button");
   const follow = () => {{ if (document.activeElement !== field) field.value = window.location.href; }};
   follow();
   const timer = setInterval(() => document.body.contains(box) ? follow() : clearInterval(timer), 400);

@@ -67,4 +67,6 @@ def test_a_layer_picked_inside_the_fragment_is_in_link_to_this_view(page, app_ur
     field.wait_for(timeout=15_000)
     page.wait_for_function("f => f.value === location.href", arg=field.element_handle(), timeout=5_000)
     assert parse_qs(urlparse(field.input_value()).query)["net_layer"][0].startswith("encoder.0 ")
+    page.get_by_role("button", name="Copy link").click()
+    page.get_by_role("button", name="Copied").wait_for(timeout=5_000)  # the clipboard, or select-and-copy without it
     no_exception(page)
