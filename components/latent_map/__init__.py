@@ -15,13 +15,15 @@ from pathlib import Path
 
 import streamlit as st
 
+import components
+
 ASSETS = Path(__file__).resolve().parent
 
 
 @functools.cache
 def _component():
     return st.components.v2.component(
-        "latent_map", js=(ASSETS / "latent_map.js").read_text(), css=(ASSETS / "latent_map.css").read_text())
+        "latent_map", js=components.script("bundles.js", "latent_map/latent_map.js"), css=(ASSETS / "latent_map.css").read_text())
 
 
 def available() -> bool:

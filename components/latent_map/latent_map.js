@@ -7,7 +7,7 @@
 // Python on release (setStateValue "selection"). Views of one group share what is hovered and
 // selected, so a digit picked on one map is highlighted on the others.
 
-const bundles = new Map(); // bundle id -> {ready: Promise, resolve, loaded}
+// `bundles`, `slot` and `readBundle` come from components/bundles.js, prepended to this script.
 const views = new WeakMap(); // parent element -> MapView, so new data updates the same view
 const groups = new Map(); // group name -> {views: Set, hover, selection: Set|null}
 
@@ -17,25 +17,6 @@ const TAP_RADIUS = 24; // px: how near a finger's tap a point must be to be pick
 const TAP_SLOP = 10; // px a finger may move and still tap
 const HINT_MS = 1600; // how long "hold Ctrl to zoom" stays up
 const CARD_SIDE = 112; // px: the hovered digit, 4x
-
-function slot(id) {
-  let entry = bundles.get(id);
-  if (!entry) {
-    let resolve;
-    const ready = new Promise((r) => (resolve = r));
-    entry = { ready, resolve, loaded: false };
-    bundles.set(id, entry);
-  }
-  return entry;
-}
-
-// header length (uint32 LE), JSON header padded to 4 bytes, body: see core/latent_view.py
-function readBundle(bytes) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const length = view.getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length)));
-  return { header, body: bytes.slice(4 + length) }; // a copy: its buffer starts aligned
-}
 
 function buildMap(header, body) {
   const n = header.count;

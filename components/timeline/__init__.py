@@ -14,13 +14,15 @@ from pathlib import Path
 
 import streamlit as st
 
+import components
+
 ASSETS = Path(__file__).resolve().parent
 
 
 @functools.cache
 def _component():
     return st.components.v2.component(
-        "training_timeline", js=(ASSETS / "timeline.js").read_text(), css=(ASSETS / "timeline.css").read_text())
+        "training_timeline", js=components.script("bundles.js", "timeline/timeline.js"), css=(ASSETS / "timeline.css").read_text())
 
 
 def send_bundle(bundle_id: str, payload: bytes) -> None:

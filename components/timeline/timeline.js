@@ -6,7 +6,7 @@
 //   {models, ...}    one view naming its bundles by id: one panel per model, one scrubber for all.
 // Scrubbing, playing and hovering never reach Python.
 
-const bundles = new Map(); // bundle id -> {ready: Promise, resolve, loaded}
+// `bundles`, `slot` and `readBundle` come from components/bundles.js, prepended to this script.
 const views = new WeakMap(); // parent element -> TimelineView
 
 const HOVER_RADIUS = 12; // px: how near the pointer a point must be to be hovered
@@ -14,25 +14,6 @@ const TAP_RADIUS = 24; // px: a fingertip is ~40 px wide
 const CARD_SIDE = 84; // px: the hovered digit, 3x
 const REPLAY_SECONDS = 12; // play runs through any timeline in about this long
 const ARRIVAL_MS = 700; // a live epoch's points glide to their new places in this long
-
-function slot(id) {
-  let entry = bundles.get(id);
-  if (!entry) {
-    let resolve;
-    const ready = new Promise((r) => (resolve = r));
-    entry = { ready, resolve, loaded: false };
-    bundles.set(id, entry);
-  }
-  return entry;
-}
-
-// header length (uint32 LE), JSON header padded to 4 bytes, body: see core/latent_view.py `bundle`
-function readBundle(bytes) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const length = view.getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length)));
-  return { header, body: bytes.slice(4 + length) }; // a copy: its buffer starts aligned
-}
 
 async function image(bytes) {
   return createImageBitmap(new Blob([bytes], { type: "image/png" }));
