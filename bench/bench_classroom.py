@@ -35,10 +35,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
+from tests.app_server import PROJECT, healthy
+
 NGINX_PORT, REPLICA_PORTS = 8600, (8601, 8602)
 RAY_CLIENT_PORT = 20001
 
@@ -46,14 +46,6 @@ RAY_CLIENT_PORT = 20001
 def in_own_network() -> bool:
     """True when loopback is this process's only network interface (inside `unshare -n`)."""
     return [name for _, name in socket.if_nameindex()] == ["lo"]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def wait_healthy(url: str, seconds: float) -> None:

@@ -31,6 +31,15 @@ def free_port() -> int:
     raise RuntimeError(f"No free port from AE_E2E_PORT={first} to {first + 4}.")
 
 
+def healthy(url: str) -> bool:
+    """Whether a Streamlit server (or nginx in front of some) answers its health check at `url`."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 def start_server(env_overrides: dict[str, str] | None = None, timeout: float = 90.0,
                  script: str = "app.py") -> tuple[subprocess.Popen, str]:
     """Start `streamlit run SCRIPT` (the app by default) on a free loopback port; returns (process, base URL)
@@ -47,12 +56,9 @@ def start_server(env_overrides: dict[str, str] | None = None, timeout: float = 9
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"streamlit exited: {process.stdout.read().decode(errors='replace')[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process, url
-        except OSError:
-            time.sleep(0.05)  # often: the cold-start benchmarks time the server from launch to healthy
+        if healthy(url):
+            return process, url
+        time.sleep(0.05)  # often: the cold-start benchmarks time the server from launch to healthy
     process.kill()
     raise RuntimeError("streamlit did not become healthy in time")
 

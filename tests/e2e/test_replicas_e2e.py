@@ -11,27 +11,18 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.app_server import PROJECT, wait_for_app
+from tests.app_server import PROJECT, healthy, wait_for_app
 from tests.e2e.conftest import no_exception
 from tests.ray_cluster import in_own_network, wait_until
 
 pytestmark = pytest.mark.skipif(not in_own_network(), reason="runs in its own network namespace: test_ray_network.py")
 
 NGINX_PORT, REPLICA_PORTS = 8600, (8601, 8602)
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
