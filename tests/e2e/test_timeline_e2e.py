@@ -125,10 +125,10 @@ def test_a_run_on_the_train_page_is_watched_live_then_scrubbed(page, timeline_ur
     sidebar.get_by_role("combobox").first.click()
     page.get_by_role("option", name="ae2", exact=True).click()
     wait_for_app(page)
-    sidebar.get_by_text("5,000", exact=True).click()
+    sidebar.get_by_text("20,000", exact=True).click()  # a run of a few seconds: long enough to be watched live
     wait_for_app(page)
     epochs = sidebar.get_by_label("Epochs")
-    epochs.fill("3")
+    epochs.fill("8")
     epochs.press("Enter")
     wait_for_app(page)
     sidebar.get_by_role("button", name="Train", exact=True).click()
@@ -137,11 +137,11 @@ def test_a_run_on_the_train_page_is_watched_live_then_scrubbed(page, timeline_ur
     assert page.locator('[data-testid="stProgress"]').count() == 1  # drawn while it trains
     # each finished epoch's points glide in: the view moves on from epoch 0 toward the newest one
     page.wait_for_function("r => parseFloat(r.dataset.epoch) >= 1", arg=live.element_handle(), timeout=5_000)
-    page.get_by_text("Trained 3 epochs").first.wait_for(timeout=300_000)
+    page.get_by_text("Trained 8 epochs").first.wait_for(timeout=300_000)
     done = page.locator(f"{ROOT}[data-first-drawn-at]").first
     done.wait_for(timeout=60_000)
     no_exception(page)
-    assert done.get_attribute("data-epoch") == "3.00"
+    assert done.get_attribute("data-epoch") == "8.00"
     assert done.locator("canvas.tl-recon").is_visible()  # the finished run has its reconstructions per epoch
     slider = done.locator("input.tl-slider")
     box = slider.bounding_box()
